@@ -1,0 +1,169 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors every backend returns (wrapped or not; test with errors.Is).
+var (
+	// ErrNotFound: no such record (in this tenant).
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a unique key is taken (tenant slug or host, user e-mail, session token).
+	ErrConflict = errors.New("conflict")
+)
+
+// Store is a backend. It is safe for concurrent use.
+type Store interface {
+	// Tenants manages the tenant registry (the only data not bound to one tenant).
+	Tenants() TenantStore
+	// Tenant returns a handle bound to one tenant id. It does not check that the
+	// tenant exists; queries through a handle of an unknown tenant find nothing.
+	Tenant(tenantID string) TenantHandle
+	// Ping checks that the backend is reachable.
+	Ping(ctx context.Context) error
+	// Close releases connections.
+	Close() error
+}
+
+// TenantHandle is the only way to tenant data. Every statement behind it is scoped to
+// TenantID.
+type TenantHandle interface {
+	TenantID() string
+	Users() UserStore
+	Sessions() SessionStore
+	Audit() AuditStore
+	OneTimeTokens() OneTimeTokenStore
+}
+
+// Tenant is a workspace.
+type Tenant struct {
+	ID        string
+	Slug      string   // unique, lowercase
+	Name      string   // display name
+	Hosts     []string // host names that resolve to this tenant (unique across tenants, lowercase)
+	CreatedAt time.Time
+}
+
+// TenantStore is the tenant registry.
+type TenantStore interface {
+	// CreateTenant inserts t; ErrConflict if the slug or a host is taken.
+	CreateTenant(ctx context.Context, t Tenant) error
+	TenantByID(ctx context.Context, id string) (Tenant, error)
+	TenantBySlug(ctx context.Context, slug string) (Tenant, error)
+	// TenantByHost finds the tenant that lists host (lowercase, no port).
+	TenantByHost(ctx context.Context, host string) (Tenant, error)
+	// ListTenants returns all tenants ordered by slug.
+	ListTenants(ctx context.Context) ([]Tenant, error)
+}
+
+// User statuses.
+const (
+	UserActive     = "active"
+	UserRestricted = "restricted" // data kept, no sign-in
+	UserDeleted    = "deleted"
+)
+
+// User is an account in one tenant.
+type User struct {
+	ID           string
+	TenantID     string
+	Email        string // case-folded; unique per tenant
+	DisplayName  string
+	PasswordHash string // empty: no password set
+	Status       string
+	Roles        []string
+	Teams        []string
+	CreatedAt    time.Time
+	LastLoginAt  time.Time // zero: never
+}
+
+// UserStore keeps the users of one tenant.
+type UserStore interface {
+	// CreateUser inserts u (u.TenantID is ignored: the handle's tenant is used);
+	// ErrConflict if the e-mail is taken in this tenant.
+	CreateUser(ctx context.Context, u User) error
+	UserByID(ctx context.Context, id string) (User, error)
+	// UserByEmail looks up a case-folded e-mail.
+	UserByEmail(ctx context.Context, email string) (User, error)
+	// ListUsers returns the tenant's users ordered by e-mail.
+	ListUsers(ctx context.Context) ([]User, error)
+	CountUsers(ctx context.Context) (int, error)
+	SetPasswordHash(ctx context.Context, userID, hash string) error
+	SetLastLogin(ctx context.Context, userID string, at time.Time) error
+}
+
+// Session is a signed-in browser or client. The token itself is never stored.
+type Session struct {
+	ID          string // public id (shown on the sessions page, sent upstream)
+	TenantID    string
+	UserID      string
+	TokenHash   []byte // SHA-256 of the bearer token
+	AuthMethods []string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time // absolute expiry
+	LastActive  time.Time
+	RevokedAt   time.Time // zero: not revoked
+	IP          string
+	UserAgent   string
+}
+
+// SessionStore keeps the sessions of one tenant.
+type SessionStore interface {
+	// CreateSession inserts s; ErrConflict if the id or token hash exists.
+	CreateSession(ctx context.Context, s Session) error
+	// SessionByTokenHash returns the session (revoked or expired ones included: the
+	// caller decides).
+	SessionByTokenHash(ctx context.Context, hash []byte) (Session, error)
+	SessionByID(ctx context.Context, id string) (Session, error)
+	// RevokeSession marks a session revoked at 'at' (idempotent; ErrNotFound if absent).
+	RevokeSession(ctx context.Context, id string, at time.Time) error
+	// TouchSession moves last_active forward (never backward).
+	TouchSession(ctx context.Context, id string, at time.Time) error
+	// ListUserSessions returns the user's sessions that are neither revoked nor
+	// expired at now, newest first.
+	ListUserSessions(ctx context.Context, userID string, now time.Time) ([]Session, error)
+}
+
+// AuditRecord is one entry of a tenant's append-only, hash-chained audit trail.
+type AuditRecord struct {
+	Seq        int64 // per-tenant sequence, assigned by Append, from 1
+	Time       time.Time
+	TenantID   string
+	ActorID    string
+	ActorEmail string
+	Action     string // e.g. "login.success"
+	Target     string
+	Outcome    string // "success", "failure", "denied"
+	IP         string
+	UserAgent  string
+	SessionID  string
+	RequestID  string
+	Details    map[string]string
+	PrevHash   []byte // Hash of record Seq-1 (32 zero bytes for Seq 1)
+	Hash       []byte // SHA-256 over PrevHash and this record's canonical encoding
+}
+
+// AuditStore is a tenant's audit trail. There is deliberately no update or delete.
+type AuditStore interface {
+	// Append assigns Seq, PrevHash and Hash atomically (concurrent appends never fork the
+	// chain) using hash to compute Hash from the filled-in record, stores the record
+	// durably and returns it.
+	Append(ctx context.Context, r AuditRecord, hash func(AuditRecord) []byte) (AuditRecord, error)
+	// ListAudit returns records with Seq > afterSeq in sequence order, at most limit.
+	ListAudit(ctx context.Context, afterSeq int64, limit int) ([]AuditRecord, error)
+}
+
+// OneTimeTokenStore keeps single-use secrets (setup links, later invitations and
+// password resets) by hash.
+type OneTimeTokenStore interface {
+	// CreateOneTimeToken stores hash for purpose until expires.
+	CreateOneTimeToken(ctx context.Context, purpose string, hash []byte, expires time.Time) error
+	// ConsumeOneTimeToken atomically uses the token: it returns nil exactly once for a
+	// live token and ErrNotFound for an unknown, used or expired one, also under
+	// concurrent calls.
+	ConsumeOneTimeToken(ctx context.Context, purpose string, hash []byte, now time.Time) error
+	// CheckOneTimeToken tells whether the token is live, without using it.
+	CheckOneTimeToken(ctx context.Context, purpose string, hash []byte, now time.Time) error
+}
