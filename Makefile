@@ -1,0 +1,37 @@
+# Gatehouse — the two commands a newcomer needs are `make run` and `make test`.
+GO      ?= go
+BIN     := bin/gatehouse
+export CGO_ENABLED ?= 0
+
+.PHONY: run build test test-deps lint bench bench-go bench-proxy vulncheck clean
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/gatehouse
+
+## run: the gateway on http://localhost:8080 (embedded SQLite in ./data, demo upstream)
+run: build
+	mkdir -p data
+	./$(BIN) run --config Caddyfile.example --adapter caddyfile
+
+## test: every test, with the race detector, against real PostgreSQL (started if needed)
+test:
+	./scripts/test.sh
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo 'gofmt: files above need formatting'; exit 1)
+	$(GO) vet ./...
+
+## bench: hot-path Go benchmarks, then plain reverse_proxy vs Gatehouse in one run
+bench: bench-go bench-proxy
+
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
+
+bench-proxy: build
+	$(GO) run ./bench/proxybench -binary $(BIN)
+
+vulncheck:
+	$(GO) run golang.org/x/vuln/cmd/govulncheck@latest ./... || echo "govulncheck could not run (is its database reachable?)"
+
+clean:
+	rm -rf bin data

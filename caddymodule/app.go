@@ -1,0 +1,217 @@
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/clock"
+	"github.com/gatehouse-dev/gatehouse/internal/identity"
+	"github.com/gatehouse-dev/gatehouse/internal/session"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/store/sqlstore"
+)
+
+func init() {
+	caddy.RegisterModule(App{})
+}
+
+// App is the `gatehouse` app: the store and the services every site shares. Configure
+// it with the `gatehouse` global option; without one, the defaults apply.
+type App struct {
+	// Store is where state of record lives: "sqlite:///path/to/gatehouse.db" or
+	// "postgres://user@host/db?sslmode=verify-full". Caddy placeholders such as
+	// {env.GATEHOUSE_DSN} or {file./run/secrets/dsn} are expanded, so credentials need
+	// not appear in the Caddyfile. Default: sqlite in Caddy's data directory,
+	// <data dir>/gatehouse/gatehouse.db.
+	Store string `json:"store,omitempty"`
+
+	// BcryptCost is the bcrypt work factor for new password hashes; passwords hashed
+	// with another cost are re-hashed at their next sign-in. Default 12.
+	BcryptCost int `json:"bcrypt_cost,omitempty"`
+
+	// MinPasswordLength in Unicode code points. Default 15 (NIST SP 800-63B, password
+	// as the only factor). Values under 8 are refused.
+	MinPasswordLength int `json:"min_password_length,omitempty"`
+
+	// SessionLifetime is the absolute session lifetime. Default 30 days.
+	SessionLifetime caddy.Duration `json:"session_lifetime,omitempty"`
+
+	// IdleTimeout ends sessions unused for this long. Default 0 (off).
+	IdleTimeout caddy.Duration `json:"idle_timeout,omitempty"`
+
+	// SessionCacheTTL is how long a validated session is served from memory before
+	// the store is asked again (the bound on how late a revocation made by another
+	// instance takes effect). Default 1s.
+	SessionCacheTTL caddy.Duration `json:"session_cache_ttl,omitempty"`
+
+	// BaseURL is the public address used in links Gatehouse logs or mails, such as
+	// the first-run setup link (e.g. "https://auth.example.com"). Default: none
+	// (the link is logged as a path).
+	BaseURL string `json:"base_url,omitempty"`
+
+	svc     *services
+	poolKey string
+	logger  *zap.Logger
+	metrics *metrics
+}
+
+// CaddyModule returns the Caddy module information.
+func (App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "gatehouse", New: func() caddy.Module { return new(App) }}
+}
+
+// Provision opens (or shares) the store and builds the services.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.logger = ctx.Logger()
+	if err := a.applyDefaults(); err != nil {
+		return err
+	}
+	dsn := caddy.NewReplacer().ReplaceAll(a.Store, "")
+	a.poolKey = dsn
+	val, _, err := storePool.LoadOrNew(dsn, func() (caddy.Destructor, error) {
+		openCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		st, err := sqlstore.Open(openCtx, dsn)
+		if err != nil {
+			return nil, fmt.Errorf("opening store %s: %w", redactDSN(dsn), err)
+		}
+		return &pooledStore{Store: st}, nil
+	})
+	if err != nil {
+		a.poolKey = ""
+		return err
+	}
+	st := val.(*pooledStore).Store
+	a.metrics = newMetrics(metricsRegistry(ctx))
+	clk := clock.Real{}
+	hasher := &identity.Hasher{Cost: a.BcryptCost}
+	a.svc = &services{
+		store: st,
+		clock: clk,
+		sessions: session.NewManager(st, clk, session.Options{
+			Lifetime:    time.Duration(a.SessionLifetime),
+			IdleTimeout: time.Duration(a.IdleTimeout),
+			CacheTTL:    time.Duration(a.SessionCacheTTL),
+		}),
+		hasher: hasher,
+		authn:  &authn.Service{Hasher: hasher, Clock: clk},
+		audit:  audit.NewWriter(clk),
+		rules:  identity.PasswordRules{MinLength: a.MinPasswordLength},
+	}
+	a.logger.Info("store ready", zap.String("store", redactDSN(dsn)))
+	return a.firstRun(ctx)
+}
+
+func (a *App) applyDefaults() error {
+	var errs []error
+	if a.Store == "" {
+		a.Store = "sqlite://" + filepath.Join(caddy.AppDataDir(), "gatehouse", "gatehouse.db")
+	}
+	if a.BcryptCost == 0 {
+		a.BcryptCost = 12
+	}
+	if a.BcryptCost < 4 || a.BcryptCost > 31 {
+		errs = append(errs, fmt.Errorf("bcrypt_cost %d: must be between 4 and 31", a.BcryptCost))
+	}
+	if a.MinPasswordLength == 0 {
+		a.MinPasswordLength = 15
+	}
+	if a.MinPasswordLength < 8 || a.MinPasswordLength > 64 {
+		errs = append(errs, fmt.Errorf("min_password_length %d: must be between 8 and 64", a.MinPasswordLength))
+	}
+	if a.SessionLifetime < 0 || a.IdleTimeout < 0 || a.SessionCacheTTL < 0 {
+		errs = append(errs, errors.New("durations must not be negative"))
+	}
+	if a.BaseURL != "" {
+		u, err := url.Parse(a.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("base_url %q: must be an absolute http(s) URL", a.BaseURL))
+		}
+		a.BaseURL = strings.TrimSuffix(a.BaseURL, "/")
+	}
+	return errors.Join(errs...)
+}
+
+// firstRun creates the default tenant in an empty store and logs a one-time setup link
+// while that tenant has no users.
+func (a *App) firstRun(ctx context.Context) error {
+	st := a.svc.store
+	t, err := ensureDefaultTenant(ctx, st, a.svc.clock)
+	if err != nil || t.ID == "" {
+		return err
+	}
+	tok, err := authn.IssueSetupToken(ctx, st.Tenant(t.ID), a.svc.clock)
+	if errors.Is(err, authn.ErrSetupDone) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("issuing setup link: %w", err)
+	}
+	link := a.BaseURL + "/auth/setup?token=" + tok
+	a.logger.Warn("first run: open this one-time link (valid 1 h) to create the owner account",
+		zap.String("tenant", t.Slug), zap.String("setup_url", link))
+	rec := store.AuditRecord{Action: audit.ActionSetupLink, Outcome: audit.Success, ActorID: "system"}
+	if _, err := a.svc.audit.Write(ctx, st.Tenant(t.ID), rec); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Start does nothing: the HTTP app serves the handlers.
+func (a *App) Start() error { return nil }
+
+// Stop does nothing; Cleanup releases the store.
+func (a *App) Stop() error { return nil }
+
+// Cleanup releases this config's hold on the shared store (safe after a failed Provision).
+func (a *App) Cleanup() error {
+	if a.poolKey == "" {
+		return nil
+	}
+	_, err := storePool.Delete(a.poolKey)
+	return err
+}
+
+// services are what handlers need from the app.
+type services struct {
+	store    store.Store
+	clock    clock.Clock
+	sessions *session.Manager
+	hasher   *identity.Hasher
+	authn    *authn.Service
+	audit    *audit.Writer
+	rules    identity.PasswordRules
+}
+
+// storePool shares one store (one connection pool) across config reloads.
+var storePool = caddy.NewUsagePool()
+
+type pooledStore struct{ store.Store }
+
+func (p *pooledStore) Destruct() error { return p.Close() }
+
+// redactDSN hides a password in a store DSN for logs.
+func redactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "(unparseable DSN)"
+	}
+	return u.Redacted()
+}
+
+// Interface guards
+var (
+	_ caddy.App          = (*App)(nil)
+	_ caddy.Provisioner  = (*App)(nil)
+	_ caddy.CleanerUpper = (*App)(nil)
+)

@@ -1,0 +1,190 @@
+package caddymodule
+
+import (
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/gatehouse-dev/gatehouse/internal/policy"
+)
+
+func init() {
+	httpcaddyfile.RegisterGlobalOption("gatehouse", parseGlobalOption)
+	httpcaddyfile.RegisterHandlerDirective("gatehouse", parseHandlerDirective)
+	httpcaddyfile.RegisterDirectiveOrder("gatehouse", httpcaddyfile.Before, "basic_auth")
+}
+
+// parseGlobalOption sets up the app from the global option block:
+//
+//	gatehouse {
+//	    store               <dsn>
+//	    bcrypt_cost         <n>
+//	    min_password_length <n>
+//	    session_lifetime    <duration>
+//	    idle_timeout        <duration>
+//	    session_cache_ttl   <duration>
+//	    base_url            <url>
+//	}
+func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
+	if existing != nil {
+		return nil, d.Err("the gatehouse global option may appear only once")
+	}
+	app := new(App)
+	d.Next() // option name
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	seen := map[string]bool{}
+	for d.NextBlock(0) {
+		name := d.Val()
+		if seen[name] {
+			return nil, d.Errf("gatehouse: subdirective %q given twice", name)
+		}
+		seen[name] = true
+		var err error
+		switch name {
+		case "store":
+			app.Store, err = oneArg(d)
+		case "base_url":
+			app.BaseURL, err = oneArg(d)
+		case "bcrypt_cost":
+			app.BcryptCost, err = intArg(d)
+		case "min_password_length":
+			app.MinPasswordLength, err = intArg(d)
+		case "session_lifetime":
+			app.SessionLifetime, err = durationArg(d)
+		case "idle_timeout":
+			app.IdleTimeout, err = durationArg(d)
+		case "session_cache_ttl":
+			app.SessionCacheTTL, err = durationArg(d)
+		default:
+			return nil, d.Errf("gatehouse: unknown subdirective %q", name)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return httpcaddyfile.App{Name: "gatehouse", Value: caddyconfig.JSON(app, nil)}, nil
+}
+
+// parseHandlerDirective sets up the handler:
+//
+//	gatehouse [<matcher>] {
+//	    tenant         <slug>
+//	    tenant_by_host
+//	    portal         <path prefix>
+//	    remote_headers
+//	    default_policy signed_in|deny
+//	    rule           <path pattern> public|signed_in|deny [<METHOD>...]
+//	}
+func parseHandlerDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	d := h.Dispenser
+	d.Next() // directive name
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	hd := new(Handler)
+	seen := map[string]bool{}
+	for d.NextBlock(0) {
+		name := d.Val()
+		if seen[name] && name != "rule" {
+			return nil, d.Errf("gatehouse: subdirective %q given twice", name)
+		}
+		seen[name] = true
+		var err error
+		switch name {
+		case "tenant":
+			hd.Tenant, err = oneArg(d)
+		case "tenant_by_host":
+			err = noArgs(d)
+			hd.TenantByHost = true
+		case "portal":
+			hd.Portal, err = oneArg(d)
+		case "remote_headers":
+			err = noArgs(d)
+			hd.RemoteHeaders = true
+		case "default_policy":
+			hd.DefaultPolicy, err = oneArg(d)
+			if err == nil {
+				if a, perr := policy.ParseAccess(hd.DefaultPolicy); perr != nil || a == policy.Public {
+					err = d.Errf("gatehouse: default_policy %q: must be signed_in or deny", hd.DefaultPolicy)
+				}
+			}
+		case "rule":
+			var r Rule
+			r, err = ruleArgs(d)
+			hd.Rules = append(hd.Rules, r)
+		default:
+			return nil, d.Errf("gatehouse: unknown subdirective %q", name)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if hd.Tenant != "" && hd.TenantByHost {
+		return nil, d.Err("gatehouse: tenant and tenant_by_host are mutually exclusive")
+	}
+	return hd, nil
+}
+
+func ruleArgs(d *caddyfile.Dispenser) (Rule, error) {
+	args := d.RemainingArgs()
+	if len(args) < 2 {
+		return Rule{}, d.Err("gatehouse: rule needs a path pattern and an access (public, signed_in or deny)")
+	}
+	r := Rule{Path: args[0], Access: args[1], Methods: args[2:]}
+	if _, err := policy.ParseAccess(r.Access); err != nil {
+		return Rule{}, d.Errf("gatehouse: rule %s: unknown access %q (public, signed_in or deny)", r.Path, r.Access)
+	}
+	if _, err := policy.Compile([]policy.Rule{{Path: r.Path, Methods: r.Methods, Access: policy.Deny}}, policy.Deny); err != nil {
+		return Rule{}, d.Errf("gatehouse: rule %s: %v", r.Path, err)
+	}
+	return r, nil
+}
+
+func oneArg(d *caddyfile.Dispenser) (string, error) {
+	name := d.Val()
+	args := d.RemainingArgs()
+	if len(args) != 1 {
+		return "", d.Errf("gatehouse: %s takes exactly one value", name)
+	}
+	return args[0], nil
+}
+
+func noArgs(d *caddyfile.Dispenser) error {
+	name := d.Val()
+	if args := d.RemainingArgs(); len(args) != 0 {
+		return d.Errf("gatehouse: %s takes no value, got %q", name, args[0])
+	}
+	return nil
+}
+
+func intArg(d *caddyfile.Dispenser) (int, error) {
+	name := d.Val()
+	s, err := oneArg(d)
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, d.Errf("gatehouse: %s %q: not a whole number", name, s)
+	}
+	return n, nil
+}
+
+func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
+	name := d.Val()
+	s, err := oneArg(d)
+	if err != nil {
+		return 0, err
+	}
+	dur, err := caddy.ParseDuration(s)
+	if err != nil {
+		return 0, d.Errf("gatehouse: %s %q: not a duration (e.g. 30m, 12h, 30d)", name, s)
+	}
+	return caddy.Duration(dur), nil
+}

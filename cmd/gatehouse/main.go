@@ -1,0 +1,15 @@
+// Command gatehouse is Caddy with its standard modules, the Gatehouse app and handler,
+// and Gatehouse's CLI commands (tenant, user).
+package main
+
+import (
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+
+	_ "github.com/gatehouse-dev/gatehouse/caddymodule"
+)
+
+func main() {
+	caddycmd.Main()
+}

@@ -1,0 +1,99 @@
+package authn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/clock"
+	"github.com/gatehouse-dev/gatehouse/internal/identity"
+	"github.com/gatehouse-dev/gatehouse/internal/secret"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// PurposeSetup marks one-time tokens of first-run setup links.
+const PurposeSetup = "setup"
+
+// SetupLinkLifetime is how long a first-run setup link works.
+const SetupLinkLifetime = time.Hour
+
+// ErrSetupDone means the tenant already has users, so no setup link is issued or used.
+var ErrSetupDone = errors.New("setup already done")
+
+// IssueSetupToken creates a one-time setup token for a tenant without users.
+func IssueSetupToken(ctx context.Context, tenant store.TenantHandle, clk clock.Clock) (string, error) {
+	n, err := tenant.Users().CountUsers(ctx)
+	if err != nil {
+		return "", fmt.Errorf("counting users: %w", err)
+	}
+	if n > 0 {
+		return "", ErrSetupDone
+	}
+	tok := secret.NewToken()
+	if err := tenant.OneTimeTokens().CreateOneTimeToken(ctx, PurposeSetup, secret.HashToken(tok), clk.Now().Add(SetupLinkLifetime)); err != nil {
+		return "", fmt.Errorf("storing setup token: %w", err)
+	}
+	return tok, nil
+}
+
+// NewUser describes an account to create.
+type NewUser struct {
+	Email, DisplayName, Password string
+	Roles                        []string
+}
+
+// InputError is a problem with what a person typed; its message is safe to show.
+type InputError struct{ Msg string }
+
+func (e *InputError) Error() string { return e.Msg }
+
+// PrepareUser validates n and hashes its password (the slow part), returning the record
+// to store. Validation happens before any one-time token is spent.
+func PrepareUser(n NewUser, hasher *identity.Hasher, rules identity.PasswordRules, clk clock.Clock) (store.User, error) {
+	email, err := identity.NormalizeEmail(n.Email)
+	if err != nil {
+		return store.User{}, &InputError{Msg: "Enter a valid e-mail address."}
+	}
+	name := strings.TrimSpace(n.DisplayName)
+	if len(name) > 200 || strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return store.User{}, &InputError{Msg: "The name is too long or contains control characters."}
+	}
+	if err := identity.CheckRoles(n.Roles); err != nil {
+		return store.User{}, &InputError{Msg: err.Error()}
+	}
+	var hash string
+	if n.Password != "" {
+		if err := identity.CheckPassword(n.Password, rules, email, name, "gatehouse"); err != nil {
+			return store.User{}, &InputError{Msg: err.Error()}
+		}
+		if hash, err = hasher.Hash(n.Password); err != nil {
+			return store.User{}, fmt.Errorf("hashing password: %w", err)
+		}
+	}
+	return store.User{
+		ID: secret.NewID(), Email: email, DisplayName: name, PasswordHash: hash,
+		Status: store.UserActive, Roles: n.Roles, CreatedAt: clk.Now(),
+	}, nil
+}
+
+// CompleteSetup spends the setup token and creates the first owner. It fails with
+// ErrSetupDone when the tenant already has users and with store.ErrNotFound when the
+// token is unknown, used or expired.
+func CompleteSetup(ctx context.Context, tenant store.TenantHandle, token string, u store.User, clk clock.Clock) error {
+	n, err := tenant.Users().CountUsers(ctx)
+	if err != nil {
+		return fmt.Errorf("counting users: %w", err)
+	}
+	if n > 0 {
+		return ErrSetupDone
+	}
+	if err := tenant.OneTimeTokens().ConsumeOneTimeToken(ctx, PurposeSetup, secret.HashToken(token), clk.Now()); err != nil {
+		return fmt.Errorf("using setup token: %w", err)
+	}
+	if err := tenant.Users().CreateUser(ctx, u); err != nil {
+		return fmt.Errorf("creating owner: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,142 @@
+package gateway
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/gatehouse-dev/gatehouse/internal/identity"
+	"github.com/gatehouse-dev/gatehouse/internal/policy"
+	"github.com/gatehouse-dev/gatehouse/internal/session"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/web"
+)
+
+// Outcome is what to do with a request.
+type Outcome uint8
+
+// Outcomes.
+const (
+	Deny          Outcome = iota // zero value: anything not decided is denied
+	Allow                        // call the next handler (identity headers set if signed in)
+	Portal                       // serve Gatehouse's own page or API
+	RedirectLogin                // browser without a session: 302 to sign-in
+	Unauthorized                 // API client without a session: 401 JSON
+	BadRequest                   // ambiguous or malformed path: 400
+	Unavailable                  // a dependency failed: 503, never allow
+	UnknownTenant                // no tenant serves this host: 404
+
+	NumOutcomes = iota // how many outcomes there are
+)
+
+var outcomeNames = [...]string{"deny", "allow", "portal", "redirect_login", "unauthorized", "bad_request", "unavailable", "unknown_tenant"}
+
+// String names the outcome (metric label).
+func (o Outcome) String() string { return outcomeNames[o] }
+
+// Metrics receives decisions; may be nil.
+type Metrics interface {
+	PolicyDecision(o Outcome)
+}
+
+// Gateway holds one site's configuration.
+type Gateway struct {
+	Prefix string // portal prefix, e.g. "/auth"
+	// RemoteHeaders adds the Remote-* headers for signed-in requests.
+	RemoteHeaders bool
+	Tenants       TenantResolver
+	Policy        *policy.Policy
+	Sessions      *session.Manager
+	Portal        *web.Portal
+	Metrics       Metrics
+	Logger        *zap.Logger
+}
+
+// Decision is the result of Decide.
+type Decision struct {
+	Outcome Outcome
+	Path    string         // normalised path
+	Entry   *session.Entry // the session when signed in
+	Rule    int            // matched rule index, -1 for the default
+	Tenant  store.Tenant
+	Handle  store.TenantHandle
+}
+
+// Decide strips the client's identity headers from r and decides it. On Allow with a
+// session, the identity headers are already set on r.
+func (g *Gateway) Decide(r *http.Request, https bool) Decision {
+	identity.StripIdentityHeaders(r.Header)
+	d := Decision{Rule: -1}
+	path, err := policy.NormalizePath(r.URL.EscapedPath())
+	if err != nil {
+		d.Outcome = BadRequest
+		return g.done(d)
+	}
+	d.Path = path
+	tenant, handle, err := g.Tenants.Resolve(r.Context(), r.Host)
+	if err != nil {
+		if errors.Is(err, ErrUnknownTenant) {
+			d.Outcome = UnknownTenant
+		} else {
+			g.Logger.Error("resolving tenant", zap.Error(err))
+			d.Outcome = Unavailable
+		}
+		return g.done(d)
+	}
+	d.Tenant, d.Handle = tenant, handle
+	if path == g.Prefix || (strings.HasPrefix(path, g.Prefix) && path[len(g.Prefix)] == '/') {
+		d.Outcome = Portal
+		return d
+	}
+	pd := g.Policy.Decide(stripPort(r.Host), r.Method, path)
+	d.Rule = pd.Rule
+	if pd.Access == policy.Deny {
+		d.Outcome = Deny
+		return g.done(d)
+	}
+	token := cookieValue(r.Header, session.CookieName(https))
+	if token != "" {
+		e, err := g.Sessions.Validate(r.Context(), handle, tenant.Slug, token)
+		switch {
+		case err == nil:
+			d.Entry = e
+		case !errors.Is(err, session.ErrNoSession):
+			// The store failed: a public route still works (anonymously); a protected
+			// one answers 503 rather than guessing.
+			g.Logger.Error("validating session", zap.Error(err))
+			if pd.Access != policy.Public {
+				d.Outcome = Unavailable
+				return g.done(d)
+			}
+		}
+	}
+	switch {
+	case d.Entry != nil:
+		d.Entry.Headers.Apply(r.Header)
+		if g.RemoteHeaders {
+			d.Entry.Remote.Apply(r.Header)
+		}
+		d.Outcome = Allow
+	case pd.Access == policy.Public:
+		d.Outcome = Allow
+	case isAPIClient(r):
+		d.Outcome = Unauthorized
+	default:
+		d.Outcome = RedirectLogin
+	}
+	return g.done(d)
+}
+
+func (g *Gateway) done(d Decision) Decision {
+	if g.Metrics != nil {
+		g.Metrics.PolicyDecision(d.Outcome)
+	}
+	return d
+}
+
+// isAPIClient tells API clients (JSON or bearer) from browsers.
+func isAPIClient(r *http.Request) bool {
+	return strings.Contains(r.Header.Get("Accept"), "application/json") || r.Header.Get("Authorization") != ""
+}

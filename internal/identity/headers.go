@@ -1,0 +1,183 @@
+package identity
+
+import (
+	"net/http"
+	"strings"
+)
+
+// Identity header names Gatehouse sets for the upstream (SPEC §7).
+const (
+	HeaderUserID      = "X-Gatehouse-User-Id"
+	HeaderUserEmail   = "X-Gatehouse-User-Email"
+	HeaderUserName    = "X-Gatehouse-User-Name"
+	HeaderTenantID    = "X-Gatehouse-Tenant-Id"
+	HeaderTenant      = "X-Gatehouse-Tenant"
+	HeaderRoles       = "X-Gatehouse-Roles"
+	HeaderTeams       = "X-Gatehouse-Teams"
+	HeaderSessionID   = "X-Gatehouse-Session-Id"
+	HeaderAuthMethods = "X-Gatehouse-Auth-Methods"
+	HeaderPermission  = "X-Gatehouse-Permission"
+	HeaderScope       = "X-Gatehouse-Scope"
+	HeaderAssertion   = "X-Gatehouse-Assertion"
+
+	HeaderRemoteUser   = "Remote-User"
+	HeaderRemoteEmail  = "Remote-Email"
+	HeaderRemoteName   = "Remote-Name"
+	HeaderRemoteGroups = "Remote-Groups"
+)
+
+// remoteNames are the Remote-* convention names, lowercase with '-'.
+var remoteNames = []string{"remote-user", "remote-email", "remote-name", "remote-groups"}
+
+// IsIdentityHeader reports whether a header name is, in any spelling the upstream might
+// read as one of ours, an identity header: any case, '_' for '-'. Every "X-Gatehouse-*"
+// name counts (not only the ones in use today) and so do the Remote-* names, whether or
+// not the site enables them. It does not allocate.
+func IsIdentityHeader(name string) bool {
+	const prefix = "x-gatehouse-"
+	if len(name) >= len(prefix) && foldEqual(name[:len(prefix)], prefix) {
+		return true
+	}
+	for _, r := range remoteNames {
+		if len(name) == len(r) && foldEqual(name, r) {
+			return true
+		}
+	}
+	return false
+}
+
+// foldEqual compares s with the lowercase, '-'-spelled target, treating ASCII case and
+// '_' versus '-' as equal.
+func foldEqual(s, target string) bool {
+	for i := 0; i < len(target); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		} else if c == '_' {
+			c = '-'
+		}
+		if c != target[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// StripIdentityHeaders removes every identity header the client sent, in every
+// spelling and all duplicates, and removes from Connection any token naming one (a
+// proxy deletes the headers a Connection header names, which would otherwise let a
+// client delete the headers Gatehouse sets). It returns how many headers were removed.
+func StripIdentityHeaders(h http.Header) int {
+	n := 0
+	for k := range h {
+		if IsIdentityHeader(k) {
+			delete(h, k)
+			n++
+		}
+	}
+	if conn, ok := h["Connection"]; ok {
+		if cleaned, changed := cleanConnection(conn); changed {
+			n++
+			if len(cleaned) == 0 {
+				delete(h, "Connection")
+			} else {
+				h["Connection"] = cleaned
+			}
+		}
+	}
+	return n
+}
+
+// cleanConnection drops tokens naming identity headers from Connection values.
+func cleanConnection(values []string) ([]string, bool) {
+	bad := false
+	for _, v := range values {
+		for tok := range strings.SplitSeq(v, ",") {
+			if IsIdentityHeader(strings.TrimSpace(tok)) {
+				bad = true
+			}
+		}
+	}
+	if !bad {
+		return values, false
+	}
+	var keep []string
+	for _, v := range values {
+		for tok := range strings.SplitSeq(v, ",") {
+			tok = strings.TrimSpace(tok)
+			if tok != "" && !IsIdentityHeader(tok) {
+				keep = append(keep, tok)
+			}
+		}
+	}
+	if len(keep) == 0 {
+		return nil, true
+	}
+	return []string{strings.Join(keep, ", ")}, true
+}
+
+// Facts are the verified facts about a signed-in request that go upstream.
+type Facts struct {
+	UserID, Email, Name  string
+	TenantID, TenantSlug string
+	Roles, Teams         []string
+	SessionID            string
+	AuthMethods          []string
+}
+
+// HeaderSet is a precomputed set of identity headers, built once per session (not per
+// request) and applied with Apply. Treat it as immutable.
+type HeaderSet struct {
+	names  []string
+	values [][]string
+}
+
+func (hs *HeaderSet) add(name, value string) {
+	hs.names = append(hs.names, name)
+	// cap == len: an Add downstream reallocates instead of writing into our array.
+	hs.values = append(hs.values, []string{value}[:1:1])
+}
+
+// NewHeaderSet computes the X-Gatehouse-* headers for f.
+func NewHeaderSet(f Facts) *HeaderSet {
+	hs := &HeaderSet{}
+	add := hs.add
+	add(HeaderUserID, f.UserID)
+	add(HeaderUserEmail, f.Email)
+	add(HeaderUserName, f.Name)
+	add(HeaderTenantID, f.TenantID)
+	add(HeaderTenant, f.TenantSlug)
+	add(HeaderRoles, strings.Join(f.Roles, ","))
+	add(HeaderTeams, strings.Join(f.Teams, ","))
+	add(HeaderSessionID, f.SessionID)
+	add(HeaderAuthMethods, strings.Join(f.AuthMethods, ","))
+	return hs
+}
+
+// NewRemoteHeaderSet computes the Remote-User/-Email/-Name/-Groups convention for f
+// (Remote-User is the e-mail: Gatehouse has no separate user names).
+func NewRemoteHeaderSet(f Facts) *HeaderSet {
+	hs := &HeaderSet{}
+	hs.add(HeaderRemoteUser, f.Email)
+	hs.add(HeaderRemoteEmail, f.Email)
+	hs.add(HeaderRemoteName, f.Name)
+	hs.add(HeaderRemoteGroups, strings.Join(f.Roles, ","))
+	return hs
+}
+
+// Apply sets the headers on h (after StripIdentityHeaders). It does not allocate.
+func (hs *HeaderSet) Apply(h http.Header) {
+	for i, n := range hs.names {
+		h[n] = hs.values[i]
+	}
+}
+
+// Get returns the value of one header in the set ("" if absent).
+func (hs *HeaderSet) Get(name string) string {
+	for i, n := range hs.names {
+		if n == name {
+			return hs.values[i][0]
+		}
+	}
+	return ""
+}

@@ -1,0 +1,174 @@
+package session
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/clock"
+	"github.com/gatehouse-dev/gatehouse/internal/identity"
+	"github.com/gatehouse-dev/gatehouse/internal/secret"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// ErrNoSession means the token does not name a live session (unknown, revoked, expired,
+// idle too long, or its user may no longer sign in). Callers treat it as signed out.
+var ErrNoSession = errors.New("no live session")
+
+// Options configure a Manager; zero fields take the defaults.
+type Options struct {
+	Lifetime      time.Duration // absolute lifetime; default 30 days
+	IdleTimeout   time.Duration // 0: no idle timeout
+	CacheTTL      time.Duration // how long a validated session is trusted from memory; default 1 s
+	CacheSize     int           // entries; default 100,000
+	TouchInterval time.Duration // last_active write coalescing; default 1 minute
+}
+
+func (o *Options) defaults() {
+	if o.Lifetime <= 0 {
+		o.Lifetime = 30 * 24 * time.Hour
+	}
+	if o.CacheTTL <= 0 {
+		o.CacheTTL = time.Second
+	}
+	if o.CacheSize <= 0 {
+		o.CacheSize = 100_000
+	}
+	if o.TouchInterval <= 0 {
+		o.TouchInterval = time.Minute
+	}
+}
+
+// Manager creates, validates and revokes sessions.
+type Manager struct {
+	store store.Store
+	clk   clock.Clock
+	opt   Options
+	cache *cache
+}
+
+// NewManager returns a Manager over st.
+func NewManager(st store.Store, clk clock.Clock, opt Options) *Manager {
+	opt.defaults()
+	return &Manager{store: st, clk: clk, opt: opt, cache: newCache(opt.CacheSize)}
+}
+
+// Lifetime is the absolute session lifetime.
+func (m *Manager) Lifetime() time.Duration { return m.opt.Lifetime }
+
+// Create starts a session for user u and returns the bearer token (to be put in the
+// cookie) and the stored record. The token is never stored.
+func (m *Manager) Create(ctx context.Context, tenant store.TenantHandle, u store.User, methods []string, ip, userAgent string) (string, store.Session, error) {
+	now := m.clk.Now()
+	token := secret.NewToken()
+	s := store.Session{
+		ID:          secret.NewID(),
+		TenantID:    tenant.TenantID(),
+		UserID:      u.ID,
+		TokenHash:   secret.HashToken(token),
+		AuthMethods: methods,
+		CreatedAt:   now,
+		ExpiresAt:   now.Add(m.opt.Lifetime),
+		LastActive:  now,
+		IP:          ip,
+		UserAgent:   truncate(userAgent, 512),
+	}
+	if err := tenant.Sessions().CreateSession(ctx, s); err != nil {
+		return "", store.Session{}, fmt.Errorf("creating session: %w", err)
+	}
+	return token, s, nil
+}
+
+// Entry is a validated session with everything the request path needs, computed once.
+type Entry struct {
+	Session store.Session
+	User    store.User
+	Headers *identity.HeaderSet // X-Gatehouse-*
+	Remote  *identity.HeaderSet // Remote-* (for sites that enable them)
+	expires time.Time           // cache expiry
+	key     [sha256.Size]byte
+}
+
+// Validate returns the live session for token in tenant (slug is the tenant's slug,
+// for the headers). It answers from the cache when it can.
+func (m *Manager) Validate(ctx context.Context, tenant store.TenantHandle, slug, token string) (*Entry, error) {
+	if token == "" || len(token) > 128 {
+		return nil, ErrNoSession
+	}
+	key := sha256.Sum256([]byte(token))
+	now := m.clk.Now()
+	if e := m.cache.get(key); e != nil && now.Before(e.expires) {
+		if e.Session.TenantID != tenant.TenantID() || !now.Before(e.Session.ExpiresAt) {
+			return nil, ErrNoSession
+		}
+		return e, nil
+	}
+	return m.load(ctx, tenant, slug, key, now)
+}
+
+func (m *Manager) load(ctx context.Context, tenant store.TenantHandle, slug string, key [sha256.Size]byte, now time.Time) (*Entry, error) {
+	s, err := tenant.Sessions().SessionByTokenHash(ctx, key[:])
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNoSession
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading session: %w", err)
+	}
+	if !s.RevokedAt.IsZero() || !now.Before(s.ExpiresAt) ||
+		(m.opt.IdleTimeout > 0 && now.Sub(s.LastActive) > m.opt.IdleTimeout) {
+		m.cache.delete(key)
+		return nil, ErrNoSession
+	}
+	u, err := tenant.Users().UserByID(ctx, s.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNoSession
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading session user: %w", err)
+	}
+	if u.Status != store.UserActive {
+		return nil, ErrNoSession
+	}
+	if now.Sub(s.LastActive) >= m.opt.TouchInterval {
+		// Coalesced: at most one write per session per TouchInterval.
+		if err := tenant.Sessions().TouchSession(ctx, s.ID, now); err != nil {
+			return nil, fmt.Errorf("touching session: %w", err)
+		}
+		s.LastActive = now
+	}
+	facts := identity.Facts{
+		UserID: u.ID, Email: u.Email, Name: u.DisplayName,
+		TenantID: s.TenantID, TenantSlug: slug,
+		Roles: u.Roles, Teams: u.Teams,
+		SessionID: s.ID, AuthMethods: s.AuthMethods,
+	}
+	e := &Entry{
+		Session: s,
+		User:    u,
+		Headers: identity.NewHeaderSet(facts),
+		Remote:  identity.NewRemoteHeaderSet(facts),
+		expires: now.Add(m.opt.CacheTTL),
+		key:     key,
+	}
+	m.cache.put(e)
+	return e, nil
+}
+
+// Revoke ends a session of tenant by its public id; the cache forgets it at once.
+func (m *Manager) Revoke(ctx context.Context, tenant store.TenantHandle, sessionID string) error {
+	if err := tenant.Sessions().RevokeSession(ctx, sessionID, m.clk.Now()); err != nil {
+		return fmt.Errorf("revoking session: %w", err)
+	}
+	m.cache.deleteSession(sessionID)
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}

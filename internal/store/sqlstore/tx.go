@@ -1,0 +1,47 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+)
+
+// inTx runs fn in a transaction and commits it, rolling back if fn fails. On SQLite
+// the transaction begins IMMEDIATE (see sqliteParams): it takes the write lock at
+// BEGIN, so concurrent writers queue instead of failing on lock upgrade.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	defer s.lockWrites()()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback() // the error from fn is the one worth reporting
+		return mapErr(err)
+	}
+	return mapErr(tx.Commit())
+}
+
+// exec runs one writing statement outside a transaction.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	defer s.lockWrites()()
+	res, err := s.db.ExecContext(ctx, s.q(query), args...)
+	return res, mapErr(err)
+}
+
+// lockWrites takes writeMu on SQLite and returns its unlock.
+func (s *Store) lockWrites() (unlock func()) {
+	if s.dialect != sqliteDialect {
+		return func() {}
+	}
+	s.writeMu.Lock()
+	return s.writeMu.Unlock
+}
+
+// affectedOne reports whether a statement changed exactly one row.
+func affectedOne(res sql.Result) (bool, error) {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, err
+	}
+	return n == 1, nil
+}

@@ -1,0 +1,124 @@
+package storetest
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// Tenant isolation: whatever tenant A owns is invisible through tenant B's handle, and
+// nothing done through B's handle changes A's rows, even when B names A's ids and
+// hashes exactly.
+var isolationTests = []test{
+	{"Users", testIsolationUsers},
+	{"Sessions", testIsolationSessions},
+	{"Audit", testIsolationAudit},
+	{"OneTimeTokens", testIsolationTokens},
+	{"UnknownTenant", testIsolationUnknownTenant},
+}
+
+func twoTenants(t *testing.T, st store.Store) (a, b store.TenantHandle) {
+	return st.Tenant(newTenant(t, st).ID), st.Tenant(newTenant(t, st).ID)
+}
+
+func testIsolationUsers(t *testing.T, st store.Store) {
+	a, b := twoTenants(t, st)
+	u := newUser(t, a)
+
+	_, err := b.Users().UserByID(ctx(t), u.ID)
+	wantErr(t, "B: UserByID of A's user", err, store.ErrNotFound)
+	_, err = b.Users().UserByEmail(ctx(t), u.Email)
+	wantErr(t, "B: UserByEmail of A's user", err, store.ErrNotFound)
+	list, err := b.Users().ListUsers(ctx(t))
+	noErr(t, "B: ListUsers", err)
+	n, err := b.Users().CountUsers(ctx(t))
+	noErr(t, "B: CountUsers", err)
+	if len(list) != 0 || n != 0 {
+		t.Errorf("B sees %d users (count %d), want none", len(list), n)
+	}
+
+	wantErr(t, "B: SetPasswordHash on A's user", b.Users().SetPasswordHash(ctx(t), u.ID, "stolen"), store.ErrNotFound)
+	wantErr(t, "B: SetLastLogin on A's user", b.Users().SetLastLogin(ctx(t), u.ID, base.Add(time.Hour)), store.ErrNotFound)
+	got, err := a.Users().UserByID(ctx(t), u.ID)
+	noErr(t, "A: UserByID", err)
+	checkUser(t, "A's user after B's attempts", got, u)
+}
+
+func testIsolationSessions(t *testing.T, st store.Store) {
+	a, b := twoTenants(t, st)
+	u := newUser(t, a)
+	s := newSession(t, a, u.ID, base)
+
+	_, err := b.Sessions().SessionByTokenHash(ctx(t), s.TokenHash)
+	wantErr(t, "B: SessionByTokenHash of A's session", err, store.ErrNotFound)
+	_, err = b.Sessions().SessionByID(ctx(t), s.ID)
+	wantErr(t, "B: SessionByID of A's session", err, store.ErrNotFound)
+	list, err := b.Sessions().ListUserSessions(ctx(t), u.ID, base.Add(time.Minute))
+	noErr(t, "B: ListUserSessions", err)
+	if len(list) != 0 {
+		t.Errorf("B lists %d of A's sessions", len(list))
+	}
+
+	wantErr(t, "B: RevokeSession of A's session", b.Sessions().RevokeSession(ctx(t), s.ID, base.Add(time.Minute)), store.ErrNotFound)
+	// The contract does not say what touching an absent session returns; it must
+	// not be success-with-effect, which the read-back below checks.
+	if err := b.Sessions().TouchSession(ctx(t), s.ID, base.Add(time.Hour)); err != nil && !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("B: TouchSession of A's session: %v", err)
+	}
+	got, err := a.Sessions().SessionByID(ctx(t), s.ID)
+	noErr(t, "A: SessionByID", err)
+	checkSession(t, "A's session after B's attempts", got, s)
+}
+
+func testIsolationAudit(t *testing.T, st store.Store) {
+	a, b := twoTenants(t, st)
+	for i := range 3 {
+		_, err := a.Audit().Append(ctx(t), auditRecord(i), ChainHash)
+		noErr(t, "A: Append", err)
+	}
+	list, err := b.Audit().ListAudit(ctx(t), 0, 100)
+	noErr(t, "B: ListAudit", err)
+	if len(list) != 0 {
+		t.Fatalf("B sees %d of A's audit records", len(list))
+	}
+	// Each tenant has its own chain: B starts at 1 from the zero hash.
+	r, err := b.Audit().Append(ctx(t), auditRecord(9), ChainHash)
+	noErr(t, "B: Append", err)
+	if r.Seq != 1 || r.TenantID != b.TenantID() {
+		t.Errorf("B's first record: seq %d tenant %q, want 1 %q", r.Seq, r.TenantID, b.TenantID())
+	}
+	VerifyChain(t, a, 3)
+	VerifyChain(t, b, 1)
+}
+
+func testIsolationTokens(t *testing.T, st store.Store) {
+	a, b := twoTenants(t, st)
+	hash := randBytes(32)
+	now := base.Add(time.Minute)
+	noErr(t, "A: CreateOneTimeToken", a.OneTimeTokens().CreateOneTimeToken(ctx(t), "setup", hash, base.Add(time.Hour)))
+
+	wantErr(t, "B: CheckOneTimeToken of A's token", b.OneTimeTokens().CheckOneTimeToken(ctx(t), "setup", hash, now), store.ErrNotFound)
+	wantErr(t, "B: ConsumeOneTimeToken of A's token", b.OneTimeTokens().ConsumeOneTimeToken(ctx(t), "setup", hash, now), store.ErrNotFound)
+	noErr(t, "A: ConsumeOneTimeToken after B's attempt", a.OneTimeTokens().ConsumeOneTimeToken(ctx(t), "setup", hash, now))
+}
+
+// testIsolationUnknownTenant: a handle for a tenant that does not exist finds nothing.
+func testIsolationUnknownTenant(t *testing.T, st store.Store) {
+	a := st.Tenant(newTenant(t, st).ID)
+	u := newUser(t, a)
+	ghost := st.Tenant("tn-ghost-" + randHex(8))
+	if ghost.TenantID() == a.TenantID() {
+		t.Fatal("random tenant ids collided")
+	}
+	_, err := ghost.Users().UserByID(ctx(t), u.ID)
+	wantErr(t, "ghost: UserByID", err, store.ErrNotFound)
+	n, err := ghost.Users().CountUsers(ctx(t))
+	noErr(t, "ghost: CountUsers", err)
+	list, err := ghost.Audit().ListAudit(ctx(t), 0, 10)
+	noErr(t, "ghost: ListAudit", err)
+	if n != 0 || len(list) != 0 {
+		t.Errorf("unknown tenant sees %d users, %d audit records", n, len(list))
+	}
+}

@@ -1,0 +1,86 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gatehouse-dev/gatehouse/internal/authn"
+)
+
+func methodNotAllowedJSON(w http.ResponseWriter, allow string) {
+	w.Header().Set("Allow", allow)
+	writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"error": "method_not_allowed"})
+}
+
+// apiLogin: POST /api/v1/login {"email","password"}.
+func (p *Portal) apiLogin(w http.ResponseWriter, r *http.Request, req Request) {
+	if r.Method != http.MethodPost {
+		methodNotAllowedJSON(w, "POST")
+		return
+	}
+	var body struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+	}
+	if !decodeJSON(w, r, &body) {
+		return
+	}
+	err := p.passwordSignIn(r.Context(), w, r, req, body.Email, body.Password)
+	switch {
+	case err == nil:
+		writeJSON(w, http.StatusOK, map[string]string{"status": "signed_in"})
+	case errors.Is(err, authn.ErrInvalidCredentials):
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_credentials"})
+	default:
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "unavailable"})
+	}
+}
+
+// apiLogout: POST /api/v1/logout → 204.
+func (p *Portal) apiLogout(w http.ResponseWriter, r *http.Request, req Request) {
+	if r.Method != http.MethodPost {
+		methodNotAllowedJSON(w, "POST")
+		return
+	}
+	if crossSite(r) {
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": "cross_site_request"})
+		return
+	}
+	if err := p.endSession(w, r, req); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "unavailable"})
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// apiMe: GET /api/v1/me → the signed-in user.
+func (p *Portal) apiMe(w http.ResponseWriter, r *http.Request, req Request) {
+	if r.Method != http.MethodGet {
+		methodNotAllowedJSON(w, "GET")
+		return
+	}
+	e := p.currentSession(r.Context(), r, req)
+	if e == nil {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthenticated"})
+		return
+	}
+	nonNil := func(s []string) []string {
+		if s == nil {
+			return []string{}
+		}
+		return s
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"user": map[string]any{
+			"id": e.User.ID, "email": e.User.Email, "name": e.User.DisplayName, "status": e.User.Status,
+		},
+		"tenant":       map[string]string{"id": req.Tenant.ID, "slug": req.Tenant.Slug, "name": req.Tenant.Name},
+		"roles":        nonNil(e.User.Roles),
+		"teams":        nonNil(e.User.Teams),
+		"session_id":   e.Session.ID,
+		"auth_methods": nonNil(e.Session.AuthMethods),
+		"second_factor": map[string]any{
+			"enrolled": false, "methods": []string{},
+		},
+	})
+}

@@ -1,0 +1,126 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/clock"
+	"github.com/gatehouse-dev/gatehouse/internal/identity"
+	"github.com/gatehouse-dev/gatehouse/internal/session"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// Request carries what the gateway resolved about a request before the portal sees it.
+type Request struct {
+	Tenant    store.Tenant
+	Handle    store.TenantHandle
+	HTTPS     bool
+	ClientIP  string
+	RequestID string
+}
+
+// Metrics receives portal events; nil fields are fine.
+type Metrics interface {
+	SignIn(outcome string)
+}
+
+// Portal serves the pages and API under Prefix.
+type Portal struct {
+	Prefix   string // e.g. "/auth"
+	Sessions *session.Manager
+	Authn    *authn.Service
+	Audit    *audit.Writer
+	Hasher   *identity.Hasher
+	Rules    identity.PasswordRules
+	Clock    clock.Clock
+	Logger   *zap.Logger
+	Metrics  Metrics
+
+	static http.Handler
+}
+
+// Init prepares internal state; call once before ServeHTTP.
+func (p *Portal) Init() {
+	p.static = http.StripPrefix(p.Prefix+"/static", staticFiles())
+	if p.Logger == nil {
+		p.Logger = zap.NewNop()
+	}
+}
+
+// Serve handles a request whose (normalised) path is under the prefix.
+func (p *Portal) Serve(w http.ResponseWriter, r *http.Request, path string, req Request) {
+	setSecurityHeaders(w.Header())
+	sub := strings.TrimPrefix(path, p.Prefix)
+	switch {
+	case sub == "/login":
+		p.login(w, r, req)
+	case sub == "/logout":
+		p.logout(w, r, req)
+	case sub == "/setup":
+		p.setup(w, r, req)
+	case sub == "/api/v1/login":
+		p.apiLogin(w, r, req)
+	case sub == "/api/v1/logout":
+		p.apiLogout(w, r, req)
+	case sub == "/api/v1/me":
+		p.apiMe(w, r, req)
+	case strings.HasPrefix(sub, "/static/") && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		p.static.ServeHTTP(w, r)
+	case sub == "" || sub == "/":
+		http.Redirect(w, r, p.Prefix+"/login", http.StatusFound)
+	default:
+		if strings.HasPrefix(sub, "/api/") {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found"})
+			return
+		}
+		p.message(w, http.StatusNotFound, req, "Not found", "There is no such page.", p.Prefix+"/login", "Go to sign-in")
+	}
+}
+
+func (p *Portal) message(w http.ResponseWriter, status int, req Request, title, msg, link, linkText string) {
+	render(w, status, "message", pageData{Title: title, TenantName: req.Tenant.Name, Prefix: p.Prefix,
+		Message: msg, Link: link, LinkText: linkText})
+}
+
+// currentSession returns the request's live session, or nil.
+func (p *Portal) currentSession(ctx context.Context, r *http.Request, req Request) *session.Entry {
+	tok := session.TokenFromRequest(r, req.HTTPS)
+	if tok == "" {
+		return nil
+	}
+	e, err := p.Sessions.Validate(ctx, req.Handle, req.Tenant.Slug, tok)
+	if err != nil {
+		return nil
+	}
+	return e
+}
+
+// auditRecord starts a record with the request's context filled in.
+func auditRecord(r *http.Request, req Request, action, outcome string) store.AuditRecord {
+	return store.AuditRecord{
+		Action: action, Outcome: outcome, IP: req.ClientIP,
+		UserAgent: r.UserAgent(), RequestID: req.RequestID,
+	}
+}
+
+// writeAudit appends a record; a failure is logged and reported to the caller, who must
+// not answer as if the event were recorded.
+func (p *Portal) writeAudit(ctx context.Context, req Request, rec store.AuditRecord) error {
+	if _, err := p.Audit.Write(ctx, req.Handle, rec); err != nil {
+		p.Logger.Error("audit write failed", zap.String("action", rec.Action), zap.Error(err))
+		return err
+	}
+	return nil
+}
+
+func (p *Portal) signInMetric(outcome string) {
+	if p.Metrics != nil {
+		p.Metrics.SignIn(outcome)
+	}
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Makes the services the tests use reachable: PostgreSQL on 127.0.0.1:5432 (trust auth,
+# database "test"). If none answers, it starts the local cluster, or installs and starts
+# one when the machine has none (needs root and apt-get, as in CI).
+set -uo pipefail
+
+pg_up() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
+
+if ! pg_up; then
+  echo "== PostgreSQL not reachable on 127.0.0.1:5432; starting it"
+  if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+    as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  fi
+  for v in $(ls /etc/postgresql 2>/dev/null); do
+    as_root pg_ctlcluster --skip-systemctl-redirect "$v" main start 2>/dev/null || true
+  done
+  for _ in $(seq 1 30); do pg_up && break; sleep 1; done
+  if pg_up; then
+    # trust auth for local test connections and a "test" database, as on the dev machines
+    for hba in /etc/postgresql/*/main/pg_hba.conf; do
+      if ! grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
+        as_root sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
+        as_root pg_ctlcluster --skip-systemctl-redirect "$(basename "$(dirname "$(dirname "$hba")")")" main reload 2>/dev/null || true
+      fi
+    done
+    as_root su postgres -c "psql -qc 'CREATE DATABASE test'" 2>/dev/null || true
+  fi
+fi
+if pg_up; then
+  echo "== PostgreSQL reachable on 127.0.0.1:5432"
+else
+  echo "!! PostgreSQL is not reachable; PostgreSQL tests will skip (or fail with CI set)"
+fi
