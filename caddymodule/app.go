@@ -95,6 +95,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.metrics = newMetrics(metricsRegistry(ctx))
 	clk := clock.Real{}
 	hasher := &identity.Hasher{Cost: a.BcryptCost}
+	hasher.DummyHash() // computed now, so the first unknown-user sign-in is not faster
 	a.svc = &services{
 		store: st,
 		clock: clk,

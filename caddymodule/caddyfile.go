@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -136,7 +137,10 @@ func ruleArgs(d *caddyfile.Dispenser) (Rule, error) {
 	if len(args) < 2 {
 		return Rule{}, d.Err("gatehouse: rule needs a path pattern and an access (public, signed_in or deny)")
 	}
-	r := Rule{Path: args[0], Access: args[1], Methods: args[2:]}
+	r := Rule{Path: args[0], Access: args[1]}
+	for _, m := range args[2:] {
+		r.Methods = append(r.Methods, strings.ToUpper(m))
+	}
 	if _, err := policy.ParseAccess(r.Access); err != nil {
 		return Rule{}, d.Errf("gatehouse: rule %s: unknown access %q (public, signed_in or deny)", r.Path, r.Access)
 	}

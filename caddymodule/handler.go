@@ -153,7 +153,7 @@ func (h *Handler) compilePolicy() (*policy.Policy, error) {
 			errs = append(errs, fmt.Errorf("rule %d (%s): %w", i+1, r.Path, err))
 			continue
 		}
-		rules = append(rules, policy.Rule{Path: r.Path, Methods: r.Methods, Access: a})
+		rules = append(rules, policy.Rule{Path: r.Path, Methods: upper(r.Methods), Access: a})
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -187,6 +187,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.gw.Respond(w, r, d)
 		return nil
 	}
+}
+
+func upper(ms []string) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = strings.ToUpper(m)
+	}
+	return out
 }
 
 // clientIP is Caddy's client_ip variable, which honours trusted_proxies; never a raw

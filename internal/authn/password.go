@@ -51,7 +51,7 @@ func (s *Service) PasswordLogin(ctx context.Context, tenant store.TenantHandle, 
 	}
 	if u.ID == "" || u.PasswordHash == "" {
 		// Same work as a real check: one bcrypt at the configured cost.
-		s.Hasher.VerifyDummy(password)
+		s.Hasher.EqualiseTiming(password)
 		reason := ReasonUnknownUser
 		if u.ID != "" {
 			reason = ReasonNoPassword

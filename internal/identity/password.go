@@ -168,6 +168,3 @@ func (h Hasher) DummyHash() string {
 func (h Hasher) EqualiseTiming(pw string) {
 	_, _ = h.Verify(h.DummyHash(), pw)
 }
-
-// VerifyDummy is EqualiseTiming (the name internal/authn calls).
-func (h Hasher) VerifyDummy(pw string) { h.EqualiseTiming(pw) }

@@ -1,0 +1,285 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/clock"
+	"github.com/gatehouse-dev/gatehouse/internal/identity"
+	"github.com/gatehouse-dev/gatehouse/internal/secret"
+	"github.com/gatehouse-dev/gatehouse/internal/session"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/store/sqlstore"
+)
+
+// fixture is a portal over a real SQLite store, served by httptest.
+type fixture struct {
+	srv    *httptest.Server
+	portal *Portal
+	tenant store.Tenant
+	handle store.TenantHandle
+	hasher *identity.Hasher
+}
+
+func newFixture(t *testing.T, cost int) *fixture {
+	t.Helper()
+	st, err := sqlstore.Open(t.Context(), "sqlite://"+filepath.Join(t.TempDir(), "gh.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	tn := store.Tenant{ID: secret.NewID(), Slug: "acme", Name: "Acme", CreatedAt: time.Now()}
+	if err := st.Tenants().CreateTenant(t.Context(), tn); err != nil {
+		t.Fatal(err)
+	}
+	clk := clock.Real{}
+	h := &identity.Hasher{Cost: cost}
+	f := &fixture{tenant: tn, handle: st.Tenant(tn.ID), hasher: h}
+	f.portal = &Portal{
+		Prefix: "/auth", Sessions: session.NewManager(st, clk, session.Options{}),
+		Authn: &authn.Service{Hasher: h, Clock: clk}, Audit: audit.NewWriter(clk), Hasher: h,
+		Rules: identity.PasswordRules{MinLength: 15}, Clock: clk,
+	}
+	f.portal.Init()
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.portal.Serve(w, r, r.URL.Path, Request{Tenant: tn, Handle: f.handle, ClientIP: "192.0.2.1"})
+	}))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fixture) addUser(t *testing.T, email, pw string) store.User {
+	t.Helper()
+	u, err := authn.PrepareUser(authn.NewUser{Email: email, Password: pw, Roles: []string{"member"}}, f.hasher, f.portal.Rules, clock.Real{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.handle.Users().CreateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func noRedirect(t *testing.T) *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+func apiLogin(t *testing.T, c *http.Client, base, email, pw string) (int, string) {
+	t.Helper()
+	b, _ := json.Marshal(map[string]string{"email": email, "password": pw})
+	req, _ := http.NewRequest("POST", base+"/auth/api/v1/login", strings.NewReader(string(b)))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]string
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out["status"] + out["error"]
+}
+
+// TestUnknownUserAndWrongPasswordLookAlike: same answer, same time (medians within a
+// few milliseconds), so sign-in cannot be used to find out who has an account. The
+// bcrypt cost is high enough that skipping the hash for unknown users would show.
+func TestUnknownUserAndWrongPasswordLookAlike(t *testing.T) {
+	f := newFixture(t, 8)
+	f.addUser(t, "known@example.com", "a perfectly fine passphrase")
+	c := noRedirect(t)
+	var known, unknown []time.Duration
+	for i := range 15 {
+		for _, email := range []string{"known@example.com", "nobody" + string(rune('a'+i)) + "@example.com"} {
+			start := time.Now()
+			st, msg := apiLogin(t, c, f.srv.URL, email, "wrong password attempt")
+			d := time.Since(start)
+			if st != http.StatusUnauthorized || msg != "invalid_credentials" {
+				t.Fatalf("%s: %d %s", email, st, msg)
+			}
+			if email == "known@example.com" {
+				known = append(known, d)
+			} else {
+				unknown = append(unknown, d)
+			}
+		}
+	}
+	slices.Sort(known)
+	slices.Sort(unknown)
+	mk, mu := known[len(known)/2], unknown[len(unknown)/2]
+	diff := mk - mu
+	if diff < 0 {
+		diff = -diff
+	}
+	t.Logf("median wrong password %v, unknown e-mail %v", mk, mu)
+	if diff > 5*time.Millisecond {
+		t.Fatalf("timing differs by %v (wrong password %v, unknown e-mail %v)", diff, mk, mu)
+	}
+	// Both failures are audited with the internal reason, never shown to the client.
+	recs, err := f.handle.Audit().ListAudit(t.Context(), 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]int{}
+	for _, r := range recs {
+		if r.Action == audit.ActionLoginFailure {
+			reasons[r.Details["reason"]]++
+		}
+	}
+	if reasons[authn.ReasonWrongPassword] != 15 || reasons[authn.ReasonUnknownUser] != 15 {
+		t.Fatalf("audited failure reasons: %v", reasons)
+	}
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func TestFormLoginNeedsMatchingCSRF(t *testing.T) {
+	f := newFixture(t, 4)
+	f.addUser(t, "csrf@example.com", "a perfectly fine passphrase")
+	post := func(c *http.Client, token string, extra http.Header) *http.Response {
+		form := url.Values{"email": {"csrf@example.com"}, "password": {"a perfectly fine passphrase"}, "csrf": {token}}
+		req, _ := http.NewRequest("POST", f.srv.URL+"/auth/login", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for k, v := range extra {
+			req.Header[k] = v
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	pageToken := func(c *http.Client) string {
+		resp, err := c.Get(f.srv.URL + "/auth/login")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		_, _ = io_Copy(&b, resp)
+		m := csrfRE.FindStringSubmatch(b.String())
+		if m == nil {
+			t.Fatal("no csrf token")
+		}
+		return m[1]
+	}
+	// No cookie, forged token: refused.
+	if resp := post(noRedirect(t), "forged-token-forged-token-forged-token", nil); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("no CSRF cookie: %d", resp.StatusCode)
+	}
+	// Cookie from one browser, token of another: refused.
+	a, b := noRedirect(t), noRedirect(t)
+	_ = pageToken(a)
+	if resp := post(a, pageToken(b), nil); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("mismatched CSRF token: %d", resp.StatusCode)
+	}
+	// Right token but sent cross-site: refused.
+	tok := pageToken(a)
+	if resp := post(a, tok, http.Header{"Origin": {"https://evil.example"}}); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-origin POST: %d", resp.StatusCode)
+	}
+	if resp := post(a, tok, http.Header{"Sec-Fetch-Site": {"cross-site"}}); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-site POST: %d", resp.StatusCode)
+	}
+	// The real thing works.
+	if resp := post(a, tok, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("valid form login: %d", resp.StatusCode)
+	}
+}
+
+func TestJSONAPIRefusesFormsAndCrossSite(t *testing.T) {
+	f := newFixture(t, 4)
+	f.addUser(t, "api@example.com", "a perfectly fine passphrase")
+	for _, ct := range []string{"application/x-www-form-urlencoded", "text/plain", "multipart/form-data; boundary=x", ""} {
+		req, _ := http.NewRequest("POST", f.srv.URL+"/auth/api/v1/login", strings.NewReader(`{"email":"api@example.com","password":"a perfectly fine passphrase"}`))
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnsupportedMediaType || len(resp.Cookies()) != 0 {
+			t.Errorf("Content-Type %q: %d, cookies %v", ct, resp.StatusCode, resp.Cookies())
+		}
+	}
+	req, _ := http.NewRequest("POST", f.srv.URL+"/auth/api/v1/login", strings.NewReader(`{"email":"api@example.com","password":"a perfectly fine passphrase"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", "https://evil.example")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-origin JSON login: %d", resp.StatusCode)
+	}
+}
+
+func TestPortalSecurityHeaders(t *testing.T) {
+	f := newFixture(t, 4)
+	for _, path := range []string{"/auth/login", "/auth/logout", "/auth/setup?token=x", "/auth/api/v1/me", "/auth/nope"} {
+		resp, err := http.Get(f.srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		h := resp.Header
+		csp := h.Get("Content-Security-Policy")
+		if !strings.Contains(csp, "frame-ancestors 'none'") || !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "unsafe-inline") {
+			t.Errorf("%s: CSP %q", path, csp)
+		}
+		if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") == "" || h.Get("Cache-Control") != "no-store" {
+			t.Errorf("%s: headers %v", path, h)
+		}
+	}
+}
+
+// TestSignInRotatesSession: a session token planted before sign-in (session fixation)
+// is revoked by the sign-in, which issues a new one.
+func TestSignInRotatesSession(t *testing.T) {
+	f := newFixture(t, 4)
+	u := f.addUser(t, "rot@example.com", "a perfectly fine passphrase")
+	c := noRedirect(t)
+	if st, _ := apiLogin(t, c, f.srv.URL, "rot@example.com", "a perfectly fine passphrase"); st != 200 {
+		t.Fatal(st)
+	}
+	srvURL, _ := url.Parse(f.srv.URL)
+	first := c.Jar.Cookies(srvURL)[0].Value
+	if st, _ := apiLogin(t, c, f.srv.URL, "rot@example.com", "a perfectly fine passphrase"); st != 200 {
+		t.Fatal(st)
+	}
+	second := ""
+	for _, ck := range c.Jar.Cookies(srvURL) {
+		if ck.Name == session.CookieNamePlain {
+			second = ck.Value
+		}
+	}
+	if second == "" || second == first {
+		t.Fatal("session token not rotated at sign-in")
+	}
+	if _, err := f.portal.Sessions.Validate(context.Background(), f.handle, "acme", first); err == nil {
+		t.Fatal("the pre-sign-in session still works")
+	}
+	live, err := f.handle.Sessions().ListUserSessions(t.Context(), u.ID, time.Now())
+	if err != nil || len(live) != 1 {
+		t.Fatalf("live sessions after rotation: %d %v", len(live), err)
+	}
+	// The store holds only the SHA-256 of the token.
+	if string(live[0].TokenHash) == second || len(live[0].TokenHash) != 32 {
+		t.Fatal("token not stored as SHA-256")
+	}
+}
