@@ -83,6 +83,9 @@ func (h *HostTenants) Resolve(ctx context.Context, host string) (store.Tenant, s
 }
 
 func stripPort(host string) string {
+	if strings.IndexByte(host, ':') < 0 {
+		return host // the common case; SplitHostPort would allocate an error
+	}
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		return h
 	}

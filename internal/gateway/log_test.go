@@ -1,0 +1,5 @@
+package gateway
+
+import "go.uber.org/zap"
+
+func nopLogger() *zap.Logger { return zap.NewNop() }

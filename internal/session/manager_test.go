@@ -1,0 +1,175 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/clock"
+	"github.com/gatehouse-dev/gatehouse/internal/secret"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/store/sqlstore"
+)
+
+type env struct {
+	st   store.Store
+	clk  *clock.Fake
+	th   store.TenantHandle
+	user store.User
+}
+
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	st, err := sqlstore.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	clk := clock.NewFake(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
+	tn := store.Tenant{ID: secret.NewID(), Slug: "acme", Name: "Acme", CreatedAt: clk.Now()}
+	if err := st.Tenants().CreateTenant(context.Background(), tn); err != nil {
+		t.Fatal(err)
+	}
+	th := st.Tenant(tn.ID)
+	u := store.User{ID: secret.NewID(), Email: "s@example.com", Status: store.UserActive, Roles: []string{"member"}, CreatedAt: clk.Now()}
+	if err := th.Users().CreateUser(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	return &env{st: st, clk: clk, th: th, user: u}
+}
+
+func TestSessionLifecycle(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	m := NewManager(e.st, e.clk, Options{IdleTimeout: 2 * time.Hour})
+	tok, s, err := m.Create(ctx, e.th, e.user, []string{"pwd"}, "192.0.2.1", "UA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.ExpiresAt.Sub(s.CreatedAt) != 30*24*time.Hour {
+		t.Fatalf("default lifetime %v, want 30 days", s.ExpiresAt.Sub(s.CreatedAt))
+	}
+	got, err := m.Validate(ctx, e.th, "acme", tok)
+	if err != nil || got.User.ID != e.user.ID || got.Headers.Get("X-Gatehouse-Session-Id") != s.ID {
+		t.Fatalf("validate: %v %+v", err, got)
+	}
+	// Wrong and empty tokens are no session.
+	for _, bad := range []string{"", "x", tok + "x", secret.NewToken()} {
+		if _, err := m.Validate(ctx, e.th, "acme", bad); !errors.Is(err, ErrNoSession) {
+			t.Errorf("token %q: %v", bad, err)
+		}
+	}
+	// Idle timeout: activity keeps it alive (coalesced touches), silence ends it.
+	for range 5 {
+		e.clk.Advance(90 * time.Minute)
+		if _, err := m.Validate(ctx, e.th, "acme", tok); err != nil {
+			t.Fatalf("active session ended: %v", err)
+		}
+	}
+	e.clk.Advance(2*time.Hour + time.Second)
+	if _, err := m.Validate(ctx, e.th, "acme", tok); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("idle session still valid: %v", err)
+	}
+}
+
+func TestAbsoluteExpiry(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	m := NewManager(e.st, e.clk, Options{})
+	tok, _, err := m.Create(ctx, e.th, e.user, []string{"pwd"}, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Advance(30*24*time.Hour - time.Minute)
+	if _, err := m.Validate(ctx, e.th, "acme", tok); err != nil {
+		t.Fatalf("before expiry: %v", err)
+	}
+	e.clk.Advance(2 * time.Minute)
+	if _, err := m.Validate(ctx, e.th, "acme", tok); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("after 30 days: %v", err)
+	}
+}
+
+// TestRevocationElsewhereWithinCacheTTL: a second manager (another instance) revokes;
+// this one stops accepting the token once its cache entry is older than CacheTTL.
+func TestRevocationElsewhereWithinCacheTTL(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	a := NewManager(e.st, e.clk, Options{CacheTTL: time.Second})
+	b := NewManager(e.st, e.clk, Options{CacheTTL: time.Second})
+	tok, s, _ := a.Create(ctx, e.th, e.user, []string{"pwd"}, "", "")
+	if _, err := a.Validate(ctx, e.th, "acme", tok); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Revoke(ctx, e.th, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Validate(ctx, e.th, "acme", tok); !errors.Is(err, ErrNoSession) {
+		t.Fatal("revoking instance still accepts the token")
+	}
+	e.clk.Advance(1001 * time.Millisecond)
+	if _, err := a.Validate(ctx, e.th, "acme", tok); !errors.Is(err, ErrNoSession) {
+		t.Fatal("other instance accepts a revoked token after CacheTTL")
+	}
+}
+
+func TestSessionBoundToTenantAndActiveUser(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	m := NewManager(e.st, e.clk, Options{})
+	tok, _, _ := m.Create(ctx, e.th, e.user, []string{"pwd"}, "", "")
+	if _, err := m.Validate(ctx, e.th, "acme", tok); err != nil {
+		t.Fatal(err)
+	}
+	other := store.Tenant{ID: secret.NewID(), Slug: "other", Name: "Other", CreatedAt: e.clk.Now()}
+	if err := e.st.Tenants().CreateTenant(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	// Cached or not, tenant B's handle does not accept tenant A's token.
+	if _, err := m.Validate(ctx, e.st.Tenant(other.ID), "other", tok); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("token of tenant A valid in tenant B (cached): %v", err)
+	}
+	if _, err := NewManager(e.st, e.clk, Options{}).Validate(ctx, e.st.Tenant(other.ID), "other", tok); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("token of tenant A valid in tenant B (store): %v", err)
+	}
+}
+
+func TestCacheIsBounded(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	m := NewManager(e.st, e.clk, Options{CacheSize: 10})
+	for range 25 {
+		tok, _, err := m.Create(ctx, e.th, e.user, []string{"pwd"}, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Validate(ctx, e.th, "acme", tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := m.cache.len(); n > 10 {
+		t.Fatalf("cache holds %d entries, bound is 10", n)
+	}
+}
+
+// BenchmarkValidateCacheHit is the per-request session check (SPEC §13: ≤ 2 µs).
+func BenchmarkValidateCacheHit(b *testing.B) {
+	e := newEnv(b)
+	ctx := context.Background()
+	m := NewManager(e.st, clock.Real{}, Options{CacheTTL: time.Hour})
+	tok, _, err := m.Create(ctx, e.th, e.user, []string{"pwd"}, "", "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := m.Validate(ctx, e.th, "acme", tok); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.Validate(ctx, e.th, "acme", tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
