@@ -110,10 +110,17 @@ const siteConfig = `
 // upstream and starts the binary.
 func startGateway(t *testing.T, storeDSN, upstream, site string) *gateway {
 	t.Helper()
+	return startGatewayAdmin(t, storeDSN, upstream, site, "off")
+}
+
+// startGatewayAdmin is startGateway with Caddy's admin endpoint setting (e.g. an address
+// to read /metrics from).
+func startGatewayAdmin(t *testing.T, storeDSN, upstream, site, admin string) *gateway {
+	t.Helper()
 	dir := t.TempDir()
 	port := freePort(t)
 	cfg := fmt.Sprintf(`{
-	admin off
+	admin %s
 	auto_https off
 	persist_config off
 	storage file_system %s
@@ -129,7 +136,7 @@ http://127.0.0.1:%d {
 	}
 	reverse_proxy %s
 }
-`, filepath.Join(dir, "caddy"), storeDSN, port, port, site, strings.TrimPrefix(upstream, "http://"))
+`, admin, filepath.Join(dir, "caddy"), storeDSN, port, port, site, strings.TrimPrefix(upstream, "http://"))
 	g := &gateway{t: t, url: fmt.Sprintf("http://127.0.0.1:%d", port), config: filepath.Join(dir, "Caddyfile"), dir: dir}
 	if err := os.WriteFile(g.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
