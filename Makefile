@@ -1,12 +1,11 @@
 # Gatehouse — the two commands a newcomer needs are `make run` and `make test`.
 GO      ?= go
 BIN     := bin/gatehouse
-export CGO_ENABLED ?= 0
 
 .PHONY: run build test test-deps lint bench bench-go bench-proxy vulncheck clean
 
 build:
-	$(GO) build -trimpath -o $(BIN) ./cmd/gatehouse
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/gatehouse
 
 ## run: the gateway on http://localhost:8080 (embedded SQLite in ./data, demo upstream)
 run: build

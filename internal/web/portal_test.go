@@ -123,7 +123,10 @@ func TestUnknownUserAndWrongPasswordLookAlike(t *testing.T) {
 		diff = -diff
 	}
 	t.Logf("median wrong password %v, unknown e-mail %v", mk, mu)
-	if diff > 5*time.Millisecond {
+	// A few milliseconds, or 10 % under the race detector's slowdown on a busy machine;
+	// skipping the hash for unknown users would make the gap the whole bcrypt time.
+	tolerance := max(5*time.Millisecond, mk/10)
+	if diff > tolerance {
 		t.Fatalf("timing differs by %v (wrong password %v, unknown e-mail %v)", diff, mk, mu)
 	}
 	// Both failures are audited with the internal reason, never shown to the client.

@@ -1,0 +1,143 @@
+package authn
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/gatehouse-dev/gatehouse/internal/clock"
+	"github.com/gatehouse-dev/gatehouse/internal/identity"
+	"github.com/gatehouse-dev/gatehouse/internal/secret"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/store/sqlstore"
+)
+
+func newTenant(t *testing.T) store.TenantHandle {
+	t.Helper()
+	st, err := sqlstore.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	tn := store.Tenant{ID: secret.NewID(), Slug: "acme", Name: "Acme", CreatedAt: time.Now()}
+	if err := st.Tenants().CreateTenant(context.Background(), tn); err != nil {
+		t.Fatal(err)
+	}
+	return st.Tenant(tn.ID)
+}
+
+func bcryptCost(t *testing.T, hash string) int {
+	t.Helper()
+	i := strings.Index(hash, "$2")
+	c, err := bcrypt.Cost([]byte(hash[i:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestPasswordLoginOutcomes(t *testing.T) {
+	th := newTenant(t)
+	ctx := context.Background()
+	clk := clock.NewFake(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+	old := &identity.Hasher{Cost: 4}
+	mk := func(email, status, pw string) store.User {
+		u, err := PrepareUser(NewUser{Email: email, Password: pw, Roles: []string{"member"}}, old, identity.PasswordRules{}, clk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.Status = status
+		if err := th.Users().CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	active := mk("Active@Example.com", store.UserActive, "an entirely adequate passphrase")
+	mk("restricted@example.com", store.UserRestricted, "an entirely adequate passphrase")
+	nopw, _ := PrepareUser(NewUser{Email: "nopw@example.com", Roles: []string{"member"}}, old, identity.PasswordRules{}, clk)
+	if err := th.Users().CreateUser(ctx, nopw); err != nil {
+		t.Fatal(err)
+	}
+
+	// The configured cost went up: a successful sign-in re-hashes.
+	svc := &Service{Hasher: &identity.Hasher{Cost: 5}, Clock: clk}
+	u, err := svc.PasswordLogin(ctx, th, " ACTIVE@example.com ", "an entirely adequate passphrase")
+	if err != nil || u.ID != active.ID {
+		t.Fatalf("valid login: %v", err)
+	}
+	stored, _ := th.Users().UserByID(ctx, active.ID)
+	if bcryptCost(t, stored.PasswordHash) != 5 || bcryptCost(t, active.PasswordHash) != 4 {
+		t.Fatal("password not re-hashed at the new cost")
+	}
+	if !stored.LastLoginAt.Equal(clk.Now()) {
+		t.Errorf("last login %v", stored.LastLoginAt)
+	}
+	if _, err := svc.PasswordLogin(ctx, th, "active@example.com", "an entirely adequate passphrase"); err != nil {
+		t.Fatalf("login after re-hash: %v", err)
+	}
+
+	for _, c := range []struct{ email, pw, reason string }{
+		{"active@example.com", "an entirely adequate passphrasE", ReasonWrongPassword},
+		{"ghost@example.com", "an entirely adequate passphrase", ReasonUnknownUser},
+		{"not-an-email", "an entirely adequate passphrase", ReasonUnknownUser},
+		{"restricted@example.com", "an entirely adequate passphrase", ReasonNotActive},
+		{"nopw@example.com", "", ReasonNoPassword},
+	} {
+		_, err := svc.PasswordLogin(ctx, th, c.email, c.pw)
+		var fe *FailureError
+		if !errors.Is(err, ErrInvalidCredentials) || !errors.As(err, &fe) || fe.Reason != c.reason {
+			t.Errorf("%s: %v, want reason %s", c.email, err, c.reason)
+		}
+	}
+}
+
+func TestSetupTokenIsSingleUseAndOnlyForEmptyTenant(t *testing.T) {
+	th := newTenant(t)
+	ctx := context.Background()
+	clk := clock.NewFake(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
+	h := &identity.Hasher{Cost: 4}
+	tok, err := IssueSetupToken(ctx, th, clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner, err := PrepareUser(NewUser{Email: "o@example.com", Password: "an entirely adequate passphrase", Roles: []string{"owner"}}, h, identity.PasswordRules{}, clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Expired after an hour.
+	clk.Advance(SetupLinkLifetime + time.Second)
+	if err := CompleteSetup(ctx, th, tok, owner, clk); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("expired token: %v", err)
+	}
+	tok, _ = IssueSetupToken(ctx, th, clk)
+	if err := CompleteSetup(ctx, th, tok, owner, clk); err != nil {
+		t.Fatal(err)
+	}
+	second, _ := PrepareUser(NewUser{Email: "x@example.com", Password: "an entirely adequate passphrase", Roles: []string{"owner"}}, h, identity.PasswordRules{}, clk)
+	if err := CompleteSetup(ctx, th, tok, second, clk); !errors.Is(err, ErrSetupDone) {
+		t.Fatalf("second setup: %v", err)
+	}
+	if _, err := IssueSetupToken(ctx, th, clk); !errors.Is(err, ErrSetupDone) {
+		t.Fatalf("setup token issued for a tenant with users: %v", err)
+	}
+}
+
+func TestPrepareUserRejectsBadInput(t *testing.T) {
+	h := &identity.Hasher{Cost: 4}
+	for _, n := range []NewUser{
+		{Email: "bad", Password: "an entirely adequate passphrase", Roles: []string{"member"}},
+		{Email: "a@example.com", Password: "short", Roles: []string{"member"}},
+		{Email: "a@example.com", Password: "an entirely adequate passphrase", Roles: []string{"root"}},
+		{Email: "a@example.com", DisplayName: "Evil\r\nX-Gatehouse-Roles: owner", Password: "an entirely adequate passphrase", Roles: []string{"member"}},
+	} {
+		var ie *InputError
+		if _, err := PrepareUser(n, h, identity.PasswordRules{}, clock.Real{}); !errors.As(err, &ie) {
+			t.Errorf("%+v: %v", n, err)
+		}
+	}
+}
