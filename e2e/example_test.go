@@ -1,0 +1,59 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestCaddyfileExample runs the README's newcomer path on Caddyfile.example itself
+// (ports and data directory moved aside): the setup link from the log creates the owner,
+// and the demo upstream shows the e-mail it received.
+func TestCaddyfileExample(t *testing.T) {
+	src, err := os.ReadFile("../Caddyfile.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	site, up, admin := freePort(t), freePort(t), freePort(t)
+	cfg := strings.NewReplacer(
+		"localhost:8080", fmt.Sprintf("localhost:%d", site),
+		":9000", fmt.Sprintf(":%d", up),
+		"localhost:2019", fmt.Sprintf("localhost:%d", admin),
+		"sqlite://data/gatehouse.db", "sqlite://"+filepath.Join(dir, "data", "gatehouse.db"),
+	).Replace(string(src))
+	g := &gateway{t: t, url: fmt.Sprintf("http://localhost:%d", site), config: filepath.Join(dir, "Caddyfile"), dir: dir}
+	if err := os.WriteFile(g.config, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g.start()
+	t.Cleanup(g.stop)
+
+	link := g.setupURL()
+	if !strings.HasPrefix(link, g.url+"/auth/setup?token=") {
+		t.Fatalf("setup link %q does not use base_url", link)
+	}
+	c := browser(t)
+	_, body, _ := get(t, c, link)
+	form := url.Values{"csrf": {csrfFrom(t, body)}, "token": {strings.SplitN(link, "token=", 2)[1]}, "email": {"newcomer@example.com"},
+		"name": {"New Comer"}, "password": {"maple rocket sundial ninety"}, "confirm": {"maple rocket sundial ninety"}}
+	req, _ := http.NewRequest("POST", g.url+"/auth/setup", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if st, b, _ := do(t, c, req); st != http.StatusSeeOther {
+		t.Fatalf("setup: %d %s", st, b)
+	}
+	st, body, _ := get(t, c, g.url+"/")
+	if st != http.StatusOK || !strings.Contains(body, "Gatehouse says you are <strong>newcomer@example.com</strong>") {
+		t.Fatalf("demo page: %d\n%s", st, body)
+	}
+	if st, body, _ = get(t, browser(t), g.url+"/public/hello"); st != http.StatusOK || !strings.Contains(body, "No identity") {
+		t.Fatalf("public demo page: %d\n%s", st, body)
+	}
+	if st, _, _ = get(t, browser(t), g.url+"/"); st != http.StatusFound {
+		t.Fatalf("signed-out home: %d", st)
+	}
+}
