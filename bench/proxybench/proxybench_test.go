@@ -65,6 +65,10 @@ func TestSummarizePairsAndRatios(t *testing.T) {
 	if s.MedianACPU != 100 || s.MedianBCPU != 105 {
 		t.Errorf("cpu medians %v %v, want 100 105", s.MedianACPU, s.MedianBCPU)
 	}
+	// CPU ratios A/B per pair: 100/105, 100/110, 90/92.
+	if want := 90.0 / 92; math.Abs(s.MedianCPU-100.0/105) > 1e-12 || math.Abs(s.Pairs[2].CPURatio-want) > 1e-12 {
+		t.Errorf("cpu ratio median %v pair3 %v", s.MedianCPU, s.Pairs[2].CPURatio)
+	}
 }
 
 func testData() tmplData {
@@ -107,7 +111,7 @@ func TestRenderCommandKeepsValuesWhole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"/opt/gate house/gatehouse", "gatehouse", "user", "add", "--config", "/tmp/pb/Caddyfile.B",
+	want := []string{"/opt/gate house/gatehouse", "user", "add", "--config", "/tmp/pb/Caddyfile.B",
 		"--tenant", "default", "--email", "bench@example.com", "--role", "owner", "--password-stdin"}
 	if strings.Join(argv, "|") != strings.Join(want, "|") {
 		t.Errorf("argv = %q\nwant   %q", argv, want)
@@ -162,19 +166,30 @@ func TestProcParsers(t *testing.T) {
 	}
 }
 
-func TestDisturbedRound(t *testing.T) {
+func TestPairImbalance(t *testing.T) {
 	for _, tc := range []struct {
-		srv, srvOther, cliOther float64
-		want                    bool
+		name string
+		x, y roundResult
+		want float64
 	}{
-		{0.99, 0.01, 0.02, false}, // clean
-		{0.80, 0.20, 0.00, true},  // someone else on the server core
-		{0.98, 0.01, 0.30, false}, // client core busy, but the server stayed saturated
-		{0.70, 0.01, 0.30, true},  // client core starved: the server sat idle
+		{"steady other load cancels out",
+			roundResult{ServerCPUUtil: 0.60, ServerCoreOther: 0.40, ClientCoreOther: 0.50},
+			roundResult{ServerCPUUtil: 0.62, ServerCoreOther: 0.38, ClientCoreOther: 0.52}, 0.02},
+		{"burst on the server core in one round",
+			roundResult{ServerCPUUtil: 0.99, ServerCoreOther: 0.01},
+			roundResult{ServerCPUUtil: 0.69, ServerCoreOther: 0.31}, 0.30},
+		{"client core loaded but the server stayed saturated",
+			roundResult{ServerCPUUtil: 0.98, ServerCoreOther: 0.01, ClientCoreOther: 0.30},
+			roundResult{ServerCPUUtil: 0.99, ServerCoreOther: 0.01}, 0.01},
+		{"client core starved, server idle",
+			roundResult{ServerCPUUtil: 0.70, ClientCoreOther: 0.25},
+			roundResult{ServerCPUUtil: 0.99}, 0.25},
+		{"server that blocks is not interference",
+			roundResult{ServerCPUUtil: 0.99},
+			roundResult{ServerCPUUtil: 0.60}, 0},
 	} {
-		rr := roundResult{ServerCPUUtil: tc.srv, ServerCoreOther: tc.srvOther, ClientCoreOther: tc.cliOther}
-		if got := disturbedRound(rr, 0.05); got != tc.want {
-			t.Errorf("disturbedRound(%+v) = %v, want %v", tc, got, tc.want)
+		if got := pairImbalance(tc.x, tc.y); math.Abs(got-tc.want) > 1e-9 {
+			t.Errorf("%s: pairImbalance = %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }

@@ -39,7 +39,10 @@ type pairResult struct {
 	A     float64 `json:"a_req_per_sec"`
 	B     float64 `json:"b_req_per_sec"`
 	Ratio float64 `json:"ratio_b_over_a"`
-	// Disturbed: another process took part of a pinned core in either round.
+	// CPURatio: A's server CPU per request / B's — the throughput ratio the
+	// pair would show on a quiet core; insensitive to other load.
+	CPURatio float64 `json:"cpu_ratio"`
+	// Disturbed: other load hit the two rounds unevenly (see pairImbalance).
 	Disturbed bool `json:"disturbed"`
 }
 
@@ -52,6 +55,7 @@ type summary struct {
 	MaxRatio    float64      `json:"max_ratio"`
 	MedianACPU  float64      `json:"median_a_server_cpu_us_per_req"`
 	MedianBCPU  float64      `json:"median_b_server_cpu_us_per_req"`
+	MedianCPU   float64      `json:"median_cpu_ratio"` // median of the pairs' CPURatio
 }
 
 // median returns the median of xs (mean of the two middle values for an even
@@ -99,7 +103,7 @@ func summarize(rounds []roundResult) summary {
 	}
 	sort.Ints(order)
 	var s summary
-	var as, bs, ratios, acpu, bcpu []float64
+	var as, bs, ratios, acpu, bcpu, cpuRatios []float64
 	for _, n := range order {
 		p := byPair[n]
 		if p.a == nil || p.b == nil {
@@ -113,8 +117,13 @@ func summarize(rounds []roundResult) summary {
 		if p.a.ReqPerSec > 0 {
 			ratio = p.b.ReqPerSec / p.a.ReqPerSec
 		}
+		cpuRatio := 0.0
+		if p.b.ServerCPUUsPerReq > 0 {
+			cpuRatio = p.a.ServerCPUUsPerReq / p.b.ServerCPUUsPerReq
+		}
 		s.Pairs = append(s.Pairs, pairResult{Pair: n, Order: o, A: p.a.ReqPerSec, B: p.b.ReqPerSec, Ratio: ratio,
-			Disturbed: p.a.Disturbed || p.b.Disturbed})
+			CPURatio: cpuRatio, Disturbed: p.a.Disturbed || p.b.Disturbed})
+		cpuRatios = append(cpuRatios, cpuRatio)
 		as = append(as, p.a.ReqPerSec)
 		bs = append(bs, p.b.ReqPerSec)
 		ratios = append(ratios, ratio)
@@ -122,7 +131,7 @@ func summarize(rounds []roundResult) summary {
 		bcpu = append(bcpu, p.b.ServerCPUUsPerReq)
 	}
 	s.MedianA, s.MedianB, s.MedianRatio = median(as), median(bs), median(ratios)
-	s.MedianACPU, s.MedianBCPU = median(acpu), median(bcpu)
+	s.MedianACPU, s.MedianBCPU, s.MedianCPU = median(acpu), median(bcpu), median(cpuRatios)
 	if len(ratios) > 0 {
 		s.MinRatio, s.MaxRatio = ratios[0], ratios[0]
 		for _, r := range ratios {
@@ -184,7 +193,7 @@ func printTable(w io.Writer, r *report) {
 	fmt.Fprintf(w, "%-11s %10.0f %10.0f %7.3f %10.1f %10.1f\n", "median", s.MedianA, s.MedianB, s.MedianRatio, s.MedianACPU, s.MedianBCPU)
 	fmt.Fprintf(w, "(us/req = server process CPU per request in the window; paired ratios range %.3f..%.3f)\n", s.MinRatio, s.MaxRatio)
 	if disturbed > 0 {
-		fmt.Fprintf(w, "* = %d of %d pairs disturbed by other load on a pinned core even after retries; treat the result with care\n",
+		fmt.Fprintf(w, "* = %d of %d pairs unevenly disturbed by other load even after retries; treat the result with care\n",
 			disturbed, len(r.Summary.Pairs))
 	}
 	verdict := "MEETS"
@@ -192,7 +201,8 @@ func printTable(w io.Writer, r *report) {
 		verdict = "UNDER"
 	}
 	fmt.Fprintf(w, "\nmedian paired ratio B/A = %.3f   target >= %.2f (%s): %s\n", s.MedianRatio, r.Target, targetLabel(r), verdict)
-	fmt.Fprintf(w, "server CPU delta B-A = %+.1f us/req (median)\n", s.MedianBCPU-s.MedianACPU)
+	fmt.Fprintf(w, "server CPU per request: B-A = %+.1f us (medians), CPU-normalised ratio A/B = %.3f (median of pairs; robust to other load)\n",
+		s.MedianBCPU-s.MedianACPU, s.MedianCPU)
 	fmt.Fprintf(w, "error rate %.4f%%\n", 100*r.ErrorRate)
 	if len(r.Warnings) > 0 {
 		fmt.Fprintf(w, "\nWARNINGS (%d):\n  %s\n", len(r.Warnings), strings.Join(r.Warnings, "\n  "))

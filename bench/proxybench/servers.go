@@ -57,7 +57,7 @@ http://{{.Addr}} {
 }
 `
 
-const defaultUserCmd = `{{.Binary}} gatehouse user add --config {{.Config}} --tenant {{.Tenant}} --email {{.Email}} --role owner --password-stdin`
+const defaultUserCmd = `{{.Binary}} user add --config {{.Config}} --tenant {{.Tenant}} --email {{.Email}} --role owner --password-stdin`
 
 // tmplData is what the Caddyfile and command templates can refer to.
 type tmplData struct {
@@ -368,7 +368,7 @@ func serverEnv(dir string, gomaxprocs int) []string {
 // cpu and waits until addr accepts HTTP.
 func startServer(ctx context.Context, pin pinner, cpu int, name, binary, config, addr, dir string, gomaxprocs int, timeout time.Duration) (*process, error) {
 	logPath := filepath.Join(dir, name+".log")
-	logf, err := os.Create(logPath)
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
