@@ -48,6 +48,23 @@ type loadResult struct {
 }
 
 // buildRequest returns the raw bytes of the GET request sent on every iteration.
+// browserHeaders are what a current browser adds to a page load (besides Host,
+// User-Agent, Accept and cookies): sent to both variants so that each request is the
+// size the gateway meets in practice.
+var browserHeaders = []string{
+	"Accept-Language: en-GB,en;q=0.9",
+	"Accept-Encoding: gzip, deflate, br, zstd",
+	"Sec-Ch-Ua: \"Chromium\";v=\"156\", \"Not.A/Brand\";v=\"99\"",
+	"Sec-Ch-Ua-Mobile: ?0",
+	"Sec-Ch-Ua-Platform: \"Linux\"",
+	"Upgrade-Insecure-Requests: 1",
+	"Sec-Fetch-Site: same-origin",
+	"Sec-Fetch-Mode: navigate",
+	"Sec-Fetch-User: ?1",
+	"Sec-Fetch-Dest: document",
+	"Referer: http://127.0.0.1/app/",
+}
+
 func buildRequest(host, path string, headers []string) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: proxybench\r\nAccept: */*\r\n", path, host)

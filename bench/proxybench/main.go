@@ -52,6 +52,7 @@ type config struct {
 	rounds         int
 	variantB       bool
 	auth           string
+	headerSet      string
 	caddyfileA     string
 	caddyfileB     string
 	userCmd        string
@@ -97,6 +98,7 @@ func parseFlags() (*config, error) {
 	fs.IntVar(&c.rounds, "rounds", 6, "number of interleaved A/B pairs")
 	fs.BoolVar(&c.variantB, "variant-b", true, "B is Gatehouse; false: B is a second plain reverse_proxy server (A vs A harness check)")
 	fs.StringVar(&c.auth, "auth", "cookie", "credential sent on every request when B is Gatehouse: cookie (session from /auth/api/v1/login), bearer (access token from /auth/api/v1/token), none")
+	fs.StringVar(&c.headerSet, "headers", "browser", "request headers besides the credential: browser (what a browser sends on a page load: Accept-*, Sec-Fetch-*, …) or minimal (Host, User-Agent, Accept)")
 	fs.StringVar(&c.caddyfileA, "caddyfile-a", defaultCaddyfileA, "Caddyfile template for A (text/template; @FILE reads a file)")
 	fs.StringVar(&c.caddyfileB, "caddyfile-b", defaultCaddyfileB, "Caddyfile template for B when Gatehouse (fields: .Addr .Port .Upstream .DB .Dir .Tenant .Email .Binary .Config; @FILE reads a file)")
 	fs.StringVar(&c.userCmd, "user-cmd", defaultUserCmd, "command template creating the bench user before B starts (password on stdin; empty = skip)")
@@ -122,6 +124,9 @@ func parseFlags() (*config, error) {
 	fs.Float64Var(&c.maxOther, "max-interference", 0.05, "difference in interference (share of the server core) between the two rounds of a pair that counts as disturbed")
 	fs.BoolVar(&c.keep, "keep", false, "keep the temp dir (Caddyfiles, server logs, database)")
 	flag.Parse()
+	if c.headerSet != "browser" && c.headerSet != "minimal" {
+		return nil, fmt.Errorf("-headers %q: want browser or minimal", c.headerSet)
+	}
 	if flag.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %q", flag.Args())
 	}
@@ -323,6 +328,9 @@ func run() int {
 			authHeaders = []string{"Authorization: Bearer " + tok}
 		}
 		logf("proxybench: signed in as %s (cookies %v, auth mode %s)", cfg.email, names, cfg.auth)
+	}
+	if cfg.headerSet == "browser" {
+		authHeaders = append(browserHeaders[:len(browserHeaders):len(browserHeaders)], authHeaders...)
 	}
 	a.headers, b.headers = authHeaders, authHeaders
 

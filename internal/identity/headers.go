@@ -132,7 +132,12 @@ type HeaderSet struct {
 	values [][]string
 }
 
+// add appends a header; empty values are left out (an absent header cannot be forged
+// either: the client's copies are stripped first), which keeps requests small.
 func (hs *HeaderSet) add(name, value string) {
+	if value == "" {
+		return
+	}
 	hs.names = append(hs.names, name)
 	// cap == len: an Add downstream reallocates instead of writing into our array.
 	hs.values = append(hs.values, []string{value}[:1:1])

@@ -96,3 +96,17 @@ func BenchmarkStripAndApply(b *testing.B) {
 		hs.Apply(h)
 	}
 }
+
+func TestHeaderSetOmitsEmptyValues(t *testing.T) {
+	h := http.Header{}
+	NewHeaderSet(Facts{UserID: "u1", Email: "a@example.com", Roles: []string{"member"}}).Apply(h)
+	if _, ok := h[HeaderTeams]; ok {
+		t.Error("empty X-Gatehouse-Teams sent")
+	}
+	if _, ok := h[HeaderUserName]; ok {
+		t.Error("empty X-Gatehouse-User-Name sent")
+	}
+	if h.Get(HeaderUserID) != "u1" {
+		t.Error("user id missing")
+	}
+}
