@@ -84,6 +84,20 @@ func runNewcomerFlow(t *testing.T, dsn string) {
 			t.Errorf("upstream header %s = %q, want one non-empty value", name, h.Values(name))
 		}
 	}
+	// Exactly these identity headers, nothing else that looks like one.
+	want := map[string]bool{"X-Gatehouse-User-Id": true, "X-Gatehouse-User-Email": true, "X-Gatehouse-User-Name": true,
+		"X-Gatehouse-Tenant-Id": true, "X-Gatehouse-Tenant": true, "X-Gatehouse-Roles": true, "X-Gatehouse-Session-Id": true,
+		"X-Gatehouse-Auth-Methods": true, "Remote-User": true, "Remote-Email": true, "Remote-Name": true, "Remote-Groups": true}
+	for k := range h {
+		l := strings.ToLower(strings.ReplaceAll(k, "_", "-"))
+		if (strings.HasPrefix(l, "x-gatehouse-") || strings.HasPrefix(l, "remote-")) && !want[k] {
+			t.Errorf("unexpected identity-like header at upstream: %s", k)
+		}
+		delete(want, k)
+	}
+	if len(want) != 0 {
+		t.Errorf("identity headers missing at upstream: %v", want)
+	}
 
 	// A member added with the CLI signs in through the form in another browser.
 	req, _ := http.NewRequest("GET", g.url+"/auth/api/v1/me", nil)
