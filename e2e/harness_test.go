@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -88,6 +89,9 @@ type gateway struct {
 	log    bytes.Buffer
 }
 
+// insecureClient accepts Caddy's internal (self-signed) certificates in HTTPS tests.
+var insecureClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+
 // freePort finds a free loopback port.
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -170,7 +174,7 @@ func (g *gateway) start() {
 		if g.cmd.ProcessState != nil {
 			break
 		}
-		resp, err := http.Get(g.url + "/auth/login")
+		resp, err := insecureClient.Get(g.url + "/auth/login")
 		if err == nil {
 			resp.Body.Close()
 			return
