@@ -83,6 +83,20 @@ func cliStore(ctx context.Context, configFile, adapter string) (store.Store, *Ap
 	return st, &app, nil
 }
 
+// cliTenant opens the store and finds the tenant a command works on.
+func cliTenant(ctx context.Context, c commonFlags, slug string) (store.Store, *App, store.Tenant, error) {
+	st, app, err := cliStore(ctx, c.config, c.adapter)
+	if err != nil {
+		return nil, nil, store.Tenant{}, err
+	}
+	t, err := st.Tenants().TenantBySlug(ctx, slug)
+	if err != nil {
+		st.Close()
+		return nil, nil, store.Tenant{}, fmt.Errorf("tenant %q: %w", slug, err)
+	}
+	return st, app, t, nil
+}
+
 type commonFlags struct{ config, adapter string }
 
 func (c *commonFlags) add(cmd *cobra.Command) {
@@ -189,15 +203,11 @@ func userAddCmd() *cobra.Command {
 			} else {
 				pw, generated = generatePassword(), true
 			}
-			st, app, err := cliStore(ctx, c.config, c.adapter)
+			st, app, t, err := cliTenant(ctx, c, tenant)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			t, err := st.Tenants().TenantBySlug(ctx, tenant)
-			if err != nil {
-				return fmt.Errorf("tenant %q: %w", tenant, err)
-			}
 			if cost != 0 {
 				app.BcryptCost = cost
 			}
@@ -244,15 +254,11 @@ func userListCmd() *cobra.Command {
 		Short: "List the users of a tenant",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			st, _, err := cliStore(ctx, c.config, c.adapter)
+			st, _, t, err := cliTenant(ctx, c, tenant)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			t, err := st.Tenants().TenantBySlug(ctx, tenant)
-			if err != nil {
-				return fmt.Errorf("tenant %q: %w", tenant, err)
-			}
 			us, err := st.Tenant(t.ID).Users().ListUsers(ctx)
 			if err != nil {
 				return err
