@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/clock"
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
+	"github.com/gatehouse-dev/gatehouse/internal/secret"
 	"github.com/gatehouse-dev/gatehouse/internal/session"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/store/sqlstore"
@@ -53,6 +54,15 @@ type App struct {
 	// the store is asked again (the bound on how late a revocation made by another
 	// instance takes effect). Default 1s.
 	SessionCacheTTL caddy.Duration `json:"session_cache_ttl,omitempty"`
+
+	// MasterKeyFile holds the base64 master key that seals secrets in the store
+	// (TOTP keys); created (0600) with a new random key when missing. Every instance
+	// sharing a store needs the same key. Default <data dir>/gatehouse/master.key.
+	MasterKeyFile string `json:"master_key_file,omitempty"`
+
+	// MasterKey is the base64 master key itself, normally a placeholder such as
+	// {env.GATEHOUSE_MASTER_KEY}; it takes precedence over MasterKeyFile.
+	MasterKey string `json:"master_key,omitempty"`
 
 	// BaseURL is the public address used in links Gatehouse logs or mails, such as
 	// the first-run setup link (e.g. "https://auth.example.com"). Default: none
@@ -92,6 +102,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	st := val.(*pooledStore).Store
+	cipher, err := a.fieldCipher()
+	if err != nil {
+		return err
+	}
 	a.metrics = newMetrics(metricsRegistry(ctx))
 	clk := clock.Real{}
 	hasher := &identity.Hasher{Cost: a.BcryptCost}
@@ -105,7 +119,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 			CacheTTL:    time.Duration(a.SessionCacheTTL),
 		}),
 		hasher: hasher,
-		authn:  &authn.Service{Hasher: hasher, Clock: clk},
+		authn:  &authn.Service{Hasher: hasher, Clock: clk, Gate: authn.NewGate(0, 2*time.Second)},
+		mfa:    &authn.MFA{Cipher: cipher, Clock: clk},
 		audit:  audit.NewWriter(clk),
 		rules:  identity.PasswordRules{MinLength: a.MinPasswordLength},
 	}
@@ -117,6 +132,9 @@ func (a *App) applyDefaults() error {
 	var errs []error
 	if a.Store == "" {
 		a.Store = "sqlite://" + filepath.Join(caddy.AppDataDir(), "gatehouse", "gatehouse.db")
+	}
+	if a.MasterKeyFile == "" {
+		a.MasterKeyFile = filepath.Join(caddy.AppDataDir(), "gatehouse", "master.key")
 	}
 	if a.BcryptCost == 0 {
 		a.BcryptCost = 12
@@ -133,6 +151,9 @@ func (a *App) applyDefaults() error {
 	if a.SessionLifetime < 0 || a.IdleTimeout < 0 || a.SessionCacheTTL < 0 {
 		errs = append(errs, errors.New("durations must not be negative"))
 	}
+	if time.Duration(a.SessionCacheTTL) > time.Minute {
+		errs = append(errs, fmt.Errorf("session_cache_ttl %v: at most 1m (it bounds how late a revocation elsewhere takes effect)", time.Duration(a.SessionCacheTTL)))
+	}
 	if a.BaseURL != "" {
 		u, err := url.Parse(a.BaseURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -141,6 +162,21 @@ func (a *App) applyDefaults() error {
 		a.BaseURL = strings.TrimSuffix(a.BaseURL, "/")
 	}
 	return errors.Join(errs...)
+}
+
+// fieldCipher loads the master key (value or file) and derives the field keys.
+func (a *App) fieldCipher() (*secret.FieldCipher, error) {
+	var key []byte
+	var err error
+	if v := caddy.NewReplacer().ReplaceAll(a.MasterKey, ""); v != "" {
+		key, err = secret.ParseMasterKey(v)
+	} else {
+		key, err = secret.LoadOrCreateMasterKey(caddy.NewReplacer().ReplaceAll(a.MasterKeyFile, ""))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	return secret.NewFieldCipher(key)
 }
 
 // firstRun creates the default tenant in an empty store and logs a one-time setup link
@@ -190,6 +226,7 @@ type services struct {
 	sessions *session.Manager
 	hasher   *identity.Hasher
 	authn    *authn.Service
+	mfa      *authn.MFA
 	audit    *audit.Writer
 	rules    identity.PasswordRules
 }

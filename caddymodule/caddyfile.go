@@ -29,6 +29,8 @@ func init() {
 //	    idle_timeout        <duration>
 //	    session_cache_ttl   <duration>
 //	    base_url            <url>
+//	    master_key_file     <path>
+//	    master_key          <base64 key, e.g. {env.GATEHOUSE_MASTER_KEY}>
 //	}
 func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 	if existing != nil {
@@ -52,6 +54,10 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			app.Store, err = oneArg(d)
 		case "base_url":
 			app.BaseURL, err = oneArg(d)
+		case "master_key_file":
+			app.MasterKeyFile, err = oneArg(d)
+		case "master_key":
+			app.MasterKey, err = oneArg(d)
 		case "bcrypt_cost":
 			app.BcryptCost, err = intArg(d)
 		case "min_password_length":

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/policy"
+	"github.com/gatehouse-dev/gatehouse/internal/session"
 	"github.com/gatehouse-dev/gatehouse/internal/web"
 )
 
@@ -104,7 +105,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		resolver = &gateway.StaticTenant{Tenant: t, Handle: svc.store.Tenant(t.ID)}
 	}
 	portal := &web.Portal{
-		Prefix: h.Portal, Sessions: svc.sessions, Authn: svc.authn, Audit: svc.audit,
+		Prefix: h.Portal, Sessions: svc.sessions, Authn: svc.authn, MFA: svc.mfa, Audit: svc.audit,
 		Hasher: svc.hasher, Rules: svc.rules, Clock: svc.clock, Logger: h.log, Metrics: h.app.metrics,
 	}
 	portal.Init()
@@ -163,7 +164,7 @@ func (h *Handler) compilePolicy() (*policy.Policy, error) {
 
 // ServeHTTP decides the request and calls next only when it is allowed.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	https := r.TLS != nil
+	https := session.SecureRequest(r) // Secure, __Host- cookies unless plain HTTP on loopback
 	d := h.gw.Decide(r, https)
 	switch d.Outcome {
 	case gateway.Allow:

@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# Makes the services the tests use reachable: PostgreSQL on 127.0.0.1:5432 (trust auth,
+# Makes what the tests use available: oathtool, and PostgreSQL on 127.0.0.1:5432 (trust auth,
 # database "test"). If none answers, it starts the local cluster, or installs and starts
 # one when the machine has none (needs root and apt-get, as in CI).
 set -uo pipefail
 
-pg_up() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
+
+# Tools the tests drive (an independent TOTP implementation).
+if ! command -v oathtool >/dev/null; then
+  echo "== installing oathtool"
+  (as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq oathtool >/dev/null) ||
+    echo "!! could not install oathtool; its interoperability test will skip (or fail with CI set)"
+fi
+
+pg_up() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
 
 if ! pg_up; then
   echo "== PostgreSQL not reachable on 127.0.0.1:5432; starting it"

@@ -17,6 +17,19 @@ const (
 	ActionSetupLink    = "setup.link_issued"
 	ActionUserCreate   = "user.create"
 	ActionTenantCreate = "tenant.create"
+
+	ActionLoginPassword       = "login.password_verified" // second factor next
+	ActionSecondFactorFailure = "login.second_factor_failure"
+	ActionRecoveryCodeUsed    = "mfa.recovery_code_used"
+	ActionTOTPEnrolStarted    = "mfa.totp_enrol_started"
+	ActionTOTPEnrolled        = "mfa.totp_enrolled"
+	ActionTOTPRemoved         = "mfa.totp_removed"
+	ActionRecoveryRegenerated = "mfa.recovery_codes_regenerated"
+	ActionPasskeyAdded        = "mfa.passkey_added"
+	ActionPasskeyRenamed      = "mfa.passkey_renamed"
+	ActionPasskeyRemoved      = "mfa.passkey_removed"
+	ActionPasskeyRegression   = "mfa.passkey_sign_count_regression"
+	ActionFactorsReset        = "mfa.reset"
 )
 
 // Outcomes.

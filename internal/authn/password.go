@@ -36,6 +36,7 @@ func (e *FailureError) Unwrap() error { return ErrInvalidCredentials }
 type Service struct {
 	Hasher *identity.Hasher
 	Clock  clock.Clock
+	Gate   *Gate // bounds concurrent hashing; nil: unbounded (tests)
 }
 
 // PasswordLogin checks email and password in tenant. On success it returns the user
@@ -51,14 +52,19 @@ func (s *Service) PasswordLogin(ctx context.Context, tenant store.TenantHandle, 
 	}
 	if u.ID == "" || u.PasswordHash == "" {
 		// Same work as a real check: one bcrypt at the configured cost.
-		s.Hasher.EqualiseTiming(password)
+		if err := s.Gate.Do(ctx, func() { s.Hasher.EqualiseTiming(password) }); err != nil {
+			return store.User{}, err
+		}
 		reason := ReasonUnknownUser
 		if u.ID != "" {
 			reason = ReasonNoPassword
 		}
 		return store.User{}, &FailureError{Reason: reason, UserID: u.ID}
 	}
-	ok, rehash := s.Hasher.Verify(u.PasswordHash, password)
+	var ok, rehash bool
+	if err := s.Gate.Do(ctx, func() { ok, rehash = s.Hasher.Verify(u.PasswordHash, password) }); err != nil {
+		return store.User{}, err
+	}
 	if !ok {
 		return store.User{}, &FailureError{Reason: ReasonWrongPassword, UserID: u.ID}
 	}

@@ -3,6 +3,8 @@ package authn
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -141,3 +143,66 @@ func TestPrepareUserRejectsBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentSetupCreatesOneOwner: several live setup links used at the same moment
+// (one is logged per start) create exactly one owner.
+func TestConcurrentSetupCreatesOneOwner(t *testing.T) {
+	th := newTenant(t)
+	ctx := context.Background()
+	clk := clock.Real{}
+	h := &identity.Hasher{Cost: 4}
+	var toks []string
+	for range 6 {
+		tok, err := IssueSetupToken(ctx, th, clk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		toks = append(toks, tok)
+	}
+	// Every setup passes the "no users yet" check before any creates its owner: the
+	// interleaving that a check-then-act implementation loses.
+	barrier := &countBarrier{UserStore: th.Users()}
+	barrier.wg.Add(len(toks))
+	bth := barrierHandle{TenantHandle: th, users: barrier}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	won := 0
+	for i, tok := range toks {
+		u, err := PrepareUser(NewUser{Email: fmt.Sprintf("o%d@example.com", i), Password: "an entirely adequate passphrase", Roles: []string{"owner"}}, h, identity.PasswordRules{}, clk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			if CompleteSetup(ctx, bth, tok, u, clk) == nil {
+				mu.Lock()
+				won++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	n, _ := th.Users().CountUsers(ctx)
+	if won != 1 || n != 1 {
+		t.Fatalf("%d setups succeeded, %d users exist; want exactly 1", won, n)
+	}
+}
+
+// countBarrier holds every CountUsers call until all expected callers have made one.
+type countBarrier struct {
+	store.UserStore
+	wg sync.WaitGroup
+}
+
+func (c *countBarrier) CountUsers(ctx context.Context) (int, error) {
+	n, err := c.UserStore.CountUsers(ctx)
+	c.wg.Done()
+	c.wg.Wait()
+	return n, err
+}
+
+type barrierHandle struct {
+	store.TenantHandle
+	users *countBarrier
+}
+
+func (b barrierHandle) Users() store.UserStore { return b.users }

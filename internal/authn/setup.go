@@ -16,6 +16,13 @@ import (
 // PurposeSetup marks one-time tokens of first-run setup links.
 const PurposeSetup = "setup"
 
+// purposeSetupClaim is a single per-tenant token that the first completed setup spends:
+// however many setup links are live (one is logged per start), only one can create
+// the first owner, even when several are used at the same moment.
+const purposeSetupClaim = "setup-claim"
+
+var setupClaimHash = secret.HashToken("gatehouse setup claim")
+
 // SetupLinkLifetime is how long a first-run setup link works.
 const SetupLinkLifetime = time.Hour
 
@@ -30,6 +37,10 @@ func IssueSetupToken(ctx context.Context, tenant store.TenantHandle, clk clock.C
 	}
 	if n > 0 {
 		return "", ErrSetupDone
+	}
+	err = tenant.OneTimeTokens().CreateOneTimeToken(ctx, purposeSetupClaim, setupClaimHash, clk.Now().AddDate(100, 0, 0))
+	if err != nil && !errors.Is(err, store.ErrConflict) {
+		return "", fmt.Errorf("storing setup claim: %w", err)
 	}
 	tok := secret.NewToken()
 	if err := tenant.OneTimeTokens().CreateOneTimeToken(ctx, PurposeSetup, secret.HashToken(tok), clk.Now().Add(SetupLinkLifetime)); err != nil {
@@ -91,6 +102,12 @@ func CompleteSetup(ctx context.Context, tenant store.TenantHandle, token string,
 	}
 	if err := tenant.OneTimeTokens().ConsumeOneTimeToken(ctx, PurposeSetup, secret.HashToken(token), clk.Now()); err != nil {
 		return fmt.Errorf("using setup token: %w", err)
+	}
+	if err := tenant.OneTimeTokens().ConsumeOneTimeToken(ctx, purposeSetupClaim, setupClaimHash, clk.Now()); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return ErrSetupDone // another setup won the race
+		}
+		return fmt.Errorf("claiming setup: %w", err)
 	}
 	if err := tenant.Users().CreateUser(ctx, u); err != nil {
 		return fmt.Errorf("creating owner: %w", err)

@@ -90,7 +90,7 @@ func (g *Gateway) Decide(r *http.Request, https bool) Decision {
 		d.Outcome = Portal
 		return d
 	}
-	pd := g.Policy.Decide(stripPort(r.Host), r.Method, path)
+	pd := g.decidePolicy(r, stripPort(r.Host), path)
 	d.Rule = pd.Rule
 	if pd.Access == policy.Deny {
 		d.Outcome = Deny
@@ -118,8 +118,10 @@ func (g *Gateway) Decide(r *http.Request, https bool) Decision {
 		if g.RemoteHeaders {
 			d.Entry.Remote.Apply(r.Header)
 		}
+		prepareUpstream(r)
 		d.Outcome = Allow
 	case pd.Access == policy.Public:
+		prepareUpstream(r)
 		d.Outcome = Allow
 	case isAPIClient(r):
 		d.Outcome = Unauthorized
@@ -127,6 +129,33 @@ func (g *Gateway) Decide(r *http.Request, https bool) Decision {
 		d.Outcome = RedirectLogin
 	}
 	return g.done(d)
+}
+
+// decidePolicy matches the policy on the path and, strictest answer winning, on readings
+// an upstream framework may apply that the path alone does not show: the path without a
+// format suffix on its last segment (/admin.json routed as /admin) and the method named
+// by a method-override header. (A _method field in a form body is not seen.)
+func (g *Gateway) decidePolicy(r *http.Request, host, path string) policy.Decision {
+	pd := g.Policy.Decide(host, r.Method, path)
+	last := strings.LastIndexByte(path, '/') + 1
+	if dot := strings.IndexByte(path[last:], '.'); dot > 0 {
+		pd = stricter(pd, g.Policy.Decide(host, r.Method, path[:last+dot]))
+	}
+	for _, name := range methodOverrideHeaders {
+		if vs := r.Header[name]; len(vs) > 0 {
+			for _, v := range vs {
+				pd = stricter(pd, g.Policy.Decide(host, strings.ToUpper(strings.TrimSpace(v)), path))
+			}
+		}
+	}
+	return pd
+}
+
+func stricter(a, b policy.Decision) policy.Decision {
+	if policy.Stricter(a.Access, b.Access) != a.Access {
+		return b
+	}
+	return a
 }
 
 func (g *Gateway) done(d Decision) Decision {

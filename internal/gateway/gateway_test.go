@@ -241,3 +241,23 @@ func BenchmarkDecideSignedInAllowed(b *testing.B) {
 		}
 	}
 }
+
+func TestMethodOverrideDecidedStrictly(t *testing.T) {
+	f := newFixture(t)
+	pol, err := policy.Compile([]policy.Rule{{Path: "/api/items/{id}", Methods: []string{"DELETE"}, Access: policy.Deny}}, policy.SignedIn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := f.gateway(t, false)
+	g.Policy = pol
+	tok := f.login(t, "a")
+	for _, h := range []string{"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"} {
+		r := request("POST", "/api/items/7", "a.example.com", tok, h, "DELETE")
+		if d := g.Decide(r, false); d.Outcome != Deny {
+			t.Errorf("POST with %s: DELETE: %v", h, d.Outcome)
+		}
+	}
+	if d := g.Decide(request("POST", "/api/items/7", "a.example.com", tok), false); d.Outcome != Allow {
+		t.Errorf("plain POST: %v", d.Outcome)
+	}
+}

@@ -170,10 +170,14 @@ func NewRemoteHeaderSet(f Facts) *HeaderSet {
 	return hs
 }
 
-// Apply sets the headers on h (after StripIdentityHeaders). It does not allocate.
+// Apply sets the headers on h (after StripIdentityHeaders). The values are copied into
+// one fresh array per request: a later handler that edits a header value in place
+// (Caddy's request_header with a replacement) must not change the cached set.
 func (hs *HeaderSet) Apply(h http.Header) {
+	vals := make([]string, len(hs.names))
 	for i, n := range hs.names {
-		h[n] = hs.values[i]
+		vals[i] = hs.values[i][0]
+		h[n] = vals[i : i+1 : i+1]
 	}
 }
 

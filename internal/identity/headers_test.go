@@ -83,6 +83,7 @@ func TestHeaderSetApplyReplacesAndIsolates(t *testing.T) {
 	}
 }
 
+// BenchmarkStripAndApply: one allocation (the per-request copy of the values).
 func BenchmarkStripAndApply(b *testing.B) {
 	hs := NewHeaderSet(Facts{UserID: "u1", Email: "a@example.com", Roles: []string{"member"}})
 	base := http.Header{"Accept": {"text/html"}, "User-Agent": {"bench"}, "Cookie": {"gatehouse=x"}, "Accept-Encoding": {"gzip"}}
@@ -108,5 +109,19 @@ func TestHeaderSetOmitsEmptyValues(t *testing.T) {
 	}
 	if h.Get(HeaderUserID) != "u1" {
 		t.Error("user id missing")
+	}
+}
+
+// TestApplyIsolatesRequests: editing a header value in place on one request (as
+// Caddy's request_header replacement does) leaves the cached set and later requests alone.
+func TestApplyIsolatesRequests(t *testing.T) {
+	hs := NewHeaderSet(Facts{UserID: "u1", Email: "a@example.com", Roles: []string{"member"}})
+	h1 := http.Header{}
+	hs.Apply(h1)
+	h1[HeaderRoles][0] = "member-x"
+	h2 := http.Header{}
+	hs.Apply(h2)
+	if h2.Get(HeaderRoles) != "member" {
+		t.Fatalf("in-place edit leaked into the next request: %q", h2.Get(HeaderRoles))
 	}
 }

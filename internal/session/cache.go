@@ -3,6 +3,7 @@ package session
 import (
 	"crypto/sha256"
 	"sync"
+	"time"
 )
 
 // cache is a bounded map of validated sessions. When full, it drops an arbitrary
@@ -14,10 +15,17 @@ type cache struct {
 	max   int
 	byKey map[[sha256.Size]byte]*Entry
 	byID  map[string][sha256.Size]byte
+	// revoked remembers sessions revoked through this instance for a while, so that a
+	// validation that read the session just before the revocation cannot put it back.
+	revoked map[string]time.Time
 }
 
+// revokedMemory is how long a revocation is remembered (well above any cache TTL).
+const revokedMemory = 2 * time.Minute
+
 func newCache(max int) *cache {
-	return &cache{max: max, byKey: make(map[[sha256.Size]byte]*Entry), byID: make(map[string][sha256.Size]byte)}
+	return &cache{max: max, byKey: make(map[[sha256.Size]byte]*Entry), byID: make(map[string][sha256.Size]byte),
+		revoked: make(map[string]time.Time)}
 }
 
 func (c *cache) get(k [sha256.Size]byte) *Entry {
@@ -27,9 +35,13 @@ func (c *cache) get(k [sha256.Size]byte) *Entry {
 	return e
 }
 
-func (c *cache) put(e *Entry) {
+// put caches e unless its session was revoked meanwhile; it reports whether it did.
+func (c *cache) put(e *Entry) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if _, gone := c.revoked[e.Session.ID]; gone {
+		return false
+	}
 	if _, ok := c.byKey[e.key]; !ok && len(c.byKey) >= c.max {
 		for k, old := range c.byKey {
 			delete(c.byKey, k)
@@ -39,6 +51,7 @@ func (c *cache) put(e *Entry) {
 	}
 	c.byKey[e.key] = e
 	c.byID[e.Session.ID] = e.key
+	return true
 }
 
 func (c *cache) delete(k [sha256.Size]byte) {
@@ -50,12 +63,19 @@ func (c *cache) delete(k [sha256.Size]byte) {
 	c.mu.Unlock()
 }
 
-func (c *cache) deleteSession(id string) {
+// revoke forgets a session and remembers that it was revoked (at now).
+func (c *cache) revoke(id string, now time.Time) {
 	c.mu.Lock()
 	if k, ok := c.byID[id]; ok {
 		delete(c.byKey, k)
 		delete(c.byID, id)
 	}
+	for old, at := range c.revoked {
+		if now.Sub(at) > revokedMemory {
+			delete(c.revoked, old)
+		}
+	}
+	c.revoked[id] = now
 	c.mu.Unlock()
 }
 

@@ -38,3 +38,20 @@ func TestCookieAttributes(t *testing.T) {
 	}
 	_ = http.StatusOK
 }
+
+func TestSecureRequest(t *testing.T) {
+	for host, want := range map[string]bool{
+		"localhost:8080": false, "127.0.0.1:9000": false, "[::1]:80": false, "app.localhost": false,
+		"example.com": true, "10.0.0.5:8080": true, "localhost.evil.example": true, "": true,
+	} {
+		r := httptest.NewRequest("GET", "http://x/", nil)
+		r.Host = host
+		if got := SecureRequest(r); got != want {
+			t.Errorf("plain HTTP to %q: secure=%v, want %v", host, got, want)
+		}
+	}
+	r := httptest.NewRequest("GET", "https://localhost/", nil)
+	if !SecureRequest(r) {
+		t.Error("TLS request not secure")
+	}
+}

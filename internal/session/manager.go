@@ -62,6 +62,20 @@ func (m *Manager) Lifetime() time.Duration { return m.opt.Lifetime }
 // Create starts a session for user u and returns the bearer token (to be put in the
 // cookie) and the stored record. The token is never stored.
 func (m *Manager) Create(ctx context.Context, tenant store.TenantHandle, u store.User, methods []string, ip, userAgent string) (string, store.Session, error) {
+	return m.create(ctx, tenant, u, methods, ip, userAgent, false, m.opt.Lifetime)
+}
+
+// PendingLifetime is how long a half-signed-in session waits for its second factor.
+const PendingLifetime = 5 * time.Minute
+
+// CreatePending starts a half-signed-in session (password done, second factor
+// outstanding). Validate never accepts it, so it grants nothing upstream; only
+// ValidatePending does, for the second-factor step.
+func (m *Manager) CreatePending(ctx context.Context, tenant store.TenantHandle, u store.User, methods []string, ip, userAgent string) (string, store.Session, error) {
+	return m.create(ctx, tenant, u, methods, ip, userAgent, true, PendingLifetime)
+}
+
+func (m *Manager) create(ctx context.Context, tenant store.TenantHandle, u store.User, methods []string, ip, userAgent string, pending bool, lifetime time.Duration) (string, store.Session, error) {
 	now := m.clk.Now()
 	token := secret.NewToken()
 	s := store.Session{
@@ -71,10 +85,11 @@ func (m *Manager) Create(ctx context.Context, tenant store.TenantHandle, u store
 		TokenHash:   secret.HashToken(token),
 		AuthMethods: methods,
 		CreatedAt:   now,
-		ExpiresAt:   now.Add(m.opt.Lifetime),
+		ExpiresAt:   now.Add(lifetime),
 		LastActive:  now,
 		IP:          ip,
 		UserAgent:   truncate(userAgent, 512),
+		Pending:     pending,
 	}
 	if err := tenant.Sessions().CreateSession(ctx, s); err != nil {
 		return "", store.Session{}, fmt.Errorf("creating session: %w", err)
@@ -92,22 +107,36 @@ type Entry struct {
 	key     [sha256.Size]byte
 }
 
-// Validate returns the live session for token in tenant (slug is the tenant's slug,
-// for the headers). It answers from the cache when it can.
+// Validate returns the live, fully signed-in session for token in tenant (slug is the
+// tenant's slug, for the headers). It answers from the cache when it can. A pending
+// (half-signed-in) session is no session here.
 func (m *Manager) Validate(ctx context.Context, tenant store.TenantHandle, slug, token string) (*Entry, error) {
+	return m.validate(ctx, tenant, slug, token, false)
+}
+
+// ValidatePending returns the live half-signed-in session for token, and nothing else.
+func (m *Manager) ValidatePending(ctx context.Context, tenant store.TenantHandle, slug, token string) (*Entry, error) {
+	return m.validate(ctx, tenant, slug, token, true)
+}
+
+func (m *Manager) validate(ctx context.Context, tenant store.TenantHandle, slug, token string, pending bool) (*Entry, error) {
 	if token == "" || len(token) > 128 {
 		return nil, ErrNoSession
 	}
 	var buf [128]byte // a stack copy: converting the string would allocate
 	key := sha256.Sum256(buf[:copy(buf[:], token)])
 	now := m.clk.Now()
-	if e := m.cache.get(key); e != nil && now.Before(e.expires) {
-		if e.Session.TenantID != tenant.TenantID() || !now.Before(e.Session.ExpiresAt) {
-			return nil, ErrNoSession
+	e := m.cache.get(key)
+	if e == nil || !now.Before(e.expires) {
+		var err error
+		if e, err = m.load(ctx, tenant, slug, key, now); err != nil {
+			return nil, err
 		}
-		return e, nil
 	}
-	return m.load(ctx, tenant, slug, key, now)
+	if e.Session.TenantID != tenant.TenantID() || !now.Before(e.Session.ExpiresAt) || e.Session.Pending != pending {
+		return nil, ErrNoSession
+	}
+	return e, nil
 }
 
 func (m *Manager) load(ctx context.Context, tenant store.TenantHandle, slug string, key [sha256.Size]byte, now time.Time) (*Entry, error) {
@@ -118,9 +147,14 @@ func (m *Manager) load(ctx context.Context, tenant store.TenantHandle, slug stri
 	if err != nil {
 		return nil, fmt.Errorf("loading session: %w", err)
 	}
-	if !s.RevokedAt.IsZero() || !now.Before(s.ExpiresAt) ||
-		(m.opt.IdleTimeout > 0 && now.Sub(s.LastActive) > m.opt.IdleTimeout) {
+	if !s.RevokedAt.IsZero() || !now.Before(s.ExpiresAt) {
 		m.cache.delete(key)
+		return nil, ErrNoSession
+	}
+	if m.opt.IdleTimeout > 0 && now.Sub(s.LastActive) > m.opt.IdleTimeout {
+		// Revoked, not merely refused: raising the idle timeout later must not revive it.
+		m.cache.delete(key)
+		_ = tenant.Sessions().RevokeSession(ctx, s.ID, now)
 		return nil, ErrNoSession
 	}
 	u, err := tenant.Users().UserByID(ctx, s.UserID)
@@ -131,6 +165,8 @@ func (m *Manager) load(ctx context.Context, tenant store.TenantHandle, slug stri
 		return nil, fmt.Errorf("loading session user: %w", err)
 	}
 	if u.Status != store.UserActive {
+		// A restricted or deleted user's sessions end for good.
+		_ = tenant.Sessions().RevokeSession(ctx, s.ID, now)
 		return nil, ErrNoSession
 	}
 	if now.Sub(s.LastActive) >= m.opt.TouchInterval {
@@ -154,7 +190,9 @@ func (m *Manager) load(ctx context.Context, tenant store.TenantHandle, slug stri
 		expires: now.Add(m.opt.CacheTTL),
 		key:     key,
 	}
-	m.cache.put(e)
+	if !m.cache.put(e) {
+		return nil, ErrNoSession // revoked while it was being read
+	}
 	return e, nil
 }
 
@@ -163,7 +201,7 @@ func (m *Manager) Revoke(ctx context.Context, tenant store.TenantHandle, session
 	if err := tenant.Sessions().RevokeSession(ctx, sessionID, m.clk.Now()); err != nil {
 		return fmt.Errorf("revoking session: %w", err)
 	}
-	m.cache.deleteSession(sessionID)
+	m.cache.revoke(sessionID, m.clk.Now())
 	return nil
 }
 

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"path/filepath"
 	"testing"
@@ -171,5 +172,68 @@ func BenchmarkValidateCacheHit(b *testing.B) {
 		if _, err := m.Validate(ctx, e.th, "acme", tok); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestPendingSessionOnlyForSecondStep(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	m := NewManager(e.st, e.clk, Options{})
+	tok, s, err := m.CreatePending(ctx, e.th, e.user, []string{"pwd"}, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Pending || s.ExpiresAt.Sub(s.CreatedAt) != PendingLifetime {
+		t.Fatalf("pending session %+v", s)
+	}
+	if _, err := m.Validate(ctx, e.th, "acme", tok); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("pending session accepted as full: %v", err)
+	}
+	if _, err := m.ValidatePending(ctx, e.th, "acme", tok); err != nil {
+		t.Fatalf("pending session: %v", err)
+	}
+	// A full session is not a pending one either.
+	full, _, _ := m.Create(ctx, e.th, e.user, []string{"pwd"}, "", "")
+	if _, err := m.ValidatePending(ctx, e.th, "acme", full); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("full session accepted as pending: %v", err)
+	}
+	e.clk.Advance(PendingLifetime + time.Second)
+	if _, err := m.ValidatePending(ctx, e.th, "acme", tok); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("pending session alive after 5 minutes: %v", err)
+	}
+}
+
+// TestRevokeDuringLoadIsNotRecached: a validation that read the session just before it
+// was revoked must not put it back into the cache.
+func TestRevokeDuringLoadIsNotRecached(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	m := NewManager(e.st, e.clk, Options{CacheTTL: time.Hour})
+	tok, s, _ := m.Create(ctx, e.th, e.user, []string{"pwd"}, "", "")
+	// Simulate the interleaving: read from the store, then the revocation, then caching.
+	key := sha256.Sum256([]byte(tok))
+	m.cache.revoke(s.ID, e.clk.Now())
+	if _, err := m.load(ctx, e.th, "acme", key, e.clk.Now()); !errors.Is(err, ErrNoSession) {
+		t.Fatalf("load after a concurrent revocation: %v", err)
+	}
+	if m.cache.get(key) != nil {
+		t.Fatal("revoked session cached")
+	}
+}
+
+// TestIdleSessionIsRevoked: a session refused for idleness stays dead even if the idle
+// timeout is raised afterwards.
+func TestIdleSessionIsRevoked(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	m := NewManager(e.st, e.clk, Options{IdleTimeout: time.Hour})
+	tok, _, _ := m.Create(ctx, e.th, e.user, []string{"pwd"}, "", "")
+	e.clk.Advance(2 * time.Hour)
+	if _, err := m.Validate(ctx, e.th, "acme", tok); !errors.Is(err, ErrNoSession) {
+		t.Fatal("idle session accepted")
+	}
+	lenient := NewManager(e.st, e.clk, Options{IdleTimeout: 24 * time.Hour})
+	if _, err := lenient.Validate(ctx, e.th, "acme", tok); !errors.Is(err, ErrNoSession) {
+		t.Fatal("idle session revived by a longer idle timeout")
 	}
 }

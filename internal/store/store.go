@@ -35,6 +35,10 @@ type TenantHandle interface {
 	Sessions() SessionStore
 	Audit() AuditStore
 	OneTimeTokens() OneTimeTokenStore
+	TOTP() TOTPStore
+	RecoveryCodes() RecoveryCodeStore
+	Passkeys() PasskeyStore
+	Settings() SettingsStore
 }
 
 // Tenant is a workspace.
@@ -107,6 +111,10 @@ type Session struct {
 	RevokedAt   time.Time // zero: not revoked
 	IP          string
 	UserAgent   string
+	// Pending marks a half-signed-in session: the password was right, a second factor
+	// is outstanding. It lives minutes, grants nothing upstream or in the portal beyond
+	// the second-factor step, and is replaced by a new session when that succeeds.
+	Pending bool
 }
 
 // SessionStore keeps the sessions of one tenant.
@@ -166,4 +174,100 @@ type OneTimeTokenStore interface {
 	ConsumeOneTimeToken(ctx context.Context, purpose string, hash []byte, now time.Time) error
 	// CheckOneTimeToken tells whether the token is live, without using it.
 	CheckOneTimeToken(ctx context.Context, purpose string, hash []byte, now time.Time) error
+}
+
+// TOTPSecret is a user's TOTP key, sealed (AES-256-GCM, see secret.FieldCipher).
+type TOTPSecret struct {
+	UserID      string
+	Ciphertext  []byte
+	KeyID       string    // which field key sealed it
+	CreatedAt   time.Time // enrolment started
+	ConfirmedAt time.Time // zero: enrolment pending (a correct code not yet seen): not a factor
+}
+
+// TOTPStore keeps one TOTP secret per user and the time steps already accepted.
+type TOTPStore interface {
+	// PutPendingTOTP stores an unconfirmed secret, replacing an earlier unconfirmed one;
+	// ErrConflict if the user has a confirmed secret (remove it first).
+	PutPendingTOTP(ctx context.Context, s TOTPSecret) error
+	// ConfirmTOTP marks the pending secret confirmed; ErrNotFound if there is none.
+	ConfirmTOTP(ctx context.Context, userID string, at time.Time) error
+	// TOTPByUser returns the user's secret, confirmed or pending; ErrNotFound if none.
+	TOTPByUser(ctx context.Context, userID string) (TOTPSecret, error)
+	// DeleteTOTP removes the user's secret (idempotent).
+	DeleteTOTP(ctx context.Context, userID string) error
+	// UseTOTPStep atomically records that time step 'step' was accepted for the user:
+	// nil exactly once per (user, step), ErrConflict for every later call, also under
+	// concurrency (an insert that fails on the duplicate, never check-then-act).
+	UseTOTPStep(ctx context.Context, userID string, step int64, at time.Time) error
+}
+
+// RecoveryCodeStore keeps a user's single-use recovery codes, by hash.
+type RecoveryCodeStore interface {
+	// ReplaceRecoveryCodes deletes the user's codes and stores these (all unused).
+	ReplaceRecoveryCodes(ctx context.Context, userID string, hashes [][]byte, at time.Time) error
+	// UseRecoveryCode atomically marks the code used and returns how many unused codes
+	// remain; ErrNotFound for an unknown or already used code (exactly one of several
+	// concurrent uses of one code succeeds).
+	UseRecoveryCode(ctx context.Context, userID string, hash []byte, at time.Time) (remaining int, err error)
+	// CountRecoveryCodes returns the number of unused codes.
+	CountRecoveryCodes(ctx context.Context, userID string) (int, error)
+	// DeleteRecoveryCodes removes all of the user's codes (idempotent).
+	DeleteRecoveryCodes(ctx context.Context, userID string) error
+}
+
+// Passkey is a registered WebAuthn credential.
+type Passkey struct {
+	ID              string // our id (shown, used to rename/delete)
+	UserID          string
+	CredentialID    []byte // unique across all tenants
+	PublicKey       []byte // COSE key
+	AttestationType string
+	AAGUID          []byte
+	SignCount       uint32
+	Transports      []string
+	BackupEligible  bool
+	BackupState     bool
+	Name            string
+	CreatedAt       time.Time
+	LastUsedAt      time.Time // zero: never
+}
+
+// PasskeyStore keeps the passkeys of a tenant's users.
+type PasskeyStore interface {
+	// AddPasskey stores p; ErrConflict if the credential id is registered already.
+	AddPasskey(ctx context.Context, p Passkey) error
+	// ListPasskeys returns the user's passkeys, oldest first.
+	ListPasskeys(ctx context.Context, userID string) ([]Passkey, error)
+	// PasskeyByCredentialID finds a passkey of this tenant; ErrNotFound if none.
+	PasskeyByCredentialID(ctx context.Context, credentialID []byte) (Passkey, error)
+	// RecordPasskeyUse stores a successful assertion's sign count, backup state and
+	// time. It is an atomic compare: ErrConflict when signCount is not greater than the
+	// stored count, unless both are 0 (authenticators that do not count).
+	RecordPasskeyUse(ctx context.Context, credentialID []byte, signCount uint32, backupState bool, at time.Time) error
+	// RenamePasskey and DeletePasskey act on one of the user's passkeys (ErrNotFound
+	// if it is not the user's).
+	RenamePasskey(ctx context.Context, userID, id, name string) error
+	DeletePasskey(ctx context.Context, userID, id string) error
+}
+
+// SecuritySettings is a tenant's sign-in policy.
+type SecuritySettings struct {
+	// Require2FA: every member must have a second factor; a member without one may
+	// sign in (and is reminded) until GracePeriod after the policy applied to them
+	// (the later of Require2FASince and their account's creation), then only enrol.
+	Require2FA      bool
+	Require2FASince time.Time
+	GracePeriod     time.Duration // 0 means the default, 7 days
+	// RequirePasskeysForAdmins: owners and admins must sign in with a passkey.
+	RequirePasskeysForAdmins bool
+	UpdatedAt                time.Time
+	UpdatedBy                string // user id
+}
+
+// SettingsStore keeps a tenant's settings.
+type SettingsStore interface {
+	// SecuritySettings returns the tenant's policy (the zero value when never set).
+	SecuritySettings(ctx context.Context) (SecuritySettings, error)
+	PutSecuritySettings(ctx context.Context, s SecuritySettings) error
 }

@@ -16,6 +16,10 @@ var isolationTests = []test{
 	{"Sessions", testIsolationSessions},
 	{"Audit", testIsolationAudit},
 	{"OneTimeTokens", testIsolationTokens},
+	{"TOTP", testIsolationTOTP},
+	{"RecoveryCodes", testIsolationRecoveryCodes},
+	{"Passkeys", testIsolationPasskeys},
+	{"Settings", testIsolationSettings},
 	{"UnknownTenant", testIsolationUnknownTenant},
 }
 

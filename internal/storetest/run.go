@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +28,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Sessions", sessionTests},
 		{"Audit", auditTests},
 		{"OneTimeTokens", tokenTests},
+		{"TOTP", totpTests},
+		{"RecoveryCodes", recoveryTests},
+		{"Passkeys", passkeyTests},
+		{"Settings", settingsTests},
 		{"Isolation", isolationTests},
 	}
 	for _, g := range groups {
@@ -89,9 +94,16 @@ func newTenant(t *testing.T, st store.Store) store.Tenant {
 // newUser creates an active user with a random id and e-mail in h's tenant.
 func newUser(t *testing.T, h store.TenantHandle) store.User {
 	t.Helper()
+	return newUserWithID(t, h, "us-"+randHex(6))
+}
+
+// newUserWithID creates an active user with the given id (user ids are per tenant, so
+// two tenants may each have a user "us-x") and a random e-mail.
+func newUserWithID(t *testing.T, h store.TenantHandle, id string) store.User {
+	t.Helper()
 	r := randHex(6)
 	u := store.User{
-		ID:          "us-" + r,
+		ID:          id,
 		Email:       r + "@example.test",
 		DisplayName: "User " + r,
 		Status:      store.UserActive,
@@ -152,6 +164,44 @@ func ChainHash(r store.AuditRecord) []byte {
 		str(r.Details[k])
 	}
 	return h.Sum(nil)
+}
+
+// raceRounds is how often the single-use tests race: whether a check-then-act bug
+// shows depends on timing, and one round misses it about half the time.
+const raceRounds = 6
+
+// race calls fn from n goroutines released at once and returns their errors.
+func race(n int, fn func() error) []error {
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = fn()
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// exactlyOneWins checks the errors of a race: one nil, every other one loser
+// (errors.Is), never a lock, serialisation or other error.
+func exactlyOneWins(t *testing.T, what string, errs []error, loser error) {
+	t.Helper()
+	wins := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case !errors.Is(err, loser):
+			t.Errorf("%s: %v, want nil or %v", what, err, loser)
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%s: %d of %d concurrent calls succeeded, want exactly 1", what, wins, len(errs))
+	}
 }
 
 func noErr(t *testing.T, what string, err error) {

@@ -15,13 +15,14 @@ var sessionTests = []test{
 	{"Revoke", testSessionRevoke},
 	{"Touch", testSessionTouch},
 	{"ListUserSessions", testSessionList},
+	{"Pending", testSessionPending},
 }
 
 func checkSession(t *testing.T, what string, got, want store.Session) {
 	t.Helper()
 	if got.ID != want.ID || got.TenantID != want.TenantID || got.UserID != want.UserID ||
 		!bytes.Equal(got.TokenHash, want.TokenHash) || !slices.Equal(got.AuthMethods, want.AuthMethods) ||
-		got.IP != want.IP || got.UserAgent != want.UserAgent {
+		got.IP != want.IP || got.UserAgent != want.UserAgent || got.Pending != want.Pending {
 		t.Errorf("%s: got %+v, want %+v", what, got, want)
 	}
 	sameTime(t, what+" CreatedAt", got.CreatedAt, want.CreatedAt)
@@ -138,4 +139,34 @@ func testSessionList(t *testing.T, st store.Store) {
 	if len(list) != 0 {
 		t.Errorf("ListUserSessions of unknown user returned %d sessions", len(list))
 	}
+}
+
+// testSessionPending: the half-signed-in flag round-trips, and defaults to false.
+func testSessionPending(t *testing.T, st store.Store) {
+	h := st.Tenant(newTenant(t, st).ID)
+	u := newUser(t, h)
+	full := newSession(t, h, u.ID, base)
+	pending := store.Session{ID: "se-" + randHex(6), UserID: u.ID, TokenHash: randBytes(32),
+		AuthMethods: []string{"pwd"}, CreatedAt: base.Add(time.Minute), ExpiresAt: base.Add(10 * time.Minute),
+		Pending: true}
+	noErr(t, "CreateSession pending", h.Sessions().CreateSession(ctx(t), pending))
+	pending.TenantID = h.TenantID()
+
+	got, err := h.Sessions().SessionByTokenHash(ctx(t), pending.TokenHash)
+	noErr(t, "SessionByTokenHash pending", err)
+	checkSession(t, "pending session by hash", got, pending)
+	got, err = h.Sessions().SessionByID(ctx(t), pending.ID)
+	noErr(t, "SessionByID pending", err)
+	checkSession(t, "pending session by id", got, pending)
+	got, err = h.Sessions().SessionByID(ctx(t), full.ID)
+	noErr(t, "SessionByID full", err)
+	checkSession(t, "complete session", got, full)
+
+	list, err := h.Sessions().ListUserSessions(ctx(t), u.ID, base.Add(2*time.Minute))
+	noErr(t, "ListUserSessions", err)
+	if len(list) != 2 {
+		t.Fatalf("ListUserSessions returned %d sessions, want 2", len(list))
+	}
+	checkSession(t, "listed pending session", list[0], pending)
+	checkSession(t, "listed complete session", list[1], full)
 }

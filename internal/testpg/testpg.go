@@ -37,7 +37,7 @@ func DSN(t testing.TB) string {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("PostgreSQL at %s is required in CI: %v", base, err)
 		}
-		t.Skipf("PostgreSQL at %s unreachable (set GATEHOUSE_TEST_POSTGRES, or run `make test`, which starts one): %v", base, err)
+		t.Skipf("PostgreSQL at %s unreachable, skipping outside CI (set GATEHOUSE_TEST_POSTGRES, or run `make test`, which starts one): %v", base, err)
 	}
 	defer conn.Close(context.Background())
 	schema := "gh_test_" + secret.NewID()

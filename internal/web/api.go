@@ -25,14 +25,16 @@ func (p *Portal) apiLogin(w http.ResponseWriter, r *http.Request, req Request) {
 	if !decodeJSON(w, r, &body) {
 		return
 	}
-	err := p.passwordSignIn(r.Context(), w, r, req, body.Email, body.Password)
+	res, err := p.passwordSignIn(r.Context(), w, r, req, body.Email, body.Password)
 	switch {
+	case err == nil && res.secondFactor:
+		writeJSON(w, http.StatusOK, map[string]any{"status": "second_factor", "methods": res.methods})
 	case err == nil:
 		writeJSON(w, http.StatusOK, map[string]string{"status": "signed_in"})
 	case errors.Is(err, authn.ErrInvalidCredentials):
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_credentials"})
 	default:
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "unavailable"})
+		unavailableJSON(w)
 	}
 }
 
@@ -46,8 +48,14 @@ func (p *Portal) apiLogout(w http.ResponseWriter, r *http.Request, req Request) 
 		writeJSON(w, http.StatusForbidden, map[string]string{"error": "cross_site_request"})
 		return
 	}
+	if r.ContentLength != 0 { // a body, if any, must be JSON: no form posts to the API
+		var body struct{}
+		if !decodeJSON(w, r, &body) {
+			return
+		}
+	}
 	if err := p.endSession(w, r, req); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "unavailable"})
+		unavailableJSON(w)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -59,7 +67,11 @@ func (p *Portal) apiMe(w http.ResponseWriter, r *http.Request, req Request) {
 		methodNotAllowedJSON(w, "GET")
 		return
 	}
-	e := p.currentSession(r.Context(), r, req)
+	e, err := p.currentSession(r.Context(), r, req)
+	if err != nil {
+		unavailableJSON(w)
+		return
+	}
 	if e == nil {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthenticated"})
 		return

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"mime"
 	"net/http"
+	"net/url"
 
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
@@ -18,38 +19,53 @@ var errUnavailable = errors.New("service unavailable")
 // msgInvalid is the single message for every failed sign-in.
 const msgInvalid = "Incorrect e-mail or password."
 
-// passwordSignIn verifies the credentials and, on success, rotates the browser's session:
-// any session the request carried is revoked and a new token is issued, so a token
-// planted before sign-in is worthless after it.
-func (p *Portal) passwordSignIn(ctx context.Context, w http.ResponseWriter, r *http.Request, req Request, email, password string) error {
+// signIn is what a correct password led to.
+type signIn struct {
+	secondFactor bool     // a pending session was started: the second factor is next
+	methods      []string // second-factor methods the user may use
+}
+
+// passwordSignIn verifies the credentials. A user without second factors gets a new
+// session; one with a second factor gets a pending (half-signed-in) session that only
+// the second-factor step accepts. Either way the browser's old session is revoked and a
+// new token issued, so a token planted before sign-in is worthless after it.
+func (p *Portal) passwordSignIn(ctx context.Context, w http.ResponseWriter, r *http.Request, req Request, email, password string) (signIn, error) {
 	u, err := p.Authn.PasswordLogin(ctx, req.Handle, email, password)
 	var fe *authn.FailureError
 	if errors.As(err, &fe) {
 		rec := auditRecord(r, req, audit.ActionLoginFailure, audit.Failure)
 		rec.ActorID, rec.ActorEmail = fe.UserID, truncate(email, 254)
-		rec.Details = map[string]string{"reason": fe.Reason, "method": "pwd"}
+		rec.Details = map[string]string{"reason": fe.Reason, "method": authn.MethodPassword}
 		if p.writeAudit(ctx, req, rec) != nil {
-			return errUnavailable
+			return signIn{}, errUnavailable
 		}
 		p.signInMetric("failure")
-		return authn.ErrInvalidCredentials
+		return signIn{}, authn.ErrInvalidCredentials
 	}
 	if err != nil {
 		p.Logger.Error("password sign-in failed", zapErr(err))
 		p.signInMetric("error")
-		return errUnavailable
+		return signIn{}, errUnavailable
 	}
-	return p.startSession(ctx, w, r, req, u, []string{"pwd"})
+	f, err := p.MFA.Factors(ctx, req.Handle, u.ID)
+	if err != nil {
+		p.Logger.Error("reading second factors", zapErr(err))
+		return signIn{}, errUnavailable
+	}
+	if !f.Any() {
+		return signIn{}, p.startSession(ctx, w, r, req, u, []string{authn.MethodPassword})
+	}
+	if err := p.startPending(ctx, w, r, req, u); err != nil {
+		return signIn{}, err
+	}
+	return signIn{secondFactor: true, methods: f.Methods()}, nil
 }
 
 // startSession revokes the request's old session, creates a new one, audits the
 // success and sets the cookie.
 func (p *Portal) startSession(ctx context.Context, w http.ResponseWriter, r *http.Request, req Request, u store.User, methods []string) error {
-	if old := p.currentSession(ctx, r, req); old != nil {
-		if err := p.Sessions.Revoke(ctx, req.Handle, old.Session.ID); err != nil {
-			p.Logger.Error("revoking previous session", zapErr(err))
-			return errUnavailable
-		}
+	if err := p.revokeCurrent(ctx, r, req); err != nil {
+		return err
 	}
 	token, s, err := p.Sessions.Create(ctx, req.Handle, u, methods, req.ClientIP, r.UserAgent())
 	if err != nil {
@@ -76,7 +92,7 @@ func (p *Portal) login(w http.ResponseWriter, r *http.Request, req Request) {
 		if rd == "" {
 			rd = "/"
 		}
-		if p.currentSession(ctx, r, req) != nil {
+		if e, _ := p.currentSession(ctx, r, req); e != nil {
 			http.Redirect(w, r, rd, http.StatusFound)
 			return
 		}
@@ -106,8 +122,10 @@ func (p *Portal) login(w http.ResponseWriter, r *http.Request, req Request) {
 			return
 		}
 		email := r.PostFormValue("email")
-		err := p.passwordSignIn(ctx, w, r, req, email, r.PostFormValue("password"))
+		res, err := p.passwordSignIn(ctx, w, r, req, email, r.PostFormValue("password"))
 		switch {
+		case err == nil && res.secondFactor:
+			http.Redirect(w, r, p.Prefix+"/login/2fa?rd="+url.QueryEscape(rd), http.StatusSeeOther)
 		case err == nil:
 			http.Redirect(w, r, rd, http.StatusSeeOther)
 		case errors.Is(err, authn.ErrInvalidCredentials):

@@ -10,7 +10,11 @@ import (
 // endSession revokes the request's session (if any), audits it and clears the cookie.
 func (p *Portal) endSession(w http.ResponseWriter, r *http.Request, req Request) error {
 	ctx := r.Context()
-	if e := p.currentSession(ctx, r, req); e != nil {
+	e, err := p.currentSession(ctx, r, req)
+	if err != nil {
+		return err
+	}
+	if e != nil {
 		if err := p.Sessions.Revoke(ctx, req.Handle, e.Session.ID); err != nil {
 			p.Logger.Error("revoking session at logout", zapErr(err))
 			return errUnavailable
@@ -18,6 +22,15 @@ func (p *Portal) endSession(w http.ResponseWriter, r *http.Request, req Request)
 		rec := auditRecord(r, req, audit.ActionLogout, audit.Success)
 		rec.ActorID, rec.ActorEmail, rec.SessionID = e.User.ID, e.User.Email, e.Session.ID
 		if p.writeAudit(ctx, req, rec) != nil {
+			return errUnavailable
+		}
+	}
+	pending, err := p.currentPending(ctx, r, req)
+	if err != nil {
+		return err
+	}
+	if e := pending; e != nil { // abandoning a half-done sign-in
+		if err := p.Sessions.Revoke(ctx, req.Handle, e.Session.ID); err != nil {
 			return errUnavailable
 		}
 	}
@@ -29,7 +42,7 @@ func (p *Portal) logout(w http.ResponseWriter, r *http.Request, req Request) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		d := pageData{Title: "Sign out", TenantName: req.Tenant.Name, Prefix: p.Prefix, CSRF: csrfToken(w, r, req.HTTPS)}
-		if e := p.currentSession(r.Context(), r, req); e != nil {
+		if e, _ := p.currentSession(r.Context(), r, req); e != nil {
 			d.SignedIn, d.Email = true, e.User.Email
 		}
 		render(w, http.StatusOK, "logout", d)

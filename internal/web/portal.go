@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -34,6 +35,7 @@ type Portal struct {
 	Prefix   string // e.g. "/auth"
 	Sessions *session.Manager
 	Authn    *authn.Service
+	MFA      *authn.MFA
 	Audit    *audit.Writer
 	Hasher   *identity.Hasher
 	Rules    identity.PasswordRules
@@ -63,6 +65,20 @@ func (p *Portal) Serve(w http.ResponseWriter, r *http.Request, path string, req 
 		p.logout(w, r, req)
 	case sub == "/setup":
 		p.setup(w, r, req)
+	case sub == "/login/2fa":
+		p.secondFactor(w, r, req)
+	case sub == "/settings" || sub == "/settings/security":
+		p.security(w, r, req)
+	case strings.HasPrefix(sub, "/settings/"):
+		p.settingsAction(w, r, req, strings.TrimPrefix(sub, "/settings/"))
+	case sub == "/api/v1/login/totp":
+		p.apiSecondFactor(w, r, req, authn.MethodTOTP)
+	case sub == "/api/v1/login/recovery":
+		p.apiSecondFactor(w, r, req, authn.MethodRecovery)
+	case sub == "/api/v1/totp/enroll":
+		p.apiTOTPEnroll(w, r, req)
+	case sub == "/api/v1/totp/confirm":
+		p.apiTOTPConfirm(w, r, req)
 	case sub == "/api/v1/login":
 		p.apiLogin(w, r, req)
 	case sub == "/api/v1/logout":
@@ -84,21 +100,43 @@ func (p *Portal) Serve(w http.ResponseWriter, r *http.Request, path string, req 
 }
 
 func (p *Portal) message(w http.ResponseWriter, status int, req Request, title, msg, link, linkText string) {
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "2")
+	}
 	render(w, status, "message", pageData{Title: title, TenantName: req.Tenant.Name, Prefix: p.Prefix,
 		Message: msg, Link: link, LinkText: linkText})
 }
 
-// currentSession returns the request's live session, or nil.
-func (p *Portal) currentSession(ctx context.Context, r *http.Request, req Request) *session.Entry {
+// currentSession returns the request's live, full session: nil, nil when there is
+// none; an error only when the store could not tell (callers then answer 503 rather
+// than act as if signed out — a logout must not report success without revoking).
+func (p *Portal) currentSession(ctx context.Context, r *http.Request, req Request) (*session.Entry, error) {
+	return p.lookupSession(ctx, r, req, false)
+}
+
+// currentPending is currentSession for a half-signed-in session.
+func (p *Portal) currentPending(ctx context.Context, r *http.Request, req Request) (*session.Entry, error) {
+	return p.lookupSession(ctx, r, req, true)
+}
+
+func (p *Portal) lookupSession(ctx context.Context, r *http.Request, req Request, pending bool) (*session.Entry, error) {
 	tok := session.TokenFromRequest(r, req.HTTPS)
 	if tok == "" {
-		return nil
+		return nil, nil
 	}
-	e, err := p.Sessions.Validate(ctx, req.Handle, req.Tenant.Slug, tok)
+	validate := p.Sessions.Validate
+	if pending {
+		validate = p.Sessions.ValidatePending
+	}
+	e, err := validate(ctx, req.Handle, req.Tenant.Slug, tok)
+	if errors.Is(err, session.ErrNoSession) {
+		return nil, nil
+	}
 	if err != nil {
-		return nil
+		p.Logger.Error("reading session", zapErr(err))
+		return nil, errUnavailable
 	}
-	return e
+	return e, nil
 }
 
 // auditRecord starts a record with the request's context filled in.

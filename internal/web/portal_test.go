@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -31,6 +32,7 @@ type fixture struct {
 	tenant store.Tenant
 	handle store.TenantHandle
 	hasher *identity.Hasher
+	st     store.Store
 }
 
 func newFixture(t *testing.T, cost int) *fixture {
@@ -46,10 +48,15 @@ func newFixture(t *testing.T, cost int) *fixture {
 	}
 	clk := clock.Real{}
 	h := &identity.Hasher{Cost: cost}
-	f := &fixture{tenant: tn, handle: st.Tenant(tn.ID), hasher: h}
+	f := &fixture{tenant: tn, handle: st.Tenant(tn.ID), hasher: h, st: st}
+	cipher, err := secret.NewFieldCipher(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
 	f.portal = &Portal{
 		Prefix: "/auth", Sessions: session.NewManager(st, clk, session.Options{}),
 		Authn: &authn.Service{Hasher: h, Clock: clk}, Audit: audit.NewWriter(clk), Hasher: h,
+		MFA:   &authn.MFA{Cipher: cipher, Clock: clk},
 		Rules: identity.PasswordRules{MinLength: 15}, Clock: clk,
 	}
 	f.portal.Init()
@@ -284,5 +291,30 @@ func TestSignInRotatesSession(t *testing.T) {
 	// The store holds only the SHA-256 of the token.
 	if string(live[0].TokenHash) == second || len(live[0].TokenHash) != 32 {
 		t.Fatal("token not stored as SHA-256")
+	}
+}
+
+// TestLogoutFailsClosed: when the store cannot revoke, logout says so (503) instead of
+// reporting success while the session stays valid.
+func TestLogoutFailsClosed(t *testing.T) {
+	f := newFixture(t, 4)
+	f.addUser(t, "out@example.com", "a perfectly fine passphrase")
+	c := noRedirect(t)
+	if st, _ := apiLogin(t, c, f.srv.URL, "out@example.com", "a perfectly fine passphrase"); st != 200 {
+		t.Fatal(st)
+	}
+	f.st.Close()
+	req, _ := http.NewRequest("POST", f.srv.URL+"/auth/api/v1/logout", nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("logout with the store down: %d, want 503", resp.StatusCode)
+	}
+	req, _ = http.NewRequest("GET", f.srv.URL+"/auth/api/v1/me", nil)
+	if resp, err = c.Do(req); err != nil || (resp.StatusCode != http.StatusServiceUnavailable && resp.StatusCode != http.StatusOK) {
+		t.Fatalf("me with the store down: %v %d", err, resp.StatusCode)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+
+	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
 //go:embed templates/*.html
@@ -17,7 +19,7 @@ var staticFS embed.FS
 // pages maps a page name to its template set (layout + content).
 var pages = func() map[string]*template.Template {
 	m := map[string]*template.Template{}
-	for _, name := range []string{"login", "logout", "setup", "message"} {
+	for _, name := range []string{"login", "logout", "setup", "message", "2fa", "security", "totp_enroll", "codes"} {
 		m[name] = template.Must(template.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 	}
 	return m
@@ -42,6 +44,13 @@ type pageData struct {
 	MinLength                    int
 	SignedIn                     bool
 	Message, Link, LinkText      string
+	// second factors and security settings
+	Passkey       bool // offer a passkey on the 2FA page
+	TOTP          bool
+	Codes         int
+	Passkeys      []store.Passkey
+	QR, Secret    string
+	RecoveryCodes []string
 }
 
 // render writes a page with status; templates are executed into a buffer first, so a

@@ -115,3 +115,10 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+// unavailableJSON answers 503 when a dependency failed or password checking is
+// saturated; the client may retry shortly.
+func unavailableJSON(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "2")
+	writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "unavailable"})
+}

@@ -35,6 +35,12 @@ func (p *Portal) setup(w http.ResponseWriter, r *http.Request, req Request) {
 		}
 		d.Token, d.CSRF = r.PostFormValue("token"), csrfToken(w, r, req.HTTPS)
 		d.Email, d.Name = r.PostFormValue("email"), r.PostFormValue("name")
+		// The (slow) password hashing happens only for a live link.
+		if req.Handle.OneTimeTokens().CheckOneTimeToken(ctx, authn.PurposeSetup, secret.HashToken(d.Token), p.Clock.Now()) != nil {
+			d.Token = ""
+			render(w, http.StatusNotFound, "setup", d)
+			return
+		}
 		pw := r.PostFormValue("password")
 		if pw != r.PostFormValue("confirm") {
 			d.Error = "The two passwords differ."

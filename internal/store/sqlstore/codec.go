@@ -36,6 +36,15 @@ func requiredTime(what string, t time.Time) (int64, error) {
 	return t.UnixNano(), nil
 }
 
+// bytesArg keeps a nil byte slice from being stored as NULL (both drivers bind nil
+// []byte as NULL) in NOT NULL columns where empty is a legitimate value.
+func bytesArg(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
 // listArg encodes a string list as a JSON array ("[]" when empty).
 func listArg(list []string) string {
 	if len(list) == 0 {

@@ -29,19 +29,23 @@ func (d dialect) String() string {
 // in PostgreSQL), which only admits INTEGER, not BIGINT. Key columns compared or sorted
 // as text use the "C" collation on PostgreSQL so that uniqueness and ORDER BY are
 // byte-wise, as SQLite's default BINARY collation is; otherwise the order of
-// ListUsers/ListTenants would depend on the server's locale.
+// ListUsers/ListTenants would depend on the server's locale. Flags are BOOLEAN on
+// PostgreSQL and INTEGER 0/1 on SQLite (STRICT has no BOOLEAN); both drivers bind a Go
+// bool to either, and database/sql scans 0/1 into a bool.
 var schemaTypes = map[dialect]*strings.Replacer{
 	sqliteDialect: strings.NewReplacer(
 		"{{int64}}", "INTEGER",
 		"{{bytes}}", "BLOB",
 		"{{keytext}}", "TEXT",
 		"{{strict}}", "STRICT",
+		"{{bool}}", "INTEGER",
 	),
 	postgresDialect: strings.NewReplacer(
 		"{{int64}}", "BIGINT",
 		"{{bytes}}", "BYTEA",
 		"{{keytext}}", `TEXT COLLATE "C"`,
 		"{{strict}}", "",
+		"{{bool}}", "BOOLEAN",
 	),
 }
 

@@ -74,11 +74,12 @@ func migrations(d dialect) ([]migration, error) {
 	return out, nil
 }
 
-// migrate brings the schema up to date in one transaction: either every pending
-// migration is applied or none is. PostgreSQL takes a transaction-scoped advisory lock
-// first so that concurrent starters apply each migration once (the second waits, then
-// finds nothing to do); SQLite's BEGIN IMMEDIATE does the same job.
-func (s *Store) migrate(ctx context.Context) error {
+// migrate brings the schema up to date (up to version upTo) in one transaction:
+// either every pending migration is applied or none is. PostgreSQL takes a
+// transaction-scoped advisory lock first so that concurrent starters apply each
+// migration once (the second waits, then finds nothing to do); SQLite's BEGIN
+// IMMEDIATE does the same job.
+func (s *Store) migrate(ctx context.Context, upTo int64) error {
 	all, err := migrations(s.dialect)
 	if err != nil {
 		return err
@@ -113,7 +114,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			}
 		}
 		for _, m := range all {
-			if applied[m.version] {
+			if applied[m.version] || m.version > upTo {
 				continue
 			}
 			// No arguments: both drivers then run the whole multi-statement file

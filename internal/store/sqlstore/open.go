@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -48,6 +49,12 @@ type Store struct {
 // Open connects to the database named by dsn (see the package documentation for the
 // formats), applies pending migrations and returns the store.
 func Open(ctx context.Context, dsn string) (*Store, error) {
+	return open(ctx, dsn, math.MaxInt64)
+}
+
+// open is Open with migrations applied up to version upTo only (tests use it to build
+// an older schema and check the upgrade).
+func open(ctx context.Context, dsn string, upTo int64) (*Store, error) {
 	d, driverName, driverDSN, memory, err := parseDSN(dsn)
 	if err != nil {
 		return nil, err
@@ -88,7 +95,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqlstore: connecting to %s: %w", d, err)
 	}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrate(ctx, upTo); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlstore: migrating %s schema: %w", d, err)
 	}
@@ -165,6 +172,10 @@ func (h handle) Users() store.UserStore                 { return userStore(h) }
 func (h handle) Sessions() store.SessionStore           { return sessionStore(h) }
 func (h handle) Audit() store.AuditStore                { return auditStore(h) }
 func (h handle) OneTimeTokens() store.OneTimeTokenStore { return tokenStore(h) }
+func (h handle) TOTP() store.TOTPStore                  { return totpStore(h) }
+func (h handle) RecoveryCodes() store.RecoveryCodeStore { return recoveryStore(h) }
+func (h handle) Passkeys() store.PasskeyStore           { return passkeyStore(h) }
+func (h handle) Settings() store.SettingsStore          { return settingsStore(h) }
 
 // Interface guards
 var (

@@ -11,7 +11,7 @@ import (
 // sessionStore is one tenant's sessions. Every statement binds tenant_id.
 type sessionStore handle
 
-const sessionColumns = `id, tenant_id, user_id, token_hash, auth_methods, created_at, expires_at, last_active, revoked_at, ip, user_agent`
+const sessionColumns = `id, tenant_id, user_id, token_hash, auth_methods, created_at, expires_at, last_active, revoked_at, ip, user_agent, pending`
 
 // CreateSession stores s under the handle's tenant. The user must exist in this tenant
 // (foreign key), else ErrNotFound; a taken id or token hash is ErrConflict.
@@ -21,10 +21,10 @@ func (ss sessionStore) CreateSession(ctx context.Context, sess store.Session) er
 	if err != nil {
 		return err
 	}
-	_, err = s.exec(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = s.exec(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		sess.ID, ss.tenantID, sess.UserID, sess.TokenHash, listArg(sess.AuthMethods),
 		timeArg(sess.CreatedAt), expires, timeArg(sess.LastActive), timeArg(sess.RevokedAt),
-		cleanText(sess.IP), cleanText(sess.UserAgent))
+		cleanText(sess.IP), cleanText(sess.UserAgent), sess.Pending)
 	return mapErr(err)
 }
 
@@ -105,7 +105,7 @@ func scanSession(sc scanner) (store.Session, error) {
 	var methods string
 	var created, expires, lastActive, revoked sql.NullInt64
 	err := sc.Scan(&sess.ID, &sess.TenantID, &sess.UserID, &sess.TokenHash, &methods,
-		&created, &expires, &lastActive, &revoked, &sess.IP, &sess.UserAgent)
+		&created, &expires, &lastActive, &revoked, &sess.IP, &sess.UserAgent, &sess.Pending)
 	if err != nil {
 		return store.Session{}, mapErr(err)
 	}

@@ -156,6 +156,21 @@ func TestForeignKeys(t *testing.T) {
 		if _, err := ghost.Audit().Append(t.Context(), store.AuditRecord{Action: "x"}, storetest.ChainHash); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("Append in unknown tenant: %v, want ErrNotFound", err)
 		}
+		// Second factors belong to an existing user, settings to an existing tenant.
+		now := time.Now()
+		factorWrites := map[string]error{
+			"PutPendingTOTP for unknown user":       h.TOTP().PutPendingTOTP(t.Context(), store.TOTPSecret{UserID: "nobody", Ciphertext: randBytes(40), KeyID: "k"}),
+			"UseTOTPStep for unknown user":          h.TOTP().UseTOTPStep(t.Context(), "nobody", 1, now),
+			"ReplaceRecoveryCodes for unknown user": h.RecoveryCodes().ReplaceRecoveryCodes(t.Context(), "nobody", [][]byte{randBytes(32)}, now),
+			"AddPasskey for unknown user": h.Passkeys().AddPasskey(t.Context(), store.Passkey{ID: "p1", UserID: "nobody",
+				CredentialID: randBytes(32), PublicKey: randBytes(40)}),
+			"PutSecuritySettings in unknown tenant": ghost.Settings().PutSecuritySettings(t.Context(), store.SecuritySettings{Require2FA: true}),
+		}
+		for what, err := range factorWrites {
+			if !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("%s: %v, want ErrNotFound", what, err)
+			}
+		}
 	})
 }
 

@@ -1,0 +1,92 @@
+package gateway
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestOwnCookiesNeverReachUpstream(t *testing.T) {
+	f := newFixture(t)
+	g := f.gateway(t, false)
+	tok := f.login(t, "a")
+	r := request("GET", "/app", "a.example.com", "")
+	r.Header["Cookie"] = []string{"theme=dark; gatehouse=" + tok + "; gatehouse_csrf=abc", "__Host-gatehouse=zzz; lang=en; __Host-gatehouse-csrf=q"}
+	if d := g.Decide(r, false); d.Outcome != Allow {
+		t.Fatalf("outcome %v", d.Outcome)
+	}
+	if got := r.Header["Cookie"]; len(got) != 1 || got[0] != "theme=dark; lang=en" {
+		t.Fatalf("Cookie upstream = %q", got)
+	}
+	r = request("GET", "/public/x", "a.example.com", "")
+	r.Header.Set("Cookie", "gatehouse=whatever")
+	g.Decide(r, false)
+	if _, ok := r.Header["Cookie"]; ok {
+		t.Fatalf("Cookie with only our cookie kept: %q", r.Header["Cookie"])
+	}
+}
+
+func TestTrailersCannotCarryIdentity(t *testing.T) {
+	f := newFixture(t)
+	g := f.gateway(t, false)
+	r := request("POST", "/public/x", "a.example.com", "")
+	r.TransferEncoding = []string{"chunked"}
+	r.Trailer = http.Header{"X-Gatehouse-User-Id": nil, "X-Checksum": nil}
+	r.Body = io.NopCloser(&trailerAtEOF{r: r, data: strings.NewReader("body")})
+	if d := g.Decide(r, false); d.Outcome != Allow {
+		t.Fatalf("outcome %v", d.Outcome)
+	}
+	if _, ok := r.Trailer["X-Gatehouse-User-Id"]; ok {
+		t.Fatal("declared identity trailer kept")
+	}
+	if _, err := io.ReadAll(r.Body); err != nil {
+		t.Fatal(err)
+	}
+	for k := range r.Trailer {
+		if strings.Contains(strings.ToLower(k), "gatehouse") || strings.EqualFold(k, "remote-user") {
+			t.Errorf("identity trailer %s survived EOF", k)
+		}
+	}
+	if r.Trailer.Get("X-Checksum") != "ok" {
+		t.Error("an unrelated trailer was lost")
+	}
+}
+
+// trailerAtEOF mimics net/http: trailers are merged into r.Trailer when the body ends.
+type trailerAtEOF struct {
+	r    *http.Request
+	data io.Reader
+}
+
+func (b *trailerAtEOF) Read(p []byte) (int, error) {
+	n, err := b.data.Read(p)
+	if err == io.EOF {
+		b.r.Trailer = http.Header{"X-Gatehouse-User-Id": {"admin"}, "Remote-User": {"boss"}, "X_gatehouse_roles": {"owner"}, "X-Checksum": {"ok"}}
+	}
+	return n, err
+}
+
+// TestFrameworkReadingsCannotDodgeRules: /admin.json and method overrides are decided
+// as strictly as the route they reach in Rails-, Laravel- or Express-style upstreams.
+func TestFrameworkReadingsCannotDodgeRules(t *testing.T) {
+	f := newFixture(t)
+	g := f.gateway(t, false)
+	tok := f.login(t, "a")
+	for _, c := range []struct {
+		method, target string
+		hdr            []string
+		want           Outcome
+	}{
+		{"GET", "/admin.json", nil, Deny},
+		{"GET", "/admin/users.csv", nil, Deny},
+		{"GET", "/app/report.pdf", nil, Allow},
+		{"GET", "/public/style.css", nil, Allow},
+		{"POST", "/app/x", []string{"X-HTTP-Method-Override", "delete"}, Allow},
+	} {
+		r := request(c.method, c.target, "a.example.com", tok, c.hdr...)
+		if d := g.Decide(r, false); d.Outcome != c.want {
+			t.Errorf("%s %s %v: %v, want %v", c.method, c.target, c.hdr, d.Outcome, c.want)
+		}
+	}
+}

@@ -1,0 +1,53 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// settingsStore is one tenant's settings row.
+type settingsStore handle
+
+// SecuritySettings returns the saved policy, or the zero value if none was saved (also
+// for a tenant that does not exist).
+func (ss settingsStore) SecuritySettings(ctx context.Context) (store.SecuritySettings, error) {
+	s := ss.s
+	var out store.SecuritySettings
+	var since, updated sql.NullInt64
+	var grace int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT require_2fa, require_2fa_since, grace_period_ns,
+		require_passkeys_admins, updated_at, updated_by
+		FROM tenant_settings WHERE tenant_id = ?`), ss.tenantID).
+		Scan(&out.Require2FA, &since, &grace, &out.RequirePasskeysForAdmins, &updated, &out.UpdatedBy)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.SecuritySettings{}, nil
+	}
+	if err != nil {
+		return store.SecuritySettings{}, mapErr(err)
+	}
+	out.Require2FASince, out.GracePeriod, out.UpdatedAt = timeOf(since), time.Duration(grace), timeOf(updated)
+	return out, nil
+}
+
+// PutSecuritySettings replaces the tenant's policy (one upsert); the tenant must exist
+// (else ErrNotFound).
+func (ss settingsStore) PutSecuritySettings(ctx context.Context, set store.SecuritySettings) error {
+	_, err := ss.s.exec(ctx, `INSERT INTO tenant_settings (tenant_id, require_2fa, require_2fa_since,
+			grace_period_ns, require_passkeys_admins, updated_at, updated_by)
+		VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (tenant_id) DO UPDATE SET
+			require_2fa = excluded.require_2fa, require_2fa_since = excluded.require_2fa_since,
+			grace_period_ns = excluded.grace_period_ns,
+			require_passkeys_admins = excluded.require_passkeys_admins,
+			updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+		ss.tenantID, set.Require2FA, timeArg(set.Require2FASince), int64(set.GracePeriod),
+		set.RequirePasskeysForAdmins, timeArg(set.UpdatedAt), set.UpdatedBy)
+	return mapErr(err)
+}
+
+// Interface guards
+var _ store.SettingsStore = settingsStore{}

@@ -1,0 +1,54 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+var settingsTests = []test{
+	{"SecurityRoundTrip", testSettingsRoundTrip},
+}
+
+func checkSettings(t *testing.T, what string, got, want store.SecuritySettings) {
+	t.Helper()
+	if got.Require2FA != want.Require2FA || got.GracePeriod != want.GracePeriod ||
+		got.RequirePasskeysForAdmins != want.RequirePasskeysForAdmins || got.UpdatedBy != want.UpdatedBy {
+		t.Errorf("%s: got %+v, want %+v", what, got, want)
+	}
+	sameTime(t, what+" Require2FASince", got.Require2FASince, want.Require2FASince)
+	sameTime(t, what+" UpdatedAt", got.UpdatedAt, want.UpdatedAt)
+}
+
+func readSettings(t *testing.T, h store.TenantHandle) store.SecuritySettings {
+	t.Helper()
+	got, err := h.Settings().SecuritySettings(ctx(t))
+	noErr(t, "SecuritySettings", err)
+	return got
+}
+
+func testSettingsRoundTrip(t *testing.T, st store.Store) {
+	h := st.Tenant(newTenant(t, st).ID)
+	checkSettings(t, "never set", readSettings(t, h), store.SecuritySettings{})
+
+	strict := store.SecuritySettings{
+		Require2FA:               true,
+		Require2FASince:          base.In(time.FixedZone("UTC+9", 9*3600)),
+		GracePeriod:              36*time.Hour + time.Nanosecond,
+		RequirePasskeysForAdmins: true,
+		UpdatedAt:                base.Add(time.Minute),
+		UpdatedBy:                "us-" + randHex(6),
+	}
+	noErr(t, "PutSecuritySettings", h.Settings().PutSecuritySettings(ctx(t), strict))
+	checkSettings(t, "after Put", readSettings(t, h), strict)
+
+	// A second Put replaces everything, zero times and durations included.
+	relaxed := store.SecuritySettings{UpdatedAt: base.Add(time.Hour), UpdatedBy: "us-" + randHex(6)}
+	noErr(t, "PutSecuritySettings again", h.Settings().PutSecuritySettings(ctx(t), relaxed))
+	checkSettings(t, "after second Put", readSettings(t, h), relaxed)
+
+	long := store.SecuritySettings{Require2FA: true, GracePeriod: 365 * 24 * time.Hour, UpdatedBy: "us-x"}
+	noErr(t, "PutSecuritySettings long grace", h.Settings().PutSecuritySettings(ctx(t), long))
+	checkSettings(t, "long grace period", readSettings(t, h), long)
+}

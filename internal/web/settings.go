@@ -1,0 +1,254 @@
+package web
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/session"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// requireSession returns the full session of a settings request, or redirects the
+// browser to sign in (a pending session is not enough) and returns nil.
+func (p *Portal) requireSession(w http.ResponseWriter, r *http.Request, req Request) *session.Entry {
+	e, err := p.currentSession(r.Context(), r, req)
+	if err != nil {
+		p.message(w, http.StatusServiceUnavailable, req, "Try again later", "Settings are unavailable right now.", "", "")
+		return nil
+	}
+	if e == nil {
+		http.Redirect(w, r, p.Prefix+"/login?rd="+url.QueryEscape(p.Prefix+"/settings/security"), http.StatusSeeOther)
+	}
+	return e
+}
+
+// security serves the security settings page.
+func (p *Portal) security(w http.ResponseWriter, r *http.Request, req Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	e := p.requireSession(w, r, req)
+	if e == nil {
+		return
+	}
+	p.securityPage(w, r, req, e, http.StatusOK, "", "")
+}
+
+func (p *Portal) securityPage(w http.ResponseWriter, r *http.Request, req Request, e *session.Entry, status int, notice, errMsg string) {
+	ctx := r.Context()
+	f, err := p.MFA.Factors(ctx, req.Handle, e.User.ID)
+	if err != nil {
+		p.message(w, http.StatusServiceUnavailable, req, "Try again later", "Settings are unavailable right now.", "", "")
+		return
+	}
+	pks, err := req.Handle.Passkeys().ListPasskeys(ctx, e.User.ID)
+	if err != nil {
+		p.message(w, http.StatusServiceUnavailable, req, "Try again later", "Settings are unavailable right now.", "", "")
+		return
+	}
+	render(w, status, "security", pageData{Title: "Security", TenantName: req.Tenant.Name, Prefix: p.Prefix,
+		CSRF: csrfToken(w, r, req.HTTPS), Email: e.User.Email, TOTP: f.TOTP, Codes: f.RecoveryCodes,
+		Passkeys: pks, Notice: notice, Error: errMsg})
+}
+
+// settingsAction handles the POST forms of the security page.
+func (p *Portal) settingsAction(w http.ResponseWriter, r *http.Request, req Request, action string) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	e := p.requireSession(w, r, req)
+	if e == nil {
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	if err := r.ParseForm(); err != nil || !checkCSRF(r, req.HTTPS) {
+		p.securityPage(w, r, req, e, http.StatusForbidden, "", "The form expired. Please try again.")
+		return
+	}
+	ctx := r.Context()
+	u := e.User
+	fail := func(err error) {
+		p.Logger.Error("security settings", zapErr(err))
+		p.message(w, http.StatusServiceUnavailable, req, "Try again later", "The change could not be made.", p.Prefix+"/settings/security", "Back")
+	}
+	switch action {
+	case "totp/enroll":
+		k, err := p.MFA.BeginTOTP(ctx, req.Handle, u, req.Tenant.Name)
+		if errors.Is(err, authn.ErrTOTPEnrolled) {
+			p.securityPage(w, r, req, e, http.StatusConflict, "", "An authenticator app is already on. Remove it first.")
+			return
+		}
+		if err != nil || p.audit(ctx, r, req, e, audit.ActionTOTPEnrolStarted, nil) != nil {
+			fail(err)
+			return
+		}
+		render(w, http.StatusOK, "totp_enroll", pageData{Title: "Set up an authenticator app", TenantName: req.Tenant.Name,
+			Prefix: p.Prefix, CSRF: csrfToken(w, r, req.HTTPS), QR: base64.StdEncoding.EncodeToString(k.QRPNG), Secret: k.Secret})
+	case "totp/confirm":
+		codes, err := p.MFA.ConfirmTOTP(ctx, req.Handle, u.ID, r.PostFormValue("code"))
+		switch {
+		case errors.Is(err, authn.ErrInvalidCode), errors.Is(err, authn.ErrCodeReplayed):
+			p.securityPage(w, r, req, e, http.StatusBadRequest, "", "That code is not right. Set up the app again and use the newest code.")
+			return
+		case errors.Is(err, authn.ErrNoTOTP):
+			p.securityPage(w, r, req, e, http.StatusConflict, "", "Start the set-up first.")
+			return
+		case err != nil:
+			fail(err)
+			return
+		}
+		if p.audit(ctx, r, req, e, audit.ActionTOTPEnrolled, nil) != nil {
+			fail(errUnavailable)
+			return
+		}
+		if len(codes) > 0 {
+			p.showCodes(w, r, req, codes)
+			return
+		}
+		p.securityPage(w, r, req, e, http.StatusOK, "Your authenticator app is on.", "")
+	case "totp/disable", "recovery/regenerate":
+		if !p.reauthenticate(ctx, req, u, r.PostFormValue("password")) {
+			p.securityPage(w, r, req, e, http.StatusUnauthorized, "", "The password is not right.")
+			return
+		}
+		if action == "totp/disable" {
+			if err := p.MFA.DisableTOTP(ctx, req.Handle, u.ID); err != nil || p.audit(ctx, r, req, e, audit.ActionTOTPRemoved, nil) != nil {
+				fail(err)
+				return
+			}
+			p.securityPage(w, r, req, e, http.StatusOK, "The authenticator app was removed.", "")
+			return
+		}
+		codes, err := p.MFA.RegenerateRecoveryCodes(ctx, req.Handle, u.ID)
+		if err != nil || p.audit(ctx, r, req, e, audit.ActionRecoveryRegenerated, nil) != nil {
+			fail(err)
+			return
+		}
+		p.showCodes(w, r, req, codes)
+	case "passkeys/rename", "passkeys/delete":
+		id := r.PostFormValue("id")
+		var err error
+		act := audit.ActionPasskeyRemoved
+		if action == "passkeys/rename" {
+			name := strings.TrimSpace(r.PostFormValue("name"))
+			if name == "" || len(name) > 64 {
+				p.securityPage(w, r, req, e, http.StatusBadRequest, "", "Give the passkey a name of at most 64 characters.")
+				return
+			}
+			err, act = req.Handle.Passkeys().RenamePasskey(ctx, u.ID, id, name), audit.ActionPasskeyRenamed
+		} else {
+			err = req.Handle.Passkeys().DeletePasskey(ctx, u.ID, id)
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			p.securityPage(w, r, req, e, http.StatusNotFound, "", "No such passkey.")
+			return
+		}
+		if err != nil || p.audit(ctx, r, req, e, act, map[string]string{"passkey": id}) != nil {
+			fail(err)
+			return
+		}
+		http.Redirect(w, r, p.Prefix+"/settings/security", http.StatusSeeOther)
+	default:
+		p.message(w, http.StatusNotFound, req, "Not found", "There is no such page.", p.Prefix+"/settings/security", "Back")
+	}
+}
+
+func (p *Portal) showCodes(w http.ResponseWriter, r *http.Request, req Request, codes []string) {
+	render(w, http.StatusOK, "codes", pageData{Title: "Recovery codes", TenantName: req.Tenant.Name, Prefix: p.Prefix, RecoveryCodes: codes})
+}
+
+// reauthenticate checks the signed-in user's current password (sensitive changes).
+func (p *Portal) reauthenticate(ctx context.Context, req Request, u store.User, password string) bool {
+	_, err := p.Authn.PasswordLogin(ctx, req.Handle, u.Email, password)
+	return err == nil
+}
+
+// audit records an action of the signed-in user on their own account.
+func (p *Portal) audit(ctx context.Context, r *http.Request, req Request, e *session.Entry, action string, details map[string]string) error {
+	rec := auditRecord(r, req, action, audit.Success)
+	rec.ActorID, rec.ActorEmail, rec.SessionID, rec.Target = e.User.ID, e.User.Email, e.Session.ID, "user:"+e.User.ID
+	rec.Details = details
+	return p.writeAudit(ctx, req, rec)
+}
+
+// apiTOTPEnroll: POST /api/v1/totp/enroll → {"secret","otpauth_url","qr_png"}.
+func (p *Portal) apiTOTPEnroll(w http.ResponseWriter, r *http.Request, req Request) {
+	e, ok := p.apiSession(w, r, req)
+	if !ok {
+		return
+	}
+	var body struct{}
+	if r.ContentLength != 0 && !decodeJSON(w, r, &body) {
+		return
+	}
+	k, err := p.MFA.BeginTOTP(r.Context(), req.Handle, e.User, req.Tenant.Name)
+	if errors.Is(err, authn.ErrTOTPEnrolled) {
+		writeJSON(w, http.StatusConflict, map[string]string{"error": "totp_already_enrolled"})
+		return
+	}
+	if err != nil || p.audit(r.Context(), r, req, e, audit.ActionTOTPEnrolStarted, nil) != nil {
+		unavailableJSON(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"secret": k.Secret, "otpauth_url": k.URL, "qr_png": base64.StdEncoding.EncodeToString(k.QRPNG)})
+}
+
+// apiTOTPConfirm: POST /api/v1/totp/confirm {"code"} → {"status":"enrolled","recovery_codes":[…]}.
+func (p *Portal) apiTOTPConfirm(w http.ResponseWriter, r *http.Request, req Request) {
+	e, ok := p.apiSession(w, r, req)
+	if !ok {
+		return
+	}
+	var body struct {
+		Code string `json:"code"`
+	}
+	if !decodeJSON(w, r, &body) {
+		return
+	}
+	codes, err := p.MFA.ConfirmTOTP(r.Context(), req.Handle, e.User.ID, body.Code)
+	switch {
+	case errors.Is(err, authn.ErrInvalidCode), errors.Is(err, authn.ErrCodeReplayed):
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_code"})
+	case errors.Is(err, authn.ErrNoTOTP):
+		writeJSON(w, http.StatusConflict, map[string]string{"error": "no_pending_enrolment"})
+	case err != nil || p.audit(r.Context(), r, req, e, audit.ActionTOTPEnrolled, nil) != nil:
+		unavailableJSON(w)
+	default:
+		if codes == nil {
+			codes = []string{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"status": "enrolled", "recovery_codes": codes})
+	}
+}
+
+// apiSession requires POST and a full session for an API call.
+func (p *Portal) apiSession(w http.ResponseWriter, r *http.Request, req Request) (*session.Entry, bool) {
+	if r.Method != http.MethodPost {
+		methodNotAllowedJSON(w, "POST")
+		return nil, false
+	}
+	if crossSite(r) {
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": "cross_site_request"})
+		return nil, false
+	}
+	e, err := p.currentSession(r.Context(), r, req)
+	if err != nil {
+		unavailableJSON(w)
+		return nil, false
+	}
+	if e == nil {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthenticated"})
+		return nil, false
+	}
+	return e, true
+}
