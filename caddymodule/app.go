@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/clock"
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
+	"github.com/gatehouse-dev/gatehouse/internal/mfa/passkey"
 	"github.com/gatehouse-dev/gatehouse/internal/secret"
 	"github.com/gatehouse-dev/gatehouse/internal/session"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -107,6 +108,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.metrics = newMetrics(metricsRegistry(ctx))
+	pks, err := passkey.New(passkey.Config{RPDisplayName: "Gatehouse", Challenges: passkey.NewMemoryChallenges(clock.Real{}), Clock: clock.Real{}})
+	if err != nil {
+		return fmt.Errorf("passkeys: %w", err)
+	}
 	clk := clock.Real{}
 	hasher := &identity.Hasher{Cost: a.BcryptCost}
 	hasher.DummyHash() // computed now, so the first unknown-user sign-in is not faster
@@ -118,11 +123,12 @@ func (a *App) Provision(ctx caddy.Context) error {
 			IdleTimeout: time.Duration(a.IdleTimeout),
 			CacheTTL:    time.Duration(a.SessionCacheTTL),
 		}),
-		hasher: hasher,
-		authn:  &authn.Service{Hasher: hasher, Clock: clk, Gate: authn.NewGate(0, 2*time.Second)},
-		mfa:    &authn.MFA{Cipher: cipher, Clock: clk},
-		audit:  audit.NewWriter(clk),
-		rules:  identity.PasswordRules{MinLength: a.MinPasswordLength},
+		hasher:   hasher,
+		authn:    &authn.Service{Hasher: hasher, Clock: clk, Gate: authn.NewGate(0, 2*time.Second)},
+		mfa:      &authn.MFA{Cipher: cipher, Clock: clk},
+		passkeys: pks,
+		audit:    audit.NewWriter(clk),
+		rules:    identity.PasswordRules{MinLength: a.MinPasswordLength},
 	}
 	a.logger.Info("store ready", zap.String("store", redactDSN(dsn)))
 	return a.firstRun(ctx)
@@ -227,6 +233,7 @@ type services struct {
 	hasher   *identity.Hasher
 	authn    *authn.Service
 	mfa      *authn.MFA
+	passkeys *passkey.Service
 	audit    *audit.Writer
 	rules    identity.PasswordRules
 }

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Makes what the tests use available: oathtool, and PostgreSQL on 127.0.0.1:5432 (trust auth,
+# Makes what the tests use available: oathtool, Chromium, and PostgreSQL on 127.0.0.1:5432 (trust auth,
 # database "test"). If none answers, it starts the local cluster, or installs and starts
 # one when the machine has none (needs root and apt-get, as in CI).
 set -uo pipefail
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
 
-# Tools the tests drive (an independent TOTP implementation).
-if ! command -v oathtool >/dev/null; then
-  echo "== installing oathtool"
-  (as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq oathtool >/dev/null) ||
-    echo "!! could not install oathtool; its interoperability test will skip (or fail with CI set)"
+# Tools the tests drive: an independent TOTP implementation and a real browser.
+missing=()
+command -v oathtool >/dev/null || missing+=(oathtool)
+command -v chromium >/dev/null || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing ${missing[*]}"
+  (as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null) ||
+    echo "!! could not install ${missing[*]}; the tests that need them skip (or fail with CI set)"
 fi
 
 pg_up() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }

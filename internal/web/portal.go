@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/clock"
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
+	"github.com/gatehouse-dev/gatehouse/internal/mfa/passkey"
 	"github.com/gatehouse-dev/gatehouse/internal/session"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -36,6 +37,7 @@ type Portal struct {
 	Sessions *session.Manager
 	Authn    *authn.Service
 	MFA      *authn.MFA
+	Passkeys *passkey.Service
 	Audit    *audit.Writer
 	Hasher   *identity.Hasher
 	Rules    identity.PasswordRules
@@ -75,6 +77,14 @@ func (p *Portal) Serve(w http.ResponseWriter, r *http.Request, path string, req 
 		p.apiSecondFactor(w, r, req, authn.MethodTOTP)
 	case sub == "/api/v1/login/recovery":
 		p.apiSecondFactor(w, r, req, authn.MethodRecovery)
+	case sub == "/api/v1/webauthn/register/begin":
+		p.apiPasskeyRegisterBegin(w, r, req)
+	case sub == "/api/v1/webauthn/register/finish":
+		p.apiPasskeyRegisterFinish(w, r, req)
+	case sub == "/api/v1/webauthn/login/begin":
+		p.apiPasskeyLoginBegin(w, r, req)
+	case sub == "/api/v1/webauthn/login/finish":
+		p.apiPasskeyLoginFinish(w, r, req)
 	case sub == "/api/v1/totp/enroll":
 		p.apiTOTPEnroll(w, r, req)
 	case sub == "/api/v1/totp/confirm":
