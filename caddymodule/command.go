@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -28,18 +29,18 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "tenant",
-		Usage: "create|list --config <file> ...",
+		Usage: "create|list|security --config <file> ...",
 		Short: "Manage Gatehouse tenants (workspaces)",
 		CobraFunc: func(cmd *cobra.Command) {
-			cmd.AddCommand(tenantCreateCmd(), tenantListCmd())
+			cmd.AddCommand(tenantCreateCmd(), tenantListCmd(), tenantSecurityCmd())
 		},
 	})
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "user",
-		Usage: "add|list --config <file> ...",
+		Usage: "add|list|reset-2fa --config <file> ...",
 		Short: "Manage Gatehouse users",
 		CobraFunc: func(cmd *cobra.Command) {
-			cmd.AddCommand(userAddCmd(), userListCmd())
+			cmd.AddCommand(userAddCmd(), userListCmd(), userResetFactorsCmd())
 		},
 	})
 }
@@ -283,3 +284,120 @@ func userListCmd() *cobra.Command {
 // generatePassword returns a random password: 26 base32 characters from crypto/rand
 // (128 bits).
 func generatePassword() string { return rand.Text() }
+
+func tenantSecurityCmd() *cobra.Command {
+	var c commonFlags
+	var tenant, require2FA, passkeysForAdmins, grace string
+	cmd := &cobra.Command{
+		Use:   "security --config <file> [--tenant <slug>] [--require-2fa on|off] [--grace 7d] [--passkeys-for-admins on|off]",
+		Short: "Show or change a tenant's second-factor policy",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			st, _, t, err := cliTenant(ctx, c, tenant)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			th := st.Tenant(t.ID)
+			cur, err := th.Settings().SecuritySettings(ctx)
+			if err != nil {
+				return err
+			}
+			if require2FA != "" || passkeysForAdmins != "" || grace != "" {
+				r2, pka, g := cur.Require2FA, cur.RequirePasskeysForAdmins, cur.GracePeriod
+				if g <= 0 && cur.UpdatedAt.IsZero() {
+					g = authn.DefaultGracePeriod
+				}
+				if r2, err = onOff("--require-2fa", require2FA, r2); err != nil {
+					return err
+				}
+				if pka, err = onOff("--passkeys-for-admins", passkeysForAdmins, pka); err != nil {
+					return err
+				}
+				if grace != "" {
+					d, err := caddy.ParseDuration(grace)
+					if err != nil || d < 0 || d > 90*24*time.Hour {
+						return fmt.Errorf("--grace %q: a duration from 0 to 90d, e.g. 7d", grace)
+					}
+					g = d
+				}
+				next := authn.UpdateSettings(cur, r2, g, pka, "cli", time.Now())
+				if err := th.Settings().PutSecuritySettings(ctx, next); err != nil {
+					return err
+				}
+				if _, err := audit.NewWriter(clock.Real{}).Write(ctx, th, store.AuditRecord{
+					Action: audit.ActionSecuritySettings, Outcome: audit.Success, ActorID: "cli", Target: "tenant:" + t.Slug,
+					Details: map[string]string{"require_2fa": strconv.FormatBool(r2), "grace": g.String(), "require_passkeys_for_admins": strconv.FormatBool(pka)},
+				}); err != nil {
+					return err
+				}
+				cur = next
+			}
+			g := cur.GracePeriod
+			if g <= 0 && cur.UpdatedAt.IsZero() {
+				g = authn.DefaultGracePeriod
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "tenant %s: require 2FA %v (grace %v), require passkeys for admins %v\n", t.Slug, cur.Require2FA, g, cur.RequirePasskeysForAdmins)
+			return nil
+		},
+	}
+	c.add(cmd)
+	cmd.Flags().StringVar(&tenant, "tenant", DefaultTenantSlug, "tenant slug")
+	cmd.Flags().StringVar(&require2FA, "require-2fa", "", "on or off")
+	cmd.Flags().StringVar(&passkeysForAdmins, "passkeys-for-admins", "", "on or off")
+	cmd.Flags().StringVar(&grace, "grace", "", "grace period for members without a second factor (e.g. 7d)")
+	return cmd
+}
+
+func onOff(flag, v string, cur bool) (bool, error) {
+	switch v {
+	case "":
+		return cur, nil
+	case "on", "true", "yes":
+		return true, nil
+	case "off", "false", "no":
+		return false, nil
+	}
+	return cur, fmt.Errorf("%s %q: use on or off", flag, v)
+}
+
+func userResetFactorsCmd() *cobra.Command {
+	var c commonFlags
+	var tenant, email string
+	cmd := &cobra.Command{
+		Use:   "reset-2fa --config <file> [--tenant <slug>] --email <e-mail>",
+		Short: "Remove a user's second factors (authenticator app, passkeys, recovery codes)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			st, _, t, err := cliTenant(ctx, c, tenant)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			th := st.Tenant(t.ID)
+			norm, err := identity.NormalizeEmail(email)
+			if err != nil {
+				return err
+			}
+			u, err := th.Users().UserByEmail(ctx, norm)
+			if err != nil {
+				return fmt.Errorf("user %s: %w", norm, err)
+			}
+			if err := (&authn.MFA{Clock: clock.Real{}}).ResetFactors(ctx, th, u.ID); err != nil {
+				return err
+			}
+			if _, err := audit.NewWriter(clock.Real{}).Write(ctx, th, store.AuditRecord{
+				Action: audit.ActionFactorsReset, Outcome: audit.Success, ActorID: "cli", Target: "user:" + u.ID,
+				Details: map[string]string{"email": u.Email},
+			}); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "removed the second factors of %s\n", u.Email)
+			return nil
+		},
+	}
+	c.add(cmd)
+	cmd.Flags().StringVar(&tenant, "tenant", DefaultTenantSlug, "tenant slug")
+	cmd.Flags().StringVar(&email, "email", "", "the user's e-mail (required)")
+	return cmd
+}

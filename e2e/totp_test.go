@@ -102,3 +102,38 @@ func TestTOTPWithOathtool(t *testing.T) {
 		t.Fatalf("after recovery code: %d %q", st, up.last(t).Get("X-Gatehouse-Auth-Methods"))
 	}
 }
+
+// TestCLIPolicyAndReset: the CLI shows and changes the tenant policy and resets a
+// user's factors, against the same store the gateway uses.
+func TestCLIPolicyAndReset(t *testing.T) {
+	up := newRecorder(t)
+	g := startGateway(t, "sqlite://"+filepath.Join(t.TempDir(), "gh.db"), up.URL, siteConfig)
+	out, err := g.cli("", "tenant", "security")
+	if err != nil || !strings.Contains(out, "require 2FA false (grace 168h0m0s)") {
+		t.Fatalf("show policy: %v %s", err, out)
+	}
+	out, err = g.cli("", "tenant", "security", "--require-2fa", "on", "--grace", "0d", "--passkeys-for-admins", "on")
+	if err != nil || !strings.Contains(out, "require 2FA true (grace 0s), require passkeys for admins true") {
+		t.Fatalf("set policy: %v %s", err, out)
+	}
+	if out, err := g.cli("", "tenant", "security", "--require-2fa", "maybe"); err == nil || !strings.Contains(out, `--require-2fa "maybe"`) {
+		t.Fatalf("bad flag value: %v %s", err, out)
+	}
+	const pw = "passphrase for the policy test"
+	if out, err := g.cli(pw+"\n", "user", "add", "--email", "pol@example.com", "--role", "member", "--password-stdin"); err != nil {
+		t.Fatalf("user add: %v %s", err, out)
+	}
+	// Zero grace: a member without a factor is sent to enrolment, not upstream.
+	c := browser(t)
+	resp := signInForm(t, c, g.url, "pol@example.com", pw, "/")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/auth/login/2fa") {
+		t.Fatalf("enrol-only sign-in: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	_, body, _ := get(t, c, g.url+resp.Header.Get("Location"))
+	if !strings.Contains(body, "Set up two-step verification") || !strings.Contains(body, "Set up an authenticator app") {
+		t.Fatalf("enrolment page:\n%s", body)
+	}
+	if out, err := g.cli("", "user", "reset-2fa", "--email", "pol@example.com"); err != nil || !strings.Contains(out, "removed the second factors of pol@example.com") {
+		t.Fatalf("reset-2fa: %v %s", err, out)
+	}
+}

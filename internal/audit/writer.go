@@ -30,6 +30,7 @@ const (
 	ActionPasskeyRemoved      = "mfa.passkey_removed"
 	ActionPasskeyRegression   = "mfa.passkey_sign_count_regression"
 	ActionFactorsReset        = "mfa.reset"
+	ActionSecuritySettings    = "settings.security_changed"
 )
 
 // Outcomes.

@@ -258,7 +258,7 @@ type SecuritySettings struct {
 	// (the later of Require2FASince and their account's creation), then only enrol.
 	Require2FA      bool
 	Require2FASince time.Time
-	GracePeriod     time.Duration // 0 means the default, 7 days
+	GracePeriod     time.Duration // 0 in never-saved settings means the default, 7 days
 	// RequirePasskeysForAdmins: owners and admins must sign in with a passkey.
 	RequirePasskeysForAdmins bool
 	UpdatedAt                time.Time

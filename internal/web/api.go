@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 )
@@ -27,8 +28,12 @@ func (p *Portal) apiLogin(w http.ResponseWriter, r *http.Request, req Request) {
 	}
 	res, err := p.passwordSignIn(r.Context(), w, r, req, body.Email, body.Password)
 	switch {
+	case err == nil && res.secondFactor && res.enrol:
+		writeJSON(w, http.StatusOK, map[string]any{"status": "enrolment_required", "methods": res.methods})
 	case err == nil && res.secondFactor:
 		writeJSON(w, http.StatusOK, map[string]any{"status": "second_factor", "methods": res.methods})
+	case err == nil && !res.remindBy.IsZero():
+		writeJSON(w, http.StatusOK, map[string]any{"status": "signed_in", "second_factor_required_by": res.remindBy.UTC().Format(time.RFC3339)})
 	case err == nil:
 		writeJSON(w, http.StatusOK, map[string]string{"status": "signed_in"})
 	case errors.Is(err, authn.ErrInvalidCredentials):

@@ -6,6 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
@@ -21,8 +22,10 @@ const msgInvalid = "Incorrect e-mail or password."
 
 // signIn is what a correct password led to.
 type signIn struct {
-	secondFactor bool     // a pending session was started: the second factor is next
-	methods      []string // second-factor methods the user may use
+	secondFactor bool      // a pending session was started: the second factor is next
+	enrol        bool      // ... and it can only enrol one (the tenant requires it)
+	methods      []string  // second-factor methods the user may use (or enrol)
+	remindBy     time.Time // signed in, but a second factor is required by then
 }
 
 // passwordSignIn verifies the credentials. A user without second factors gets a new
@@ -47,18 +50,35 @@ func (p *Portal) passwordSignIn(ctx context.Context, w http.ResponseWriter, r *h
 		p.signInMetric("error")
 		return signIn{}, errUnavailable
 	}
-	f, err := p.MFA.Factors(ctx, req.Handle, u.ID)
+	need, err := p.requirement(ctx, req, u)
 	if err != nil {
-		p.Logger.Error("reading second factors", zapErr(err))
-		return signIn{}, errUnavailable
+		return signIn{}, err
 	}
-	if !f.Any() {
+	switch need.Step {
+	case authn.StepSignedIn:
 		return signIn{}, p.startSession(ctx, w, r, req, u, []string{authn.MethodPassword})
+	case authn.StepRemind:
+		return signIn{remindBy: need.Deadline}, p.startSession(ctx, w, r, req, u, []string{authn.MethodPassword})
 	}
 	if err := p.startPending(ctx, w, r, req, u); err != nil {
 		return signIn{}, err
 	}
-	return signIn{secondFactor: true, methods: f.Methods()}, nil
+	return signIn{secondFactor: true, enrol: need.Step != authn.StepVerify, methods: need.Methods}, nil
+}
+
+// requirement evaluates the tenant's second-factor policy for u now.
+func (p *Portal) requirement(ctx context.Context, req Request, u store.User) (authn.Requirement, error) {
+	f, err := p.MFA.Factors(ctx, req.Handle, u.ID)
+	if err != nil {
+		p.Logger.Error("reading second factors", zapErr(err))
+		return authn.Requirement{}, errUnavailable
+	}
+	s, err := req.Handle.Settings().SecuritySettings(ctx)
+	if err != nil {
+		p.Logger.Error("reading security settings", zapErr(err))
+		return authn.Requirement{}, errUnavailable
+	}
+	return authn.Require(s, u, f, p.Clock.Now()), nil
 }
 
 // startSession revokes the request's old session, creates a new one, audits the
@@ -126,6 +146,11 @@ func (p *Portal) login(w http.ResponseWriter, r *http.Request, req Request) {
 		switch {
 		case err == nil && res.secondFactor:
 			http.Redirect(w, r, p.Prefix+"/login/2fa?rd="+url.QueryEscape(rd), http.StatusSeeOther)
+		case err == nil && !res.remindBy.IsZero():
+			p.message(w, http.StatusOK, req, "Set up two-step verification",
+				"Your workspace requires a second factor (an authenticator app or a passkey). Please set one up by "+
+					res.remindBy.UTC().Format("Monday 2 January 2006, 15:04 MST")+"; after that you will only be able to sign in to set it up.",
+				p.Prefix+"/settings/security", "Set it up now")
 		case err == nil:
 			http.Redirect(w, r, rd, http.StatusSeeOther)
 		case errors.Is(err, authn.ErrInvalidCredentials):

@@ -17,7 +17,7 @@ func (req Request) site(r *http.Request) passkey.Site {
 
 // apiPasskeyRegisterBegin: POST /api/v1/webauthn/register/begin → {"ceremony","publicKey"}.
 func (p *Portal) apiPasskeyRegisterBegin(w http.ResponseWriter, r *http.Request, req Request) {
-	e, ok := p.apiSession(w, r, req)
+	e, ok := p.apiSessionOrEnrol(w, r, req, "webauthn")
 	if !ok || !p.jsonBodyIfAny(w, r) {
 		return
 	}
@@ -32,7 +32,7 @@ func (p *Portal) apiPasskeyRegisterBegin(w http.ResponseWriter, r *http.Request,
 
 // apiPasskeyRegisterFinish: POST /api/v1/webauthn/register/finish {"ceremony","name","credential"}.
 func (p *Portal) apiPasskeyRegisterFinish(w http.ResponseWriter, r *http.Request, req Request) {
-	e, ok := p.apiSession(w, r, req)
+	e, ok := p.apiSessionOrEnrol(w, r, req, "webauthn")
 	if !ok {
 		return
 	}
@@ -57,7 +57,8 @@ func (p *Portal) apiPasskeyRegisterFinish(w http.ResponseWriter, r *http.Request
 		unavailableJSON(w)
 		return
 	}
-	if p.audit(r.Context(), r, req, e, audit.ActionPasskeyAdded, map[string]string{"passkey": pk.ID, "name": pk.Name}) != nil {
+	if p.audit(r.Context(), r, req, e, audit.ActionPasskeyAdded, map[string]string{"passkey": pk.ID, "name": pk.Name}) != nil ||
+		p.enrolled(r.Context(), w, r, req, e, authn.MethodPasskey) != nil {
 		unavailableJSON(w)
 		return
 	}
@@ -123,6 +124,15 @@ func (p *Portal) apiPasskeyLoginFinish(w http.ResponseWriter, r *http.Request, r
 	var userID string
 	var methods []string
 	if pending != nil {
+		need, nerr := p.requirement(ctx, req, pending.User)
+		if nerr != nil {
+			unavailableJSON(w)
+			return
+		}
+		if need.Step != authn.StepVerify || !need.Allows(authn.MethodPasskey) {
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "passkey_not_accepted"})
+			return
+		}
 		_, err = p.Passkeys.FinishSecondFactor(ctx, req.Handle, req.site(r), pending.User.ID, body.Ceremony, body.Credential)
 		userID, methods = pending.User.ID, []string{authn.MethodPassword, authn.MethodPasskey}
 	} else {

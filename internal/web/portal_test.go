@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/clock"
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
+	"github.com/gatehouse-dev/gatehouse/internal/mfa/passkey"
 	"github.com/gatehouse-dev/gatehouse/internal/secret"
 	"github.com/gatehouse-dev/gatehouse/internal/session"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -56,11 +57,12 @@ func newFixture(t *testing.T, cost int) *fixture {
 	f.portal = &Portal{
 		Prefix: "/auth", Sessions: session.NewManager(st, clk, session.Options{}),
 		Authn: &authn.Service{Hasher: h, Clock: clk}, Audit: audit.NewWriter(clk), Hasher: h,
-		MFA:   &authn.MFA{Cipher: cipher, Clock: clk},
+		MFA: &authn.MFA{Cipher: cipher, Clock: clk}, Passkeys: mustPasskeys(t),
 		Rules: identity.PasswordRules{MinLength: 15}, Clock: clk,
 	}
 	f.portal.Init()
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Host = strings.Replace(r.Host, "127.0.0.1", "localhost", 1) // WebAuthn needs a host name
 		f.portal.Serve(w, r, r.URL.Path, Request{Tenant: tn, Handle: f.handle, ClientIP: "192.0.2.1"})
 	}))
 	t.Cleanup(f.srv.Close)
@@ -317,4 +319,13 @@ func TestLogoutFailsClosed(t *testing.T) {
 	if resp, err = c.Do(req); err != nil || (resp.StatusCode != http.StatusServiceUnavailable && resp.StatusCode != http.StatusOK) {
 		t.Fatalf("me with the store down: %v %d", err, resp.StatusCode)
 	}
+}
+
+func mustPasskeys(t *testing.T) *passkey.Service {
+	t.Helper()
+	s, err := passkey.New(passkey.Config{Challenges: passkey.NewMemoryChallenges(clock.Real{}), Clock: clock.Real{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

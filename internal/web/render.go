@@ -19,7 +19,7 @@ var staticFS embed.FS
 // pages maps a page name to its template set (layout + content).
 var pages = func() map[string]*template.Template {
 	m := map[string]*template.Template{}
-	for _, name := range []string{"login", "logout", "setup", "message", "2fa", "security", "totp_enroll", "codes"} {
+	for _, name := range []string{"login", "logout", "setup", "message", "2fa", "security", "totp_enroll", "codes", "admin_security"} {
 		m[name] = template.Must(template.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 	}
 	return m
@@ -46,11 +46,16 @@ type pageData struct {
 	Message, Link, LinkText      string
 	// second factors and security settings
 	Passkey       bool // offer a passkey on the 2FA page
+	Enrol         bool // the 2FA page can only enrol (tenant policy)
+	EnrolTOTP     bool // ... and an authenticator app is among the options
 	TOTP          bool
 	Codes         int
 	Passkeys      []store.Passkey
 	QR, Secret    string
 	RecoveryCodes []string
+	// tenant policy
+	Settings  store.SecuritySettings
+	GraceDays int
 }
 
 // render writes a page with status; templates are executed into a buffer first, so a

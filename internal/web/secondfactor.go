@@ -71,13 +71,19 @@ func (p *Portal) completeSecondFactor(ctx context.Context, w http.ResponseWriter
 		}
 	}
 	var res = secondFactorResult{method: method}
-	var err error
-	if method == authn.MethodRecovery {
+	need, err := p.requirement(ctx, req, u)
+	if err != nil {
+		return res, err
+	}
+	if need.Step != authn.StepVerify || !need.Allows(method) {
+		// e.g. an admin under "passkeys for admins" offering a TOTP code
+		err = errMethodNotAllowed
+	} else if method == authn.MethodRecovery {
 		res.remaining, err = p.MFA.UseRecoveryCode(ctx, req.Handle, u.ID, code)
 	} else {
 		err = p.MFA.VerifyTOTP(ctx, req.Handle, u.ID, code)
 	}
-	if errors.Is(err, authn.ErrInvalidCode) || errors.Is(err, authn.ErrCodeReplayed) || errors.Is(err, authn.ErrNoTOTP) {
+	if errors.Is(err, authn.ErrInvalidCode) || errors.Is(err, authn.ErrCodeReplayed) || errors.Is(err, authn.ErrNoTOTP) || errors.Is(err, errMethodNotAllowed) {
 		rec := auditRecord(r, req, audit.ActionSecondFactorFailure, audit.Failure)
 		rec.ActorID, rec.ActorEmail, rec.SessionID = u.ID, u.Email, pending.Session.ID
 		rec.Details = map[string]string{"method": method, "reason": reasonOf(err)}
@@ -102,8 +108,13 @@ func (p *Portal) completeSecondFactor(ctx context.Context, w http.ResponseWriter
 	return res, p.startSession(ctx, w, r, req, u, append(append([]string(nil), pending.Session.AuthMethods...), method))
 }
 
+// errMethodNotAllowed: the tenant policy does not accept this method for this user.
+var errMethodNotAllowed = errors.New("method not allowed by policy")
+
 func reasonOf(err error) string {
 	switch {
+	case errors.Is(err, errMethodNotAllowed):
+		return "method_not_allowed"
 	case errors.Is(err, authn.ErrCodeReplayed):
 		return "code_replayed"
 	case errors.Is(err, authn.ErrNoTOTP):
@@ -126,9 +137,22 @@ func (p *Portal) secondFactor(w http.ResponseWriter, r *http.Request, req Reques
 		return
 	}
 	page := func(status int, rd, msg string) {
-		f, _ := p.MFA.Factors(ctx, req.Handle, pending.User.ID)
-		render(w, status, "2fa", pageData{Title: "Second step", TenantName: req.Tenant.Name, Prefix: p.Prefix,
-			CSRF: csrfToken(w, r, req.HTTPS), Redirect: rd, Error: msg, Passkey: f.Passkeys > 0})
+		need, err := p.requirement(ctx, req, pending.User)
+		if err != nil {
+			p.message(w, http.StatusServiceUnavailable, req, "Try again later", "Sign-in is unavailable right now.", p.Prefix+"/login", "Try again")
+			return
+		}
+		d := pageData{Title: "Second step", TenantName: req.Tenant.Name, Prefix: p.Prefix,
+			CSRF: csrfToken(w, r, req.HTTPS), Redirect: rd, Error: msg,
+			Passkey:   need.Allows(authn.MethodPasskey),
+			TOTP:      need.Allows(authn.MethodTOTP),
+			Enrol:     need.Step == authn.StepEnrol || need.Step == authn.StepEnrolPasskey,
+			EnrolTOTP: need.Step == authn.StepEnrol}
+		if d.Enrol {
+			d.Title = "Set up two-step verification"
+			d.Passkey, d.TOTP = false, false
+		}
+		render(w, status, "2fa", d)
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:

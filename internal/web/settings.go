@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
@@ -17,7 +18,14 @@ import (
 // requireSession returns the full session of a settings request, or redirects the
 // browser to sign in (a pending session is not enough) and returns nil.
 func (p *Portal) requireSession(w http.ResponseWriter, r *http.Request, req Request) *session.Entry {
-	e, err := p.currentSession(r.Context(), r, req)
+	return p.requireSessionOrEnrol(w, r, req, "")
+}
+
+// requireSessionOrEnrol is requireSession that also accepts a half-signed-in session
+// when the tenant policy leaves it only enrolment, and kind ("totp", "webauthn") is a
+// factor it may enrol. Finishing the enrolment then completes the sign-in.
+func (p *Portal) requireSessionOrEnrol(w http.ResponseWriter, r *http.Request, req Request, kind string) *session.Entry {
+	e, err := p.enrolmentSession(r.Context(), r, req, kind)
 	if err != nil {
 		p.message(w, http.StatusServiceUnavailable, req, "Try again later", "Settings are unavailable right now.", "", "")
 		return nil
@@ -26,6 +34,34 @@ func (p *Portal) requireSession(w http.ResponseWriter, r *http.Request, req Requ
 		http.Redirect(w, r, p.Prefix+"/login?rd="+url.QueryEscape(p.Prefix+"/settings/security"), http.StatusSeeOther)
 	}
 	return e
+}
+
+// enrolmentSession returns the full session, or a pending one allowed to enrol kind.
+func (p *Portal) enrolmentSession(ctx context.Context, r *http.Request, req Request, kind string) (*session.Entry, error) {
+	e, err := p.currentSession(ctx, r, req)
+	if e != nil || err != nil || kind == "" {
+		return e, err
+	}
+	pe, err := p.currentPending(ctx, r, req)
+	if pe == nil || err != nil {
+		return nil, err
+	}
+	need, err := p.requirement(ctx, req, pe.User)
+	if err != nil {
+		return nil, err
+	}
+	if (need.Step == authn.StepEnrol || need.Step == authn.StepEnrolPasskey) && slices.Contains(need.Methods, kind) {
+		return pe, nil
+	}
+	return nil, nil
+}
+
+// enrolled completes a sign-in that was waiting for an enrolment (method: otp, hwk).
+func (p *Portal) enrolled(ctx context.Context, w http.ResponseWriter, r *http.Request, req Request, e *session.Entry, method string) error {
+	if !e.Session.Pending {
+		return nil
+	}
+	return p.startSession(ctx, w, r, req, e.User, append(append([]string(nil), e.Session.AuthMethods...), method))
 }
 
 // security serves the security settings page.
@@ -66,7 +102,11 @@ func (p *Portal) settingsAction(w http.ResponseWriter, r *http.Request, req Requ
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	e := p.requireSession(w, r, req)
+	kind := ""
+	if strings.HasPrefix(action, "totp/enroll") || strings.HasPrefix(action, "totp/confirm") {
+		kind = "totp"
+	}
+	e := p.requireSessionOrEnrol(w, r, req, kind)
 	if e == nil {
 		return
 	}
@@ -107,7 +147,7 @@ func (p *Portal) settingsAction(w http.ResponseWriter, r *http.Request, req Requ
 			fail(err)
 			return
 		}
-		if p.audit(ctx, r, req, e, audit.ActionTOTPEnrolled, nil) != nil {
+		if p.audit(ctx, r, req, e, audit.ActionTOTPEnrolled, nil) != nil || p.enrolled(ctx, w, r, req, e, authn.MethodTOTP) != nil {
 			fail(errUnavailable)
 			return
 		}
@@ -183,7 +223,7 @@ func (p *Portal) audit(ctx context.Context, r *http.Request, req Request, e *ses
 
 // apiTOTPEnroll: POST /api/v1/totp/enroll → {"secret","otpauth_url","qr_png"}.
 func (p *Portal) apiTOTPEnroll(w http.ResponseWriter, r *http.Request, req Request) {
-	e, ok := p.apiSession(w, r, req)
+	e, ok := p.apiSessionOrEnrol(w, r, req, "totp")
 	if !ok {
 		return
 	}
@@ -205,7 +245,7 @@ func (p *Portal) apiTOTPEnroll(w http.ResponseWriter, r *http.Request, req Reque
 
 // apiTOTPConfirm: POST /api/v1/totp/confirm {"code"} → {"status":"enrolled","recovery_codes":[…]}.
 func (p *Portal) apiTOTPConfirm(w http.ResponseWriter, r *http.Request, req Request) {
-	e, ok := p.apiSession(w, r, req)
+	e, ok := p.apiSessionOrEnrol(w, r, req, "totp")
 	if !ok {
 		return
 	}
@@ -221,7 +261,8 @@ func (p *Portal) apiTOTPConfirm(w http.ResponseWriter, r *http.Request, req Requ
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_code"})
 	case errors.Is(err, authn.ErrNoTOTP):
 		writeJSON(w, http.StatusConflict, map[string]string{"error": "no_pending_enrolment"})
-	case err != nil || p.audit(r.Context(), r, req, e, audit.ActionTOTPEnrolled, nil) != nil:
+	case err != nil || p.audit(r.Context(), r, req, e, audit.ActionTOTPEnrolled, nil) != nil ||
+		p.enrolled(r.Context(), w, r, req, e, authn.MethodTOTP) != nil:
 		unavailableJSON(w)
 	default:
 		if codes == nil {
@@ -233,15 +274,26 @@ func (p *Portal) apiTOTPConfirm(w http.ResponseWriter, r *http.Request, req Requ
 
 // apiSession requires POST and a full session for an API call.
 func (p *Portal) apiSession(w http.ResponseWriter, r *http.Request, req Request) (*session.Entry, bool) {
+	return p.apiSessionOrEnrol(w, r, req, "")
+}
+
+// apiSessionOrEnrol is apiSession that also accepts a pending session allowed to enrol kind.
+func (p *Portal) apiSessionOrEnrol(w http.ResponseWriter, r *http.Request, req Request, kind string) (*session.Entry, bool) {
 	if r.Method != http.MethodPost {
 		methodNotAllowedJSON(w, "POST")
 		return nil, false
 	}
+	return p.apiAuth(w, r, req, kind)
+}
+
+// apiAuth refuses cross-site requests and returns the caller's session (see
+// enrolmentSession for kind), answering 401/503 itself when there is none.
+func (p *Portal) apiAuth(w http.ResponseWriter, r *http.Request, req Request, kind string) (*session.Entry, bool) {
 	if crossSite(r) {
 		writeJSON(w, http.StatusForbidden, map[string]string{"error": "cross_site_request"})
 		return nil, false
 	}
-	e, err := p.currentSession(r.Context(), r, req)
+	e, err := p.enrolmentSession(r.Context(), r, req, kind)
 	if err != nil {
 		unavailableJSON(w)
 		return nil, false
