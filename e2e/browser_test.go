@@ -141,11 +141,16 @@ func newChrome(t *testing.T) *chrome {
 	t.Cleanup(cancel)
 	c.ctx = ctx
 
-	// Start the browser and the tab now, bounded, so that a browser that cannot start
-	// fails here with its output.
-	startCtx, startCancel := context.WithTimeout(ctx, stepTimeout)
-	defer startCancel()
-	if err := chromedp.Do(startCtx, chromedp.Navigate("about:blank")); err != nil {
+	// Start the browser and the tab now, so that a browser that cannot start fails here
+	// with its output. The first action must run on the tab's own context (the browser
+	// process lives as long as the context of that first call), so it is bounded by a
+	// timer that cancels the tab instead of by a timeout context.
+	timer := time.AfterFunc(stepTimeout, cancel)
+	err := chromedp.Do(ctx, chromedp.Navigate("about:blank"))
+	if !timer.Stop() {
+		t.Fatalf("chromium (%s) did not start within %v\n%s", path, stepTimeout, c.output.String())
+	}
+	if err != nil {
 		t.Fatalf("starting chromium (%s): %v\n%s", path, err, c.output.String())
 	}
 
@@ -196,9 +201,13 @@ func newChrome(t *testing.T) *chrome {
 			text, _ := chromedp.Run(dctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
 			t.Logf("chromium tab at %s showing:\n%s", loc, text)
 		}
-		if out := c.output.String(); out != "" {
-			t.Logf("chromium output:\n%s", out)
+		var out []string // without the noise of a container without D-Bus
+		for _, line := range strings.Split(c.output.String(), "\n") {
+			if line != "" && !strings.Contains(line, "dbus") {
+				out = append(out, line)
+			}
 		}
+		t.Logf("chromium output:\n%s", strings.Join(out, "\n"))
 	})
 	return c
 }

@@ -109,7 +109,7 @@ func TestUnknownUserAndWrongPasswordLookAlike(t *testing.T) {
 	f.addUser(t, "known@example.com", "a perfectly fine passphrase")
 	c := noRedirect(t)
 	var known, unknown []time.Duration
-	for i := range 15 {
+	for i := range 21 {
 		for _, email := range []string{"known@example.com", "nobody" + string(rune('a'+i)) + "@example.com"} {
 			start := time.Now()
 			st, msg := apiLogin(t, c, f.srv.URL, email, "wrong password attempt")
@@ -131,12 +131,16 @@ func TestUnknownUserAndWrongPasswordLookAlike(t *testing.T) {
 	if diff < 0 {
 		diff = -diff
 	}
-	t.Logf("median wrong password %v, unknown e-mail %v", mk, mu)
-	// A few milliseconds, or 10 % under the race detector's slowdown on a busy machine;
-	// skipping the hash for unknown users would make the gap the whole bcrypt time.
-	tolerance := max(5*time.Millisecond, mk/10)
-	if diff > tolerance {
-		t.Fatalf("timing differs by %v (wrong password %v, unknown e-mail %v)", diff, mk, mu)
+	t.Logf("median wrong password %v, unknown e-mail %v; fastest %v, %v", mk, mu, known[0], unknown[0])
+	// Within a few milliseconds on a quiet machine. Under the race detector, with other
+	// test packages running alongside, allow 20 % of the median (and compare the fastest
+	// samples, which noise only lengthens, within 10 %): skipping the hash for unknown
+	// users would make the gap the whole bcrypt time, about 100 %.
+	if diff > max(5*time.Millisecond, mk/5) {
+		t.Fatalf("median timing differs by %v (wrong password %v, unknown e-mail %v)", diff, mk, mu)
+	}
+	if d := known[0] - unknown[0]; d > max(5*time.Millisecond, known[0]/10) || -d > max(5*time.Millisecond, known[0]/10) {
+		t.Fatalf("fastest samples differ by %v (wrong password %v, unknown e-mail %v)", d, known[0], unknown[0])
 	}
 	// Both failures are audited with the internal reason, never shown to the client.
 	recs, err := f.handle.Audit().ListAudit(t.Context(), 0, 100)
@@ -149,7 +153,7 @@ func TestUnknownUserAndWrongPasswordLookAlike(t *testing.T) {
 			reasons[r.Details["reason"]]++
 		}
 	}
-	if reasons[authn.ReasonWrongPassword] != 15 || reasons[authn.ReasonUnknownUser] != 15 {
+	if reasons[authn.ReasonWrongPassword] != 21 || reasons[authn.ReasonUnknownUser] != 21 {
 		t.Fatalf("audited failure reasons: %v", reasons)
 	}
 }
