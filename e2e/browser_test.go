@@ -293,8 +293,8 @@ func (c *chrome) apiMark() int {
 	return len(c.responses)
 }
 
-// cookieHeader is the Cookie header the browser holds for u, for replaying its cookies
-// (HttpOnly ones included) from Go.
+// cookies are the cookies the browser holds for u (HttpOnly ones included), for
+// replaying them from Go.
 func (c *chrome) cookies(u string) []*http.Cookie {
 	c.t.Helper()
 	ctx, cancel := c.step()

@@ -23,14 +23,18 @@ const (
 
 // What webauthn.js shows in #passkey-error.
 const (
-	msgCancelled    = "The passkey request was cancelled or timed out."
-	msgSignInFailed = "Signing in with the passkey failed."
+	msgCancelled         = "The passkey request was cancelled or timed out."
+	msgSignInFailed      = "Signing in with the passkey failed."
+	msgAlreadyRegistered = "This authenticator already holds a passkey for your account."
+)
+
+const (
 	passkeyName     = "Virtual laptop"
 	passkeyEmail    = "pia@example.com"
 	passkeyPassword = "lantern orchard quietly seventeen"
 	protectedPath   = "/dashboard"
-	shortCeremonyMS = 1500 // the options timeout the presence test forces
 	signInPath      = "/auth/login"
+	shortCeremonyMS = 1500 // the options timeout the presence test forces
 )
 
 // TestPasskeyInChromium registers a passkey through the real settings page and its
@@ -111,6 +115,34 @@ func TestPasskeyInChromium(t *testing.T) {
 	}
 	if cred.UserName != passkeyEmail {
 		t.Errorf("credential user name %q, want %q", cred.UserName, passkeyEmail)
+	}
+
+	// The same authenticator cannot register a second passkey for the account: the
+	// options exclude the one it holds, so it declines (InvalidStateError) and nothing
+	// reaches the finish endpoint. Once with the browser's JSON helpers, once through the
+	// script's fallback decoding of the excluded credential ids.
+	for _, fallback := range []bool{false, true} {
+		c.do("opening the security settings again",
+			chromedp.Navigate(g.url+"/auth/settings/security"),
+			chromedp.WaitVisible(chromedp.ID("passkey-register")))
+		c.waitFor("the page's script", `document.readyState === "complete"`)
+		if fallback {
+			c.withoutJSONHelpers()
+		}
+		mark = c.apiMark()
+		c.do("registering a second passkey",
+			chromedp.SendKeys(chromedp.ID("passkey-name"), "Duplicate"),
+			chromedp.Click(chromedp.ID("passkey-register")))
+		c.waitError("passkey-register", msgAlreadyRegistered)
+		if got, want := c.apiResponses(mark), []string{"200 " + apiRegisterBegin}; !slices.Equal(got, want) {
+			t.Errorf("duplicate registration (fallback %v): API responses %q, want %q", fallback, got, want)
+		}
+	}
+	ctx, cancel = c.step()
+	creds, err = chromedp.Call(ctx, webauthn.GetCredentials, webauthn.GetCredentialsParams{AuthenticatorID: auth})
+	cancel()
+	if err != nil || len(creds.Credentials) != 1 {
+		t.Fatalf("after the duplicate registrations: %v, %d credentials", err, len(creds.Credentials))
 	}
 
 	// Passwordless: sign out, then the passkey alone.
@@ -199,7 +231,7 @@ func TestPasskeyInChromium(t *testing.T) {
 	mark = c.apiMark()
 	c.corruptSignature()
 	c.clickPasskey()
-	c.waitError(msgSignInFailed)
+	c.waitError("passkey-login", msgSignInFailed)
 	c.expectAPI(t, "second factor with altered signature", mark, "401")
 	c.expectSignedOut(t, g, up, "second factor with altered signature")
 	if up.count() != before {
@@ -211,9 +243,13 @@ func TestPasskeyInChromium(t *testing.T) {
 	c.expectUpstream(t, up, passkeyEmail, "pwd,hwk")
 	c.signOut(g)
 
-	// And passwordless once more: the refusals recorded no sign count that would make
-	// the authenticator's next assertion look cloned.
-	c.passkeySignIn(g, "/auth/login?rd="+protectedPath)
+	// And passwordless once more, through the script's fallback encoding: the refusals
+	// recorded no sign count that would make the authenticator's next assertion look
+	// cloned.
+	c.do("opening the sign-in page", chromedp.Navigate(g.url+"/auth/login?rd="+protectedPath))
+	c.waitFor("the page's script", `document.readyState === "complete"`)
+	c.withoutJSONHelpers()
+	c.clickPasskey()
 	c.waitPath(protectedPath)
 	c.expectUpstream(t, up, passkeyEmail, "hwk")
 }
@@ -255,11 +291,27 @@ func (c *chrome) clickPasskey() {
 	c.do("clicking the passkey button", chromedp.Click(chromedp.ID("passkey-login")))
 }
 
-// waitError waits until #passkey-error shows want.
-func (c *chrome) waitError(want string) {
+// waitError waits until #passkey-error shows want and the button (its id) is idle.
+func (c *chrome) waitError(button, want string) {
 	c.t.Helper()
 	c.waitFor(fmt.Sprintf("the error %q", want), fmt.Sprintf(
-		`(document.getElementById("passkey-error") || {}).textContent === %q && !document.getElementById("passkey-login").hasAttribute("aria-busy")`, want))
+		`(document.getElementById("passkey-error") || {}).textContent === %q && !document.getElementById(%q).hasAttribute("aria-busy")`, want, button))
+}
+
+// withoutJSONHelpers removes PublicKeyCredential.parse*OptionsFromJSON and toJSON from
+// the loaded page, so that webauthn.js takes its base64url fallback path (browsers
+// without these WebAuthn Level 3 helpers).
+func (c *chrome) withoutJSONHelpers() {
+	c.t.Helper()
+	if !eval[bool](c, `(() => {
+		delete PublicKeyCredential.parseCreationOptionsFromJSON;
+		delete PublicKeyCredential.parseRequestOptionsFromJSON;
+		delete PublicKeyCredential.prototype.toJSON;
+		return !PublicKeyCredential.parseCreationOptionsFromJSON && !PublicKeyCredential.parseRequestOptionsFromJSON &&
+			typeof PublicKeyCredential.prototype.toJSON !== "function";
+	})()`) {
+		c.t.Fatal("could not remove the WebAuthn JSON helpers from the page")
+	}
 }
 
 // corruptSignature makes the page's fetch flip one bit of the assertion signature it
@@ -299,7 +351,7 @@ func (c *chrome) refusedPasswordless(t *testing.T, g *gateway, up *recorder, wha
 	}
 	mark := c.apiMark()
 	c.do(what+": clicking the passkey button", chromedp.Click(chromedp.ID("passkey-login")))
-	c.waitError(wantError)
+	c.waitError("passkey-login", wantError)
 	c.expectAPI(t, what, mark, finishStatus)
 	if loc := c.location(); !strings.Contains(loc, "/auth/login") {
 		t.Errorf("%s: the page moved on to %s", what, loc)

@@ -130,6 +130,13 @@ func (p *Portal) apiPasskeyLoginFinish(w http.ResponseWriter, r *http.Request, r
 			return
 		}
 		if need.Step != authn.StepVerify || !need.Allows(authn.MethodPasskey) {
+			rec := auditRecord(r, req, audit.ActionSecondFactorFailure, audit.Failure)
+			rec.ActorID, rec.ActorEmail, rec.SessionID = pending.User.ID, pending.User.Email, pending.Session.ID
+			rec.Details = map[string]string{"method": authn.MethodPasskey, "reason": "method_not_allowed"}
+			if p.writeAudit(ctx, req, rec) != nil {
+				unavailableJSON(w)
+				return
+			}
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "passkey_not_accepted"})
 			return
 		}

@@ -170,3 +170,30 @@ func TestPendingSessionGrantsNothing(t *testing.T) {
 		t.Fatalf("pending session not found: %v", err)
 	}
 }
+
+// TestBackToLoginAbandonsPendingSignIn: returning to the sign-in page drops a half-done
+// sign-in, so the next attempt on that browser starts from scratch.
+func TestBackToLoginAbandonsPendingSignIn(t *testing.T) {
+	f := newFixture(t, 4)
+	clk := clock.NewFake(time.Now())
+	f.portal.MFA.Clock = clk
+	f.addUser(t, "back@example.com", "a perfectly fine passphrase")
+	enrolTOTP(t, f, clk, "back@example.com", "a perfectly fine passphrase")
+	c := noRedirect(t)
+	if _, out := postJSON(t, c, f.srv.URL+"/auth/api/v1/login", map[string]string{"email": "back@example.com", "password": "a perfectly fine passphrase"}); out["status"] != "second_factor" {
+		t.Fatalf("password step: %v", out)
+	}
+	u, _ := url.Parse(f.srv.URL)
+	var token string
+	for _, ck := range c.Jar.Cookies(u) {
+		if ck.Name == session.CookieNamePlain {
+			token = ck.Value
+		}
+	}
+	if resp, err := c.Get(f.srv.URL + "/auth/login"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("login page: %v", err)
+	}
+	if _, err := f.portal.Sessions.ValidatePending(t.Context(), f.handle, "acme", token); err == nil {
+		t.Fatal("the half-done sign-in survived a return to the sign-in page")
+	}
+}
