@@ -178,6 +178,8 @@ func newChrome(t *testing.T) *chrome {
 			if i := strings.Index(path, "/auth/"); i >= 0 {
 				path = path[i:]
 			}
+			path, _, _ = strings.Cut(path, "?") // the status sequence matters, not the mode
+
 			c.mu.Lock()
 			c.responses = append(c.responses, fmt.Sprintf("%d %s", ev.Response.Status, path))
 			c.mu.Unlock()

@@ -165,6 +165,15 @@ func TestPasskeyInChromium(t *testing.T) {
 	c.expectUpstream(t, up, passkeyEmail, "pwd,hwk")
 	c.signOut(g)
 
+	// A half-done sign-in left behind is not what a passkey on the sign-in page
+	// completes: that is a passwordless sign-in of its own.
+	c.passwordSignIn(g, passkeyEmail, passkeyPassword, protectedPath)
+	c.waitPath("/auth/login/2fa")
+	c.passkeySignIn(g, "/auth/login?rd="+protectedPath)
+	c.waitPath(protectedPath)
+	c.expectUpstream(t, up, passkeyEmail, "hwk")
+	c.signOut(g)
+
 	// --- Refusals through the same virtual authenticator. ---
 	setUV := func(ok bool) {
 		ctx, cancel := c.step()
@@ -322,7 +331,7 @@ func (c *chrome) corruptSignature() {
 	eval[bool](c, `(() => {
 		const fetch0 = window.fetch;
 		window.fetch = function (url, init) {
-			if (String(url).endsWith("/webauthn/login/finish") && init && typeof init.body === "string") {
+			if (String(url).split("?")[0].endsWith("/webauthn/login/finish") && init && typeof init.body === "string") {
 				const body = JSON.parse(init.body);
 				const b64 = body.credential.response.signature.replace(/-/g, "+").replace(/_/g, "/");
 				const sig = Uint8Array.from(atob(b64 + "===".slice((b64.length + 3) % 4)), ch => ch.charCodeAt(0));

@@ -116,13 +116,6 @@ func (p *Portal) login(w http.ResponseWriter, r *http.Request, req Request) {
 			http.Redirect(w, r, rd, http.StatusFound)
 			return
 		}
-		// Back at the start: a half-done sign-in is abandoned, so that a passkey offered
-		// here is a fresh passwordless sign-in, never the previous user's second step.
-		if pending, _ := p.currentPending(ctx, r, req); pending != nil {
-			if err := p.Sessions.Revoke(ctx, req.Handle, pending.Session.ID); err == nil {
-				session.ClearCookie(w, req.HTTPS)
-			}
-		}
 		d := p.loginPage(w, r, req, rd)
 		if r.URL.Query().Get("signed_out") == "1" {
 			d.Notice = "You have signed out."

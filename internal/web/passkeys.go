@@ -8,6 +8,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/mfa/passkey"
+	"github.com/gatehouse-dev/gatehouse/internal/session"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
@@ -79,7 +80,7 @@ func (p *Portal) apiPasskeyLoginBegin(w http.ResponseWriter, r *http.Request, re
 	if !p.jsonBodyIfAny(w, r) {
 		return
 	}
-	pending, err := p.currentPending(r.Context(), r, req)
+	pending, err := p.passkeyPending(r, req)
 	if err != nil {
 		unavailableJSON(w)
 		return
@@ -116,7 +117,7 @@ func (p *Portal) apiPasskeyLoginFinish(w http.ResponseWriter, r *http.Request, r
 		return
 	}
 	ctx := r.Context()
-	pending, err := p.currentPending(ctx, r, req)
+	pending, err := p.passkeyPending(r, req)
 	if err != nil {
 		unavailableJSON(w)
 		return
@@ -180,6 +181,17 @@ func (p *Portal) apiPasskeyLoginFinish(w http.ResponseWriter, r *http.Request, r
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "signed_in"})
+}
+
+// passkeyPending returns the half-done sign-in a passkey completes as the second factor.
+// The sign-in page asks for ?mode=passwordless: there a passkey always starts a sign-in
+// of its own (and replaces any half-done one), never the second step of an earlier
+// password that someone else may have typed on this browser.
+func (p *Portal) passkeyPending(r *http.Request, req Request) (*session.Entry, error) {
+	if r.URL.Query().Get("mode") == "passwordless" {
+		return nil, nil
+	}
+	return p.currentPending(r.Context(), r, req)
 }
 
 // jsonBodyIfAny refuses a non-JSON body (form posts) on calls that need none.

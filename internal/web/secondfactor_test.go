@@ -171,9 +171,9 @@ func TestPendingSessionGrantsNothing(t *testing.T) {
 	}
 }
 
-// TestBackToLoginAbandonsPendingSignIn: returning to the sign-in page drops a half-done
-// sign-in, so the next attempt on that browser starts from scratch.
-func TestBackToLoginAbandonsPendingSignIn(t *testing.T) {
+// TestStartOverAbandonsPendingSignIn: "Start over" on the second step (a logout POST)
+// revokes the half-done sign-in.
+func TestStartOverAbandonsPendingSignIn(t *testing.T) {
 	f := newFixture(t, 4)
 	clk := clock.NewFake(time.Now())
 	f.portal.MFA.Clock = clk
@@ -190,10 +190,22 @@ func TestBackToLoginAbandonsPendingSignIn(t *testing.T) {
 			token = ck.Value
 		}
 	}
-	if resp, err := c.Get(f.srv.URL + "/auth/login"); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("login page: %v", err)
+	resp, err := c.Get(f.srv.URL + "/auth/login/2fa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	_, _ = io_Copy(&b, resp)
+	m := csrfRE.FindStringSubmatch(b.String())
+	if m == nil || !strings.Contains(b.String(), `action="/auth/logout"`) {
+		t.Fatalf("2FA page has no start-over form:\n%s", b.String())
+	}
+	req, _ := http.NewRequest("POST", f.srv.URL+"/auth/logout", strings.NewReader(url.Values{"csrf": {m[1]}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if resp, err := c.Do(req); err != nil || resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("start over: %v", err)
 	}
 	if _, err := f.portal.Sessions.ValidatePending(t.Context(), f.handle, "acme", token); err == nil {
-		t.Fatal("the half-done sign-in survived a return to the sign-in page")
+		t.Fatal("the half-done sign-in survived starting over")
 	}
 }
