@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 )
 
@@ -310,4 +311,30 @@ func (c *chrome) cookies(u string) []*http.Cookie {
 		out = append(out, &http.Cookie{Name: ck.Name, Value: ck.Value})
 	}
 	return out
+}
+
+// addVirtualAuthenticator enables the DevTools WebAuthn domain and adds a platform
+// authenticator (CTAP 2.1, internal transport, resident keys) whose user verification
+// succeeds and whose presence test passes by itself; it returns its id.
+func (c *chrome) addVirtualAuthenticator() webauthn.AuthenticatorID {
+	c.t.Helper()
+	ctx, cancel := c.step()
+	defer cancel()
+	if _, err := chromedp.Call(ctx, webauthn.Enable, webauthn.EnableParams{}); err != nil {
+		c.t.Fatalf("WebAuthn.enable: %v", err)
+	}
+	added, err := chromedp.Call(ctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{
+		Options: &webauthn.VirtualAuthenticatorOptions{
+			Protocol:                    webauthn.AuthenticatorProtocolCtap2,
+			Ctap2version:                webauthn.Ctap2versionCtap21,
+			Transport:                   webauthn.AuthenticatorTransportInternal,
+			HasResidentKey:              true,
+			HasUserVerification:         true,
+			IsUserVerified:              true,
+			AutomaticPresenceSimulation: true,
+		}})
+	if err != nil {
+		c.t.Fatalf("WebAuthn.addVirtualAuthenticator: %v", err)
+	}
+	return added.AuthenticatorID
 }

@@ -54,25 +54,7 @@ func TestPasskeyInChromium(t *testing.T) {
 
 	// The virtual authenticator: a platform authenticator with resident keys whose user
 	// verification succeeds and whose presence test passes by itself.
-	ctx, cancel := c.step()
-	if _, err := chromedp.Call(ctx, webauthn.Enable, webauthn.EnableParams{}); err != nil {
-		t.Fatalf("WebAuthn.enable: %v", err)
-	}
-	added, err := chromedp.Call(ctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{
-		Options: &webauthn.VirtualAuthenticatorOptions{
-			Protocol:                    webauthn.AuthenticatorProtocolCtap2,
-			Ctap2version:                webauthn.Ctap2versionCtap21,
-			Transport:                   webauthn.AuthenticatorTransportInternal,
-			HasResidentKey:              true,
-			HasUserVerification:         true,
-			IsUserVerified:              true,
-			AutomaticPresenceSimulation: true,
-		}})
-	cancel()
-	if err != nil {
-		t.Fatalf("WebAuthn.addVirtualAuthenticator: %v", err)
-	}
-	auth := added.AuthenticatorID
+	auth := c.addVirtualAuthenticator()
 
 	// Password sign-in; the upstream tells us the user id (the passkey's user handle).
 	c.passwordSignIn(g, passkeyEmail, passkeyPassword, protectedPath)
@@ -100,7 +82,7 @@ func TestPasskeyInChromium(t *testing.T) {
 	if e := eval[string](c, `document.getElementById("passkey-error").textContent`); e != "" {
 		t.Errorf("settings page shows an error after registering: %q", e)
 	}
-	ctx, cancel = c.step()
+	ctx, cancel := c.step()
 	creds, err := chromedp.Call(ctx, webauthn.GetCredentials, webauthn.GetCredentialsParams{AuthenticatorID: auth})
 	cancel()
 	if err != nil {
