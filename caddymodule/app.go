@@ -65,6 +65,16 @@ type App struct {
 	// {env.GATEHOUSE_MASTER_KEY}; it takes precedence over MasterKeyFile.
 	MasterKey string `json:"master_key,omitempty"`
 
+	// PasskeyRPID fixes the WebAuthn relying-party id (a registrable domain such as
+	// "example.com", so that passkeys work on all its subdomains). Default: each site's
+	// own host name.
+	PasskeyRPID string `json:"passkey_rp_id,omitempty"`
+
+	// PasskeyOrigins lists the origins allowed in passkey ceremonies (e.g.
+	// "https://app.example.com"); they must lie within PasskeyRPID. Default: the site's
+	// own origin.
+	PasskeyOrigins []string `json:"passkey_origins,omitempty"`
+
 	// BaseURL is the public address used in links Gatehouse logs or mails, such as
 	// the first-run setup link (e.g. "https://auth.example.com"). Default: none
 	// (the link is logged as a path).
@@ -108,7 +118,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	a.metrics = newMetrics(metricsRegistry(ctx))
-	pks, err := passkey.New(passkey.Config{RPDisplayName: "Gatehouse", Challenges: passkey.NewMemoryChallenges(clock.Real{}), Clock: clock.Real{}})
+	pks, err := passkey.New(passkey.Config{RPDisplayName: "Gatehouse", RPID: a.PasskeyRPID, Origins: a.PasskeyOrigins,
+		Challenges: passkey.NewMemoryChallenges(clock.Real{}), Clock: clock.Real{}})
 	if err != nil {
 		return fmt.Errorf("passkeys: %w", err)
 	}

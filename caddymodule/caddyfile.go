@@ -31,6 +31,8 @@ func init() {
 //	    base_url            <url>
 //	    master_key_file     <path>
 //	    master_key          <base64 key, e.g. {env.GATEHOUSE_MASTER_KEY}>
+//	    passkey_rp_id       <domain>
+//	    passkey_origins     <origin> [<origin>...]
 //	}
 func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 	if existing != nil {
@@ -58,6 +60,12 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			app.MasterKeyFile, err = oneArg(d)
 		case "master_key":
 			app.MasterKey, err = oneArg(d)
+		case "passkey_rp_id":
+			app.PasskeyRPID, err = oneArg(d)
+		case "passkey_origins":
+			if app.PasskeyOrigins = d.RemainingArgs(); len(app.PasskeyOrigins) == 0 {
+				err = d.Err("gatehouse: passkey_origins needs at least one origin")
+			}
 		case "bcrypt_cost":
 			app.BcryptCost, err = intArg(d)
 		case "min_password_length":
