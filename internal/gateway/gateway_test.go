@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -259,5 +260,25 @@ func TestMethodOverrideDecidedStrictly(t *testing.T) {
 	}
 	if d := g.Decide(request("POST", "/api/items/7", "a.example.com", tok), false); d.Outcome != Allow {
 		t.Errorf("plain POST: %v", d.Outcome)
+	}
+}
+
+// TestHostCacheFloodKeepsTenants: random unknown hosts fill the cache without evicting
+// a real tenant's entry.
+func TestHostCacheFloodKeepsTenants(t *testing.T) {
+	f := newFixture(t)
+	h := &HostTenants{Store: f.st, TTL: time.Hour, Now: time.Now}
+	if _, _, err := h.Resolve(t.Context(), "a.example.com"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range maxHostCache + 50 {
+		_, _, _ = h.Resolve(t.Context(), fmt.Sprintf("r%d.example.com", i))
+	}
+	h.mu.RLock()
+	e, ok := h.cache["a.example.com"]
+	n := len(h.cache)
+	h.mu.RUnlock()
+	if !ok || !e.found || n > maxHostCache {
+		t.Fatalf("tenant entry kept: %v, cache size %d", ok, n)
 	}
 }

@@ -70,8 +70,19 @@ func (h *HostTenants) Resolve(ctx context.Context, host string) (store.Tenant, s
 			e = hostEntry{t: t, found: true, expires: now.Add(h.TTL)}
 		}
 		h.mu.Lock()
-		if h.cache == nil || len(h.cache) >= maxHostCache {
+		if h.cache == nil {
 			h.cache = make(map[string]hostEntry)
+		}
+		if len(h.cache) >= maxHostCache {
+			// Evict one entry (map order is arbitrary), preferring an unknown host, so a
+			// flood of random subdomains cannot empty the cache of real tenants.
+			victim := ""
+			for k, old := range h.cache {
+				if victim = k; !old.found {
+					break
+				}
+			}
+			delete(h.cache, victim)
 		}
 		h.cache[host] = e
 		h.mu.Unlock()

@@ -81,6 +81,11 @@ func (p *Portal) apiMe(w http.ResponseWriter, r *http.Request, req Request) {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthenticated"})
 		return
 	}
+	f, err := p.MFA.Factors(r.Context(), req.Handle, e.User.ID)
+	if err != nil {
+		unavailableJSON(w)
+		return
+	}
 	nonNil := func(s []string) []string {
 		if s == nil {
 			return []string{}
@@ -97,7 +102,7 @@ func (p *Portal) apiMe(w http.ResponseWriter, r *http.Request, req Request) {
 		"session_id":   e.Session.ID,
 		"auth_methods": nonNil(e.Session.AuthMethods),
 		"second_factor": map[string]any{
-			"enrolled": false, "methods": []string{},
+			"enrolled": f.Any(), "totp": f.TOTP, "passkeys": f.Passkeys, "recovery_codes": f.RecoveryCodes,
 		},
 	})
 }
