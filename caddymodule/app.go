@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/clock"
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/mfa/passkey"
+	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/internal/secret"
 	"github.com/gatehouse-dev/gatehouse/internal/session"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -75,6 +76,30 @@ type App struct {
 	// own origin.
 	PasskeyOrigins []string `json:"passkey_origins,omitempty"`
 
+	// Redis is where hot shared state lives when several instances share the load:
+	// lockout counters and rate limits ("redis://user:pass@host:6379/0", "rediss://…"
+	// for TLS; use a placeholder such as {env.GATEHOUSE_REDIS} for the password).
+	// Default: this instance's memory.
+	Redis string `json:"redis,omitempty"`
+
+	// RedisKeyPrefix starts every key Gatehouse writes to Redis, so several deployments
+	// can share one database. Default "gatehouse:".
+	RedisKeyPrefix string `json:"redis_key_prefix,omitempty"`
+
+	// RateLimits overrides the limits of endpoint classes (login, second_factor, token,
+	// api): e.g. {"login": {"per_ip": "30/1m", "per_user": "10/1m"}}; "0" turns one off.
+	RateLimits map[string]RateLimit `json:"rate_limits,omitempty"`
+
+	// LockoutThreshold consecutive failures (password or second factor) lock an account.
+	// Default 5.
+	LockoutThreshold int `json:"lockout_threshold,omitempty"`
+
+	// LockoutDuration is the first lock's length; each further one doubles. Default 15m.
+	LockoutDuration caddy.Duration `json:"lockout_duration,omitempty"`
+
+	// LockoutMax caps the doubling. Default 24h.
+	LockoutMax caddy.Duration `json:"lockout_max,omitempty"`
+
 	// BaseURL is the public address used in links Gatehouse logs or mails, such as
 	// the first-run setup link (e.g. "https://auth.example.com"). Default: none
 	// (the link is logged as a path).
@@ -82,6 +107,7 @@ type App struct {
 
 	svc     *services
 	poolKey string
+	hotKey  string
 	logger  *zap.Logger
 	metrics *metrics
 }
@@ -113,11 +139,15 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return err
 	}
 	st := val.(*pooledStore).Store
+	a.metrics = newMetrics(metricsRegistry(ctx))
+	hot, err := a.hotState(ctx)
+	if err != nil {
+		return err
+	}
 	cipher, err := a.fieldCipher()
 	if err != nil {
 		return err
 	}
-	a.metrics = newMetrics(metricsRegistry(ctx))
 	pks, err := passkey.New(passkey.Config{RPDisplayName: "Gatehouse", RPID: a.PasskeyRPID, Origins: a.PasskeyOrigins,
 		Challenges: passkey.NewMemoryChallenges(clock.Real{}), Clock: clock.Real{}})
 	if err != nil {
@@ -134,8 +164,11 @@ func (a *App) Provision(ctx caddy.Context) error {
 			IdleTimeout: time.Duration(a.IdleTimeout),
 			CacheTTL:    time.Duration(a.SessionCacheTTL),
 		}),
-		hasher:   hasher,
-		authn:    &authn.Service{Hasher: hasher, Clock: clk, Gate: authn.NewGate(0, 2*time.Second)},
+		hasher: hasher,
+		authn: &authn.Service{Hasher: hasher, Clock: clk, Gate: authn.NewGate(0, 2*time.Second),
+			Lockout: &authn.Lockout{KV: hot.kv, Clock: clk, Policy: authn.LockoutPolicy{
+				Threshold: a.LockoutThreshold, Base: time.Duration(a.LockoutDuration), Max: time.Duration(a.LockoutMax)}}},
+		limiter:  hot.limiter,
 		mfa:      &authn.MFA{Cipher: cipher, Clock: clk},
 		passkeys: pks,
 		audit:    audit.NewWriter(clk),
@@ -156,6 +189,21 @@ func (a *App) applyDefaults() error {
 	if a.BcryptCost == 0 {
 		a.BcryptCost = 12
 	}
+	if a.LockoutThreshold == 0 {
+		a.LockoutThreshold = authn.DefaultLockout.Threshold
+	}
+	if a.LockoutDuration == 0 {
+		a.LockoutDuration = caddy.Duration(authn.DefaultLockout.Base)
+	}
+	if a.LockoutMax == 0 {
+		a.LockoutMax = caddy.Duration(authn.DefaultLockout.Max)
+	}
+	if a.LockoutThreshold < 1 || a.LockoutThreshold > 100 {
+		errs = append(errs, fmt.Errorf("lockout_threshold %d: must be between 1 and 100", a.LockoutThreshold))
+	}
+	if a.LockoutDuration < 0 || a.LockoutMax < a.LockoutDuration {
+		errs = append(errs, fmt.Errorf("lockout_duration %v and lockout_max %v: need 0 < duration <= max", time.Duration(a.LockoutDuration), time.Duration(a.LockoutMax)))
+	}
 	if a.BcryptCost < 4 || a.BcryptCost > 31 {
 		errs = append(errs, fmt.Errorf("bcrypt_cost %d: must be between 4 and 31", a.BcryptCost))
 	}
@@ -170,6 +218,9 @@ func (a *App) applyDefaults() error {
 	}
 	if time.Duration(a.SessionCacheTTL) > time.Minute {
 		errs = append(errs, fmt.Errorf("session_cache_ttl %v: at most 1m (it bounds how late a revocation elsewhere takes effect)", time.Duration(a.SessionCacheTTL)))
+	}
+	if _, err := a.rateRules(); err != nil {
+		errs = append(errs, err)
 	}
 	if a.BaseURL != "" {
 		u, err := url.Parse(a.BaseURL)
@@ -229,11 +280,22 @@ func (a *App) Stop() error { return nil }
 
 // Cleanup releases this config's hold on the shared store (safe after a failed Provision).
 func (a *App) Cleanup() error {
-	if a.poolKey == "" {
-		return nil
+	var errs []error
+	if a.hotKey != "" {
+		_, err := hotPool.Delete(a.hotKey)
+		errs = append(errs, err)
 	}
-	_, err := storePool.Delete(a.poolKey)
-	return err
+	if a.poolKey != "" {
+		_, err := storePool.Delete(a.poolKey)
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// RateLimit is one class's limits, each "<count>/<period>" such as "30/1m".
+type RateLimit struct {
+	PerIP   string `json:"per_ip,omitempty"`
+	PerUser string `json:"per_user,omitempty"`
 }
 
 // services are what handlers need from the app.
@@ -245,6 +307,7 @@ type services struct {
 	authn    *authn.Service
 	mfa      *authn.MFA
 	passkeys *passkey.Service
+	limiter  *ratelimit.Limiter
 	audit    *audit.Writer
 	rules    identity.PasswordRules
 }

@@ -31,6 +31,12 @@ func init() {
 //	    base_url            <url>
 //	    master_key_file     <path>
 //	    master_key          <base64 key, e.g. {env.GATEHOUSE_MASTER_KEY}>
+//	    redis               <redis:// or rediss:// URL>
+//	    redis_key_prefix    <prefix>
+//	    rate_limit          <class> <per-ip count/period> [<per-user count/period>]
+//	    lockout_threshold   <n>
+//	    lockout_duration    <duration>
+//	    lockout_max         <duration>
 //	    passkey_rp_id       <domain>
 //	    passkey_origins     <origin> [<origin>...]
 //	}
@@ -46,12 +52,14 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 	seen := map[string]bool{}
 	for d.NextBlock(0) {
 		name := d.Val()
-		if seen[name] {
+		if seen[name] && name != "rate_limit" {
 			return nil, d.Errf("gatehouse: subdirective %q given twice", name)
 		}
 		seen[name] = true
 		var err error
 		switch name {
+		case "rate_limit":
+			err = rateLimitArgs(d, app)
 		case "store":
 			app.Store, err = oneArg(d)
 		case "base_url":
@@ -60,6 +68,16 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			app.MasterKeyFile, err = oneArg(d)
 		case "master_key":
 			app.MasterKey, err = oneArg(d)
+		case "redis":
+			app.Redis, err = oneArg(d)
+		case "redis_key_prefix":
+			app.RedisKeyPrefix, err = oneArg(d)
+		case "lockout_threshold":
+			app.LockoutThreshold, err = intArg(d)
+		case "lockout_duration":
+			app.LockoutDuration, err = durationArg(d)
+		case "lockout_max":
+			app.LockoutMax, err = durationArg(d)
 		case "passkey_rp_id":
 			app.PasskeyRPID, err = oneArg(d)
 		case "passkey_origins":
@@ -205,4 +223,27 @@ func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
 		return 0, d.Errf("gatehouse: %s %q: not a duration (e.g. 30m, 12h, 30d)", name, s)
 	}
 	return caddy.Duration(dur), nil
+}
+
+// rateLimitArgs reads `rate_limit <class> <per-ip> [<per-user>]` (repeatable, one per class).
+func rateLimitArgs(d *caddyfile.Dispenser, app *App) error {
+	args := d.RemainingArgs()
+	if len(args) < 2 || len(args) > 3 {
+		return d.Err("gatehouse: rate_limit needs a class (login, second_factor, token, api), a per-IP rate like 30/1m, and optionally a per-user rate")
+	}
+	if app.RateLimits == nil {
+		app.RateLimits = map[string]RateLimit{}
+	}
+	if _, dup := app.RateLimits[args[0]]; dup {
+		return d.Errf("gatehouse: rate_limit %s given twice", args[0])
+	}
+	rl := RateLimit{PerIP: args[1]}
+	if len(args) == 3 {
+		rl.PerUser = args[2]
+	}
+	app.RateLimits[args[0]] = rl
+	if _, err := (&App{RateLimits: map[string]RateLimit{args[0]: rl}}).rateRules(); err != nil {
+		return d.Errf("gatehouse: %v", err)
+	}
+	return nil
 }

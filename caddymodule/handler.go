@@ -105,7 +105,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		resolver = &gateway.StaticTenant{Tenant: t, Handle: svc.store.Tenant(t.ID)}
 	}
 	portal := &web.Portal{
-		Prefix: h.Portal, Sessions: svc.sessions, Authn: svc.authn, MFA: svc.mfa, Passkeys: svc.passkeys, Audit: svc.audit,
+		Prefix: h.Portal, Sessions: svc.sessions, Authn: svc.authn, MFA: svc.mfa, Passkeys: svc.passkeys, Limiter: svc.limiter, Audit: svc.audit,
 		Hasher: svc.hasher, Rules: svc.rules, Clock: svc.clock, Logger: h.log, Metrics: h.app.metrics,
 	}
 	portal.Init()

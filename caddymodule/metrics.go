@@ -12,8 +12,11 @@ import (
 // metrics are Gatehouse's Prometheus series, registered in Caddy's registry. Counters
 // per label are resolved once so the request path only does an atomic add.
 type metrics struct {
-	signIns   *prometheus.CounterVec
-	decisions [gateway.NumOutcomes]prometheus.Counter
+	signIns     *prometheus.CounterVec
+	decisions   [gateway.NumOutcomes]prometheus.Counter
+	lockouts    prometheus.Counter
+	rateLimited *prometheus.CounterVec
+	degraded    prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -27,6 +30,18 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Namespace: "gatehouse", Name: "policy_decisions_total",
 		Help: "Decisions on proxied requests by outcome.",
 	}, []string{"outcome"}))
+	m.lockouts = register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "gatehouse", Name: "lockouts_total",
+		Help: "Accounts locked after repeated sign-in failures.",
+	}))
+	m.rateLimited = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "gatehouse", Name: "rate_limited_total",
+		Help: "Requests refused by rate limits, by endpoint class.",
+	}, []string{"class"}))
+	m.degraded = register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: "gatehouse", Name: "redis_degraded",
+		Help: "1 while Redis is unreachable and rate limits run on per-instance memory.",
+	}))
 	for o := range m.decisions {
 		m.decisions[o] = dec.WithLabelValues(gateway.Outcome(o).String())
 	}
@@ -48,6 +63,18 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 }
 
 func (m *metrics) SignIn(outcome string) { m.signIns.WithLabelValues(outcome).Inc() }
+
+func (m *metrics) Lockout() { m.lockouts.Inc() }
+
+func (m *metrics) RateLimited(class string) { m.rateLimited.WithLabelValues(class).Inc() }
+
+func (m *metrics) Degraded(on bool) {
+	if on {
+		m.degraded.Set(1)
+	} else {
+		m.degraded.Set(0)
+	}
+}
 
 func (m *metrics) PolicyDecision(o gateway.Outcome) {
 	if int(o) < len(m.decisions) {

@@ -31,6 +31,8 @@ const (
 	ActionPasskeyRegression   = "mfa.passkey_sign_count_regression"
 	ActionFactorsReset        = "mfa.reset"
 	ActionSecuritySettings    = "settings.security_changed"
+	ActionAccountLocked       = "account.locked"
+	ActionAccountUnlocked     = "account.unlocked"
 )
 
 // Outcomes.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,9 +16,13 @@ var ErrBusy = errors.New("too many concurrent password checks")
 // sign-in attempts cannot starve proxied traffic of CPU or grow memory without bound.
 // A caller waits at most Wait for a slot.
 type Gate struct {
-	slots chan struct{}
-	wait  time.Duration
+	slots     chan struct{}
+	wait      time.Duration
+	evaluated atomic.Int64
 }
+
+// Evaluated counts the hashes run through the gate (for metrics and tests).
+func (g *Gate) Evaluated() int64 { return g.evaluated.Load() }
 
 // NewGate allows n concurrent hashes (n <= 0: 2 × GOMAXPROCS); callers wait at most wait.
 func NewGate(n int, wait time.Duration) *Gate {
@@ -47,6 +52,7 @@ func (g *Gate) Do(ctx context.Context, fn func()) error {
 		}
 	}
 	defer func() { <-g.slots }()
+	g.evaluated.Add(1)
 	fn()
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/clock"
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
@@ -23,8 +24,9 @@ const (
 
 // FailureError carries the internal reason behind ErrInvalidCredentials.
 type FailureError struct {
-	Reason string
-	UserID string // empty for unknown users
+	Reason    string
+	UserID    string        // empty for unknown users
+	LockedFor time.Duration // > 0: this failure locked the account for that long
 }
 
 func (e *FailureError) Error() string { return "invalid credentials: " + e.Reason }
@@ -34,15 +36,39 @@ func (e *FailureError) Unwrap() error { return ErrInvalidCredentials }
 
 // Service verifies passwords.
 type Service struct {
-	Hasher *identity.Hasher
-	Clock  clock.Clock
-	Gate   *Gate // bounds concurrent hashing; nil: unbounded (tests)
+	Hasher  *identity.Hasher
+	Clock   clock.Clock
+	Gate    *Gate    // bounds concurrent hashing; nil: unbounded (tests)
+	Lockout *Lockout // nil: no lockout
 }
 
 // PasswordLogin checks email and password in tenant. On success it returns the user
 // (re-hashing the password first if the configured cost changed). Every failure is a
 // *FailureError wrapping ErrInvalidCredentials; other errors are store failures.
 func (s *Service) PasswordLogin(ctx context.Context, tenant store.TenantHandle, email, password string) (store.User, error) {
+	attempt, err := s.Lockout.Begin(ctx, tenant.TenantID(), email)
+	if err != nil {
+		return store.User{}, err // *LockedError, or the kv store failed: no password check
+	}
+	u, err := s.checkPassword(ctx, tenant, email, password)
+	var fe *FailureError
+	switch {
+	case errors.As(err, &fe):
+		if fe.LockedFor, err = s.Lockout.Fail(ctx, attempt); err != nil {
+			return store.User{}, err
+		}
+		return store.User{}, fe
+	case err != nil:
+		return store.User{}, err
+	}
+	if err := s.Lockout.Succeed(ctx, attempt); err != nil {
+		return store.User{}, err
+	}
+	return u, nil
+}
+
+// checkPassword is PasswordLogin without the lockout.
+func (s *Service) checkPassword(ctx context.Context, tenant store.TenantHandle, email, password string) (store.User, error) {
 	var u store.User
 	if norm, err := identity.NormalizeEmail(email); err == nil {
 		u, err = tenant.Users().UserByEmail(ctx, norm)

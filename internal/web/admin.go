@@ -197,3 +197,62 @@ func (p *Portal) apiAdmin(w http.ResponseWriter, r *http.Request, req Request, r
 }
 
 func hasRole(u store.User, role string) bool { return slices.Contains(u.Roles, role) }
+
+// unlock lifts a lockout on u (by e-mail, as lockouts are kept for typed addresses) and
+// audits it.
+func (p *Portal) unlock(ctx context.Context, r *http.Request, req Request, e *session.Entry, email, userID string) error {
+	if err := p.Authn.Lockout.Unlock(ctx, req.Handle.TenantID(), email); err != nil {
+		p.Logger.Error("unlocking account", zapErr(err))
+		return errUnavailable
+	}
+	rec := auditRecord(r, req, audit.ActionAccountUnlocked, audit.Success)
+	rec.ActorID, rec.ActorEmail, rec.SessionID, rec.Target = e.User.ID, e.User.Email, e.Session.ID, "user:"+userID
+	rec.Details = map[string]string{"email": truncate(email, 254)}
+	return p.writeAudit(ctx, req, rec)
+}
+
+// apiAdminUnlock: POST /api/v1/admin/users/{id}/unlock.
+func (p *Portal) apiAdminUnlock(w http.ResponseWriter, r *http.Request, req Request, userID string) {
+	e, ok := p.apiAdmin(w, r, req, false)
+	if !ok || !p.jsonBodyIfAny(w, r) {
+		return
+	}
+	u, err := req.Handle.Users().UserByID(r.Context(), userID)
+	if errors.Is(err, store.ErrNotFound) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no_such_user"})
+		return
+	}
+	if err != nil || p.unlock(r.Context(), r, req, e, u.Email, u.ID) != nil {
+		unavailableJSON(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "unlocked"})
+}
+
+// adminUnlock: POST /admin/unlock (form on the workspace security page), by e-mail.
+func (p *Portal) adminUnlock(w http.ResponseWriter, r *http.Request, req Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	e := p.requireAdmin(w, r, req)
+	if e == nil {
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	if err := r.ParseForm(); err != nil || !checkCSRF(r, req.HTTPS) {
+		p.message(w, http.StatusForbidden, req, "Workspace security", "The form expired. Please try again.", p.Prefix+"/admin/security", "Back")
+		return
+	}
+	email := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
+	userID := ""
+	if u, err := req.Handle.Users().UserByEmail(r.Context(), email); err == nil {
+		userID = u.ID
+	}
+	if p.unlock(r.Context(), r, req, e, email, userID) != nil {
+		p.message(w, http.StatusServiceUnavailable, req, "Try again later", "The account could not be unlocked.", p.Prefix+"/admin/security", "Back")
+		return
+	}
+	p.message(w, http.StatusOK, req, "Workspace security", email+" can sign in again.", p.Prefix+"/admin/security", "Back")
+}

@@ -38,6 +38,9 @@ func (p *Portal) apiLogin(w http.ResponseWriter, r *http.Request, req Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "signed_in"})
 	case errors.Is(err, authn.ErrInvalidCredentials):
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_credentials"})
+	case isTooMany(err):
+		tm, _ := asTooMany(err)
+		p.tooMany(w, r, req, tm.retryAfter)
 	default:
 		unavailableJSON(w)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/internal/session"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -33,6 +34,9 @@ type signIn struct {
 // the second-factor step accepts. Either way the browser's old session is revoked and a
 // new token issued, so a token planted before sign-in is worthless after it.
 func (p *Portal) passwordSignIn(ctx context.Context, w http.ResponseWriter, r *http.Request, req Request, email, password string) (signIn, error) {
+	if res := p.limitUser(ctx, ratelimit.Login, email); res != nil {
+		return signIn{}, res
+	}
 	u, err := p.Authn.PasswordLogin(ctx, req.Handle, email, password)
 	var fe *authn.FailureError
 	if errors.As(err, &fe) {
@@ -43,7 +47,14 @@ func (p *Portal) passwordSignIn(ctx context.Context, w http.ResponseWriter, r *h
 			return signIn{}, errUnavailable
 		}
 		p.signInMetric("failure")
+		if fe.LockedFor > 0 && p.auditLocked(ctx, r, req, fe.UserID, email, fe.LockedFor) != nil {
+			return signIn{}, errUnavailable
+		}
 		return signIn{}, authn.ErrInvalidCredentials
+	}
+	if tm, ok := asTooMany(err); ok {
+		p.signInMetric("locked")
+		return signIn{}, tm
 	}
 	if err != nil {
 		p.Logger.Error("password sign-in failed", zapErr(err))
@@ -157,6 +168,9 @@ func (p *Portal) login(w http.ResponseWriter, r *http.Request, req Request) {
 			d := p.loginPage(w, r, req, rd)
 			d.Error, d.Email = msgInvalid, email
 			render(w, http.StatusUnauthorized, "login", d)
+		case isTooMany(err):
+			tm, _ := asTooMany(err)
+			p.tooMany(w, r, req, tm.retryAfter)
 		default:
 			p.message(w, http.StatusServiceUnavailable, req, "Try again later", "Sign-in is unavailable right now.", p.Prefix+"/login", "Try again")
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/clock"
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/mfa/passkey"
+	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/internal/session"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -26,9 +27,11 @@ type Request struct {
 	RequestID string
 }
 
-// Metrics receives portal events; nil fields are fine.
+// Metrics receives portal events.
 type Metrics interface {
 	SignIn(outcome string)
+	Lockout()
+	RateLimited(class string)
 }
 
 // Portal serves the pages and API under Prefix.
@@ -38,6 +41,7 @@ type Portal struct {
 	Authn    *authn.Service
 	MFA      *authn.MFA
 	Passkeys *passkey.Service
+	Limiter  *ratelimit.Limiter // nil: no rate limits
 	Audit    *audit.Writer
 	Hasher   *identity.Hasher
 	Rules    identity.PasswordRules
@@ -60,6 +64,9 @@ func (p *Portal) Init() {
 func (p *Portal) Serve(w http.ResponseWriter, r *http.Request, path string, req Request) {
 	setSecurityHeaders(w.Header())
 	sub := strings.TrimPrefix(path, p.Prefix)
+	if class, ok := endpointClass(r.Method, sub); ok && !p.allow(w, r, req, class, req.ClientIP, "") {
+		return
+	}
 	switch {
 	case sub == "/login":
 		p.login(w, r, req)
@@ -87,6 +94,10 @@ func (p *Portal) Serve(w http.ResponseWriter, r *http.Request, path string, req 
 		p.apiPasskeyLoginFinish(w, r, req)
 	case sub == "/admin/security":
 		p.adminSecurity(w, r, req)
+	case sub == "/admin/unlock":
+		p.adminUnlock(w, r, req)
+	case strings.HasPrefix(sub, "/api/v1/admin/users/") && strings.HasSuffix(sub, "/unlock"):
+		p.apiAdminUnlock(w, r, req, strings.TrimSuffix(strings.TrimPrefix(sub, "/api/v1/admin/users/"), "/unlock"))
 	case sub == "/api/v1/admin/security":
 		p.apiAdminSecurity(w, r, req)
 	case strings.HasPrefix(sub, "/api/v1/admin/users/") && strings.HasSuffix(sub, "/reset-2fa"):

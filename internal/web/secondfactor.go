@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/mfa/recovery"
+	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/internal/session"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -71,6 +72,18 @@ func (p *Portal) completeSecondFactor(ctx context.Context, w http.ResponseWriter
 		}
 	}
 	var res = secondFactorResult{method: method}
+	if err := p.limitUser(ctx, ratelimit.SecondFactor, u.Email); err != nil {
+		return res, err
+	}
+	// Second-factor failures count towards the same lockout as passwords.
+	attempt, err := p.Authn.Lockout.Begin(ctx, req.Handle.TenantID(), u.Email)
+	if tm, ok := asTooMany(err); ok {
+		return res, tm
+	}
+	if err != nil {
+		p.Logger.Error("lockout check failed", zapErr(err))
+		return res, errUnavailable
+	}
 	need, err := p.requirement(ctx, req, u)
 	if err != nil {
 		return res, err
@@ -91,10 +104,17 @@ func (p *Portal) completeSecondFactor(ctx context.Context, w http.ResponseWriter
 			return res, errUnavailable
 		}
 		p.signInMetric("failure")
+		locked, lerr := p.Authn.Lockout.Fail(ctx, attempt)
+		if lerr != nil || (locked > 0 && p.auditLocked(ctx, r, req, u.ID, u.Email, locked) != nil) {
+			return res, errUnavailable
+		}
 		return res, authn.ErrInvalidCredentials
 	}
 	if err != nil {
 		p.Logger.Error("second factor check failed", zapErr(err))
+		return res, errUnavailable
+	}
+	if err := p.Authn.Lockout.Succeed(ctx, attempt); err != nil {
 		return res, errUnavailable
 	}
 	if method == authn.MethodRecovery {
@@ -181,6 +201,9 @@ func (p *Portal) secondFactor(w http.ResponseWriter, r *http.Request, req Reques
 			http.Redirect(w, r, rd, http.StatusSeeOther)
 		case errors.Is(err, authn.ErrInvalidCredentials):
 			page(http.StatusUnauthorized, rd, "That code is not valid.")
+		case isTooMany(err):
+			tm, _ := asTooMany(err)
+			p.tooMany(w, r, req, tm.retryAfter)
 		default:
 			p.message(w, http.StatusServiceUnavailable, req, "Try again later", "Sign-in is unavailable right now.", p.Prefix+"/login", "Try again")
 		}
@@ -219,6 +242,9 @@ func (p *Portal) apiSecondFactor(w http.ResponseWriter, r *http.Request, req Req
 		writeJSON(w, http.StatusOK, map[string]string{"status": "signed_in"})
 	case errors.Is(err, authn.ErrInvalidCredentials):
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_code"})
+	case isTooMany(err):
+		tm, _ := asTooMany(err)
+		p.tooMany(w, r, req, tm.retryAfter)
 	default:
 		unavailableJSON(w)
 	}

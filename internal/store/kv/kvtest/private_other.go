@@ -1,0 +1,43 @@
+//go:build !unix
+
+package kvtest
+
+import (
+	"crypto/tls"
+	"os"
+	"testing"
+)
+
+// PrivateRedisConfig configures a private redis-server (see the unix version).
+type PrivateRedisConfig struct {
+	Password string
+	Username string
+	TLS      bool
+}
+
+// PrivateRedis needs redis-server and POSIX signals; on this platform the tests
+// that use it are skipped (and fail in CI, which runs on Linux).
+type PrivateRedis struct{}
+
+// StartPrivateRedis fails in CI and skips elsewhere.
+func StartPrivateRedis(t testing.TB) *PrivateRedis {
+	return StartPrivateRedisWith(t, PrivateRedisConfig{})
+}
+
+// StartPrivateRedisWith fails in CI and skips elsewhere.
+func StartPrivateRedisWith(t testing.TB, _ PrivateRedisConfig) *PrivateRedis {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatal("a private redis-server needs a unix system")
+	}
+	t.Skip("a private redis-server needs a unix system, skipping outside CI")
+	return nil
+}
+
+func (*PrivateRedis) URL() string            { return "" }
+func (*PrivateRedis) Addr() string           { return "" }
+func (*PrivateRedis) ClientTLS() *tls.Config { return nil }
+func (*PrivateRedis) Stop()                  {}
+func (*PrivateRedis) Start()                 {}
+func (*PrivateRedis) Pause()                 {}
+func (*PrivateRedis) Resume()                {}

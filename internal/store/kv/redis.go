@@ -1,0 +1,213 @@
+package kv
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// Defaults for RedisOptions. They are short on purpose: the callers are sign-in
+// paths that fail closed, so a dead or hung Redis must turn into a 503 within about a
+// second, not hang a login for go-redis's default 5 s per attempt and 3 retries.
+const (
+	DefaultKeyPrefix         = "gatehouse:"
+	DefaultRedisDialTimeout  = 500 * time.Millisecond
+	DefaultRedisReadTimeout  = 300 * time.Millisecond
+	DefaultRedisWriteTimeout = 300 * time.Millisecond
+)
+
+// RedisOptions tune a Redis store. The zero value is usable: every field has a
+// default. Timeouts given as query parameters in the URL (dial_timeout=…) are used
+// when the matching field here is zero.
+type RedisOptions struct {
+	// KeyPrefix is put before every key, so that several deployments (or tests) can
+	// share one Redis database. Default "gatehouse:". Two prefixes must not be
+	// prefixes of each other ("a:" and "a:b:" would overlap); end them with ":".
+	KeyPrefix string
+	// DialTimeout bounds one connection attempt. Default 500ms.
+	DialTimeout time.Duration
+	// ReadTimeout bounds waiting for one reply. Default 300ms.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds sending one command. Default 300ms.
+	WriteTimeout time.Duration
+	// OpTimeout bounds one whole operation, retries and waiting for a pooled
+	// connection included; the caller's context may shorten it. Default DialTimeout
+	// plus the larger of ReadTimeout and WriteTimeout (800ms with the defaults).
+	OpTimeout time.Duration
+	// PoolSize is the number of pooled connections. Default go-redis's
+	// 10 per GOMAXPROCS.
+	PoolSize int
+	// TLSConfig is used for rediss:// URLs, e.g. to trust a private CA or to present
+	// a client certificate; its ServerName defaults to the URL's host. Default: the
+	// system roots. Giving it with a redis:// URL is refused, because it would
+	// suggest an encryption that is not happening.
+	TLSConfig *tls.Config
+	// Lazy skips the ping in OpenRedis, so that a gateway can start while Redis is
+	// down; operations then fail with ErrUnavailable until Redis answers. Default
+	// false: a misconfigured URL shows up at start.
+	Lazy bool
+}
+
+// Redis is the shared Store: several gateway instances pointed at one Redis see the
+// same counters and single-use values. It is safe for concurrent use, and it recovers
+// by itself when Redis comes back after an outage (go-redis redials), so it never
+// needs to be reopened.
+type Redis struct {
+	client    *redis.Client
+	prefix    string
+	opTimeout time.Duration
+	password  string // only to scrub it from error text
+	display   string // the URL with the password replaced, for logs and errors
+}
+
+// Compile-time check that Redis is a Store.
+var _ Store = (*Redis)(nil)
+
+// OpenRedis connects to the Redis at rawURL — redis://[user:password@]host:port/db,
+// or rediss:// for TLS — and, unless opts.Lazy, pings it. A configuration error is
+// returned as is; a Redis that does not answer gives an error wrapping
+// ErrUnavailable. Error text never contains the password.
+func OpenRedis(ctx context.Context, rawURL string, opts RedisOptions) (*Redis, error) {
+	cfg, err := redisConfig(rawURL, opts)
+	if err != nil {
+		return nil, err
+	}
+	r := &Redis{
+		client:    redis.NewClient(cfg.client),
+		prefix:    cfg.prefix,
+		opTimeout: cfg.opTimeout,
+		password:  cfg.password,
+		display:   cfg.display,
+	}
+	if opts.Lazy {
+		return r, nil
+	}
+	pctx, cancel := r.bound(ctx)
+	defer cancel()
+	if err := r.client.Ping(pctx).Err(); err != nil {
+		_ = r.client.Close()
+		return nil, r.fail("opening "+cfg.display, err)
+	}
+	return r, nil
+}
+
+// String returns the server URL with its password redacted, for logs.
+func (r *Redis) String() string { return r.display }
+
+// resolvedRedis is a validated configuration with every default applied.
+type resolvedRedis struct {
+	client    *redis.Options
+	prefix    string
+	opTimeout time.Duration
+	password  string // to scrub from error text
+	display   string // the redacted URL
+}
+
+// redisConfig validates the URL and options, reporting every problem at once, and
+// applies the defaults.
+func redisConfig(rawURL string, opts RedisOptions) (*resolvedRedis, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		// url.Error quotes the whole URL, password included: keep only its reason.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("kv redis: parsing URL: %w", err)
+	}
+	display := u.Redacted()
+	password, _ := u.User.Password()
+	scrub := func(err error) error { return scrubbed(err, password) }
+
+	var errs []error
+	if u.Scheme != "redis" && u.Scheme != "rediss" {
+		errs = append(errs, fmt.Errorf("scheme must be redis:// or rediss://, not %q", u.Scheme))
+	}
+	if opts.TLSConfig != nil && u.Scheme == "redis" {
+		errs = append(errs, errors.New("a TLS config was given for a redis:// URL; use rediss:// to encrypt"))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"dial timeout", opts.DialTimeout},
+		{"read timeout", opts.ReadTimeout},
+		{"write timeout", opts.WriteTimeout},
+		{"operation timeout", opts.OpTimeout},
+	} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s must not be negative, got %s", d.name, d.v))
+		}
+	}
+	if opts.PoolSize < 0 {
+		errs = append(errs, fmt.Errorf("pool size must not be negative, got %d", opts.PoolSize))
+	}
+	var o *redis.Options
+	if len(errs) == 0 {
+		if o, err = redis.ParseURL(rawURL); err != nil {
+			errs = append(errs, scrub(err))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("kv redis: configuring %s: %w", display, errors.Join(errs...))
+	}
+
+	o.DialTimeout = firstPositive(opts.DialTimeout, o.DialTimeout, DefaultRedisDialTimeout)
+	o.ReadTimeout = firstPositive(opts.ReadTimeout, o.ReadTimeout, DefaultRedisReadTimeout)
+	o.WriteTimeout = firstPositive(opts.WriteTimeout, o.WriteTimeout, DefaultRedisWriteTimeout)
+	if opts.OpTimeout == 0 {
+		opts.OpTimeout = o.DialTimeout + max(o.ReadTimeout, o.WriteTimeout)
+	}
+	if opts.PoolSize > 0 {
+		o.PoolSize = opts.PoolSize
+	}
+	if opts.TLSConfig != nil {
+		o.TLSConfig = opts.TLSConfig.Clone()
+		if o.TLSConfig.ServerName == "" {
+			o.TLSConfig.ServerName = u.Hostname()
+		}
+	}
+	failFast(o, opts.OpTimeout)
+	prefix := opts.KeyPrefix
+	if prefix == "" {
+		prefix = DefaultKeyPrefix
+	}
+	return &resolvedRedis{client: o, prefix: prefix, opTimeout: opts.OpTimeout, password: password, display: display}, nil
+}
+
+// failFast sets the go-redis knobs that decide how long a dead Redis takes to
+// report. One dial attempt per connection (go-redis would try 5), and at most two
+// retries of a command with short back-off: a retry rescues a command that met a
+// connection broken by a Redis restart, and OpTimeout caps the total. A retried
+// INCR whose reply was lost may count twice, and a retried GETDEL may find the value
+// already gone; both err on the safe side (more failures counted, a ceremony to
+// restart).
+func failFast(o *redis.Options, opTimeout time.Duration) {
+	o.DialerRetries = 1
+	o.MaxRetries = 2
+	o.MinRetryBackoff = 8 * time.Millisecond
+	o.MaxRetryBackoff = 64 * time.Millisecond
+	o.PoolTimeout = opTimeout
+	// Let the per-operation deadline reach the socket deadlines.
+	o.ContextTimeoutEnabled = true
+	// Neither is needed for a handful of string commands, and both cost a round trip
+	// on every new connection (and an error on Redis < 7.2).
+	o.DisableIdentity = true
+	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+}
+
+// firstPositive returns the first of ds that is > 0.
+func firstPositive(ds ...time.Duration) time.Duration {
+	for _, d := range ds {
+		if d > 0 {
+			return d
+		}
+	}
+	return 0
+}
