@@ -121,17 +121,39 @@ func startGateway(t *testing.T, storeDSN, upstream, site string) *gateway {
 // to read /metrics from).
 func startGatewayAdmin(t *testing.T, storeDSN, upstream, site, admin string) *gateway {
 	t.Helper()
+	return startGatewayWith(t, gatewayConfig{dsn: storeDSN, upstream: upstream, site: site, admin: admin})
+}
+
+// gatewayConfig varies the generated Caddyfile.
+type gatewayConfig struct {
+	dsn, upstream, site string
+	admin               string // default "off"
+	app                 string // more lines inside the gatehouse global option
+	global              string // more global options (e.g. servers { trusted_proxies … })
+	port                int    // default: a free port
+}
+
+func startGatewayWith(t *testing.T, c gatewayConfig) *gateway {
+	t.Helper()
 	dir := t.TempDir()
-	port := freePort(t)
+	if c.admin == "" {
+		c.admin = "off"
+	}
+	port := c.port
+	if port == 0 {
+		port = freePort(t)
+	}
 	cfg := fmt.Sprintf(`{
 	admin %s
 	auto_https off
 	persist_config off
 	storage file_system %s
+	%s
 	gatehouse {
 		store %s
 		bcrypt_cost 4
 		base_url http://127.0.0.1:%d
+		%s
 	}
 }
 
@@ -140,7 +162,7 @@ http://127.0.0.1:%d {
 	}
 	reverse_proxy %s
 }
-`, admin, filepath.Join(dir, "caddy"), storeDSN, port, port, site, strings.TrimPrefix(upstream, "http://"))
+`, c.admin, filepath.Join(dir, "caddy"), c.global, c.dsn, port, c.app, port, c.site, strings.TrimPrefix(c.upstream, "http://"))
 	g := &gateway{t: t, url: fmt.Sprintf("http://127.0.0.1:%d", port), config: filepath.Join(dir, "Caddyfile"), dir: dir}
 	if err := os.WriteFile(g.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -101,6 +101,7 @@ func warmPool(t *testing.T, st kv.Store) {
 func wantUnavailable(t *testing.T, st kv.Store) {
 	t.Helper()
 	for _, c := range kvtest.CallEach(ctx, st, "n") {
+		t.Logf("%s failed after %s: %v", c.Op, c.Elapsed, c.Err)
 		if !errors.Is(c.Err, kv.ErrUnavailable) || errors.Is(c.Err, kv.ErrNotFound) {
 			t.Errorf("%s while Redis is down = %v; want an error wrapping ErrUnavailable", c.Op, c.Err)
 		}

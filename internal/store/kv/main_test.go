@@ -1,0 +1,21 @@
+package kv_test
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// TestMain silences go-redis's own logger, which prints a line for every refused
+// dial: the outage tests make hundreds on purpose. The gateway decides for itself
+// where go-redis logs go.
+func TestMain(m *testing.M) {
+	redis.SetLogger(quiet{})
+	os.Exit(m.Run())
+}
+
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
