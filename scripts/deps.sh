@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes what the tests use available: oathtool, Chromium, and PostgreSQL on 127.0.0.1:5432 (trust auth,
+# Makes what the tests use available: oathtool, Chromium, Redis (127.0.0.1:6379), and PostgreSQL on 127.0.0.1:5432 (trust auth,
 # database "test"). If none answers, it starts the local cluster, or installs and starts
 # one when the machine has none (needs root and apt-get, as in CI).
 set -uo pipefail
@@ -10,6 +10,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; t
 missing=()
 command -v oathtool >/dev/null || missing+=(oathtool)
 command -v chromium >/dev/null || missing+=(chromium)
+command -v redis-server >/dev/null || missing+=(redis-server)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"
   (as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null) ||
@@ -38,6 +39,20 @@ if ! pg_up; then
     as_root su postgres -c "psql -qc 'CREATE DATABASE test'" 2>/dev/null || true
   fi
 fi
+redis_up() { (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; }
+if ! redis_up && command -v redis-server >/dev/null; then
+  echo "== Redis not reachable on 127.0.0.1:6379; starting it"
+  mkdir -p /tmp/gatehouse-redis
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+    --dir /tmp/gatehouse-redis --logfile /tmp/gatehouse-redis/redis.log >/dev/null 2>&1 || true
+  for _ in $(seq 1 20); do redis_up && break; sleep 0.5; done
+fi
+if redis_up; then
+  echo "== Redis reachable on 127.0.0.1:6379"
+else
+  echo "!! Redis is not reachable; Redis tests will skip (or fail with CI set)"
+fi
+
 if pg_up; then
   echo "== PostgreSQL reachable on 127.0.0.1:5432"
 else

@@ -5,7 +5,9 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -23,8 +25,9 @@ const (
 )
 
 // RedisOptions tune a Redis store. The zero value is usable: every field has a
-// default. Timeouts given as query parameters in the URL (dial_timeout=…) are used
-// when the matching field here is zero.
+// default. Timeouts and pool size given as query parameters in the URL
+// (dial_timeout=…, pool_size=…) are used when the matching field here is zero;
+// parameters that would undo the fail-fast settings, or skip_verify, are refused.
 type RedisOptions struct {
 	// KeyPrefix is put before every key, so that several deployments (or tests) can
 	// share one Redis database. Default "gatehouse:". Two prefixes must not be
@@ -129,6 +132,11 @@ func redisConfig(rawURL string, opts RedisOptions) (*resolvedRedis, error) {
 	if u.Scheme != "redis" && u.Scheme != "rediss" {
 		errs = append(errs, fmt.Errorf("scheme must be redis:// or rediss://, not %q", u.Scheme))
 	}
+	for _, name := range slices.Sorted(maps.Keys(u.Query())) {
+		if why, ok := refusedQuery[name]; ok {
+			errs = append(errs, fmt.Errorf("URL parameter %s is not accepted: %s", name, why))
+		}
+	}
 	if opts.TLSConfig != nil && u.Scheme == "redis" {
 		errs = append(errs, errors.New("a TLS config was given for a redis:// URL; use rediss:// to encrypt"))
 	}
@@ -200,6 +208,16 @@ func failFast(o *redis.Options, opTimeout time.Duration) {
 	// on every new connection (and an error on Redis < 7.2).
 	o.DisableIdentity = true
 	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+}
+
+// refusedQuery lists the go-redis URL parameters that OpenRedis refuses rather
+// than silently overriding or obeying. Others (dial_timeout, pool_size, …) are used.
+var refusedQuery = map[string]string{
+	"max_retries":       "retries are fixed so that a dead Redis fails fast",
+	"min_retry_backoff": "retries are fixed so that a dead Redis fails fast",
+	"max_retry_backoff": "retries are fixed so that a dead Redis fails fast",
+	"pool_timeout":      "it follows the operation timeout",
+	"skip_verify":       "it turns off certificate checks; give the CA in the TLS config instead",
 }
 
 // firstPositive returns the first of ds that is > 0.
