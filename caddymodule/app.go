@@ -148,8 +148,12 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	var challenges passkey.ChallengeStore = passkey.NewMemoryChallenges(clock.Real{}) // bounded
+	if a.Redis != "" {
+		challenges = kvChallenges{kv: hot.kv} // any instance can finish a ceremony
+	}
 	pks, err := passkey.New(passkey.Config{RPDisplayName: "Gatehouse", RPID: a.PasskeyRPID, Origins: a.PasskeyOrigins,
-		Challenges: passkey.NewMemoryChallenges(clock.Real{}), Clock: clock.Real{}})
+		Challenges: challenges, Clock: clock.Real{}})
 	if err != nil {
 		return fmt.Errorf("passkeys: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gatehouse-dev/gatehouse/internal/clock"
+	"github.com/gatehouse-dev/gatehouse/internal/mfa/passkey"
 	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/internal/store/kv"
 )
@@ -89,4 +90,20 @@ func (a *App) hotState(ctx caddy.Context) (*hot, error) {
 		}
 	}
 	return h, nil
+}
+
+// kvChallenges keeps passkey ceremony state in the kv store, so a ceremony begun on one
+// instance can finish on another when the store is Redis.
+type kvChallenges struct{ kv kv.Store }
+
+func (c kvChallenges) Put(ctx context.Context, id string, data []byte, ttl time.Duration) error {
+	return c.kv.Put(ctx, "webauthn:"+id, data, ttl)
+}
+
+func (c kvChallenges) Take(ctx context.Context, id string) ([]byte, error) {
+	b, err := c.kv.Take(ctx, "webauthn:"+id)
+	if errors.Is(err, kv.ErrNotFound) {
+		return nil, passkey.ErrChallengeNotFound
+	}
+	return b, err
 }
