@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"net/http"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -45,4 +47,18 @@ func TestAdminPasskeyPolicyInChromium(t *testing.T) {
 	c.clickPasskey()
 	c.waitPath(protectedPath)
 	c.expectUpstream(t, up, email, "pwd,hwk")
+	c.signOut(g)
+
+	// A password lockout does not block the passkey, a separate authenticator.
+	for i := range 5 {
+		if st, _, _ := apiLoginStatus(t, g.url, email, "wrong password "+strconv.Itoa(i)); st != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d: %d", i+1, st)
+		}
+	}
+	if st, _, _ := apiLoginStatus(t, g.url, email, pw); st != http.StatusTooManyRequests {
+		t.Fatalf("password after five failures: %d, want 429", st)
+	}
+	c.passkeySignIn(g, "/auth/login?rd="+protectedPath)
+	c.waitPath(protectedPath)
+	c.expectUpstream(t, up, email, "hwk")
 }
