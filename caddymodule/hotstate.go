@@ -53,7 +53,7 @@ func (a *App) hotState(ctx caddy.Context) (*hot, error) {
 		}
 		openCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		r, err := kv.OpenRedis(openCtx, url, kv.RedisOptions{KeyPrefix: prefix})
+		r, err := kv.OpenRedis(openCtx, url, kv.RedisOptions{KeyPrefix: prefix, Lazy: true})
 		if err != nil {
 			return nil, fmt.Errorf("redis %s: %w", redactDSN(url), err)
 		}

@@ -70,18 +70,24 @@ func TestTwoInstancesShareLockoutAndLimits(t *testing.T) {
 	}
 }
 
-// TestRedisOutage: with its Redis gone, a gateway refuses password sign-in with 503
-// (fails closed), keeps existing sessions working, and recovers by itself when Redis
-// returns.
+// TestRedisOutage: a gateway whose Redis is down starts anyway; with Redis gone it
+// refuses password sign-in with 503 (fails closed), keeps existing sessions working,
+// and recovers by itself when Redis returns.
 func TestRedisOutage(t *testing.T) {
 	rd := kvtest.StartPrivateRedis(t)
 	up := newRecorder(t)
+	// Redis is down when the gateway starts: it starts anyway and refuses sign-in.
+	rd.Stop()
 	g := startGatewayWith(t, gatewayConfig{dsn: "sqlite://" + t.TempDir() + "/gh.db", upstream: up.URL, site: siteConfig,
 		app: "redis " + rd.URL()})
 	const pw = "passphrase for the outage test"
 	if out, err := g.cli(pw+"\n", "user", "add", "--email", "out@example.com", "--role", "member", "--password-stdin"); err != nil {
 		t.Fatalf("user add: %v %s", err, out)
 	}
+	if st, _, _ := apiLoginStatus(t, g.url, "out@example.com", pw); st != http.StatusServiceUnavailable {
+		t.Fatalf("sign-in while Redis has been down since the start: %d, want 503", st)
+	}
+	rd.Start()
 	st, _, c := apiLoginStatus(t, g.url, "out@example.com", pw)
 	if st != http.StatusOK {
 		t.Fatalf("login with Redis up: %d", st)
