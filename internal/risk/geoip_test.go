@@ -134,7 +134,7 @@ func TestReloadPicksUpReplacedFile(t *testing.T) {
 	}
 
 	renamed := recLondon
-	renamed.city = "City of Westminster"
+	renamed.City = "City of Westminster"
 	w.city(renamed, recMilton)
 
 	// Within the interval the file is not even stat'ed: lookups stay cheap.
@@ -191,7 +191,7 @@ func TestReloadKeepsGoodDataOverBadReplacement(t *testing.T) {
 
 	// A good file after the bad ones is picked up again.
 	moved := recLondon
-	moved.city = "Greenwich"
+	moved.City = "Greenwich"
 	w.city(moved)
 	fc.Advance(interval)
 	if got := lookupCity(t, g, ipLondon); got != "Greenwich" {
@@ -211,7 +211,7 @@ func TestReloadDetectsRenameWithSameSizeAndTime(t *testing.T) {
 	g, fc, _ := openTest(t, w.path)
 
 	renamed := recLondon
-	renamed.city = "Londra" // same length as London: same file size
+	renamed.City = "Londra" // same length as London: same file size
 	w.city(renamed)
 	if err := os.Chtimes(w.path, before.ModTime(), before.ModTime()); err != nil {
 		t.Fatal(err)
@@ -255,7 +255,7 @@ func TestRefresh(t *testing.T) {
 		t.Error("Refresh of a corrupt file: nil error")
 	}
 	renamed := recLondon
-	renamed.city = "Soho"
+	renamed.City = "Soho"
 	w.city(renamed)
 	// No clock movement: Refresh does not wait for the interval.
 	if err := g.Refresh(); err != nil {
@@ -292,7 +292,7 @@ func TestConcurrentLookupsDuringReload(t *testing.T) {
 	}
 	for i := range 20 {
 		r := recLondon
-		r.city = []string{"London", "Westminster"}[i%2]
+		r.City = []string{"London", "Westminster"}[i%2]
 		if i%5 == 4 {
 			w.write(garbage)
 		} else {
