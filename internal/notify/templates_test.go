@@ -1,0 +1,275 @@
+package notify
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+var lockedData = AccountLocked{
+	TenantName:   "Example Clinic",
+	UserEmail:    "ada@example.com",
+	LockDuration: 30 * time.Minute,
+	LockedAt:     time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC),
+	IP:           "203.0.113.7",
+	SignInURL:    "https://auth.example.com/login",
+}
+
+var signInData = NewSignIn{
+	TenantName:  "Example Clinic",
+	UserEmail:   "ada@example.com",
+	Anomalies:   []string{AnomalyNewDevice, AnomalyNewCountry, AnomalyImpossibleTravel},
+	Device:      "Firefox 131 on Linux",
+	IP:          "198.51.100.23",
+	Location:    "Lyon, France",
+	At:          time.Date(2026, 3, 14, 22, 5, 0, 0, time.UTC),
+	SecurityURL: "https://auth.example.com/account/security",
+}
+
+func mustRender(t *testing.T, tm *Templates, kind string, data any) (subject, text, html string) {
+	t.Helper()
+	subject, text, html, err := tm.Render(kind, data)
+	if err != nil {
+		t.Fatalf("Render(%s): %v", kind, err)
+	}
+	return subject, text, html
+}
+
+func wantContains(t *testing.T, what, s string, subs ...string) {
+	t.Helper()
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			t.Errorf("%s does not contain %q:\n%s", what, sub, s)
+		}
+	}
+}
+
+func wantNotContains(t *testing.T, what, s string, subs ...string) {
+	t.Helper()
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			t.Errorf("%s contains %q:\n%s", what, sub, s)
+		}
+	}
+}
+
+func TestEmbeddedTemplatesLoad(t *testing.T) {
+	tm, err := loadTemplates(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Kinds(); !slices.Equal(got, []string{KindAccountLocked, KindNewSignIn}) {
+		t.Fatalf("Kinds() = %v", got)
+	}
+	if len(tm.Overrides()) != 0 {
+		t.Fatalf("embedded templates report overrides %v", tm.Overrides())
+	}
+}
+
+func TestRenderAccountLocked(t *testing.T) {
+	subject, text, html := mustRender(t, DefaultTemplates(), KindAccountLocked, lockedData)
+	if subject != "Your Example Clinic account is locked for 30 minutes" {
+		t.Errorf("subject = %q", subject)
+	}
+	wantContains(t, "text", text,
+		"Example Clinic", "ada@example.com", "203.0.113.7",
+		"Sat, 14 Mar 2026 09:26 UTC", "Sat, 14 Mar 2026 09:56 UTC", "(30 minutes)",
+		"\nhttps://auth.example.com/login\n")
+	wantContains(t, "html", html,
+		"<strong>ada@example.com</strong>", "<td>203.0.113.7</td>",
+		`href="https://auth.example.com/login"`, "Sat, 14 Mar 2026 09:56 UTC (30 minutes)")
+	// Package-level Render is the embedded set.
+	s2, t2, h2, err := Render(KindAccountLocked, lockedData)
+	if err != nil || s2 != subject || t2 != text || h2 != html {
+		t.Errorf("Render differs from DefaultTemplates().Render (err %v)", err)
+	}
+}
+
+func TestRenderNewSignIn(t *testing.T) {
+	subject, text, html := mustRender(t, DefaultTemplates(), KindNewSignIn, signInData)
+	if subject != "New sign-in to your Example Clinic account" {
+		t.Errorf("subject = %q", subject)
+	}
+	labels := []string{anomalyLabel(AnomalyNewDevice), anomalyLabel(AnomalyNewCountry), anomalyLabel(AnomalyImpossibleTravel)}
+	wantContains(t, "text", text,
+		"  - "+labels[0]+"\n", "  - "+labels[2]+"\n", "Firefox 131 on Linux", "198.51.100.23",
+		"approximately Lyon, France", "Sat, 14 Mar 2026 22:05 UTC", "\nhttps://auth.example.com/account/security\n")
+	for _, l := range labels {
+		wantContains(t, "html", html, "<li>"+l+"</li>")
+	}
+	wantContains(t, "html", html, "Firefox 131 on Linux", "approximately Lyon, France",
+		`href="https://auth.example.com/account/security"`)
+
+	// No GeoIP (or the user objected to profiling): no location, and an unknown code
+	// still shows.
+	d := signInData
+	d.Location, d.Device = "", ""
+	d.Anomalies = []string{"odd_hours"}
+	_, text, html = mustRender(t, DefaultTemplates(), KindNewSignIn, d)
+	wantContains(t, "text", text, "Location: unknown", "Device:   unknown", "  - odd_hours\n")
+	wantContains(t, "html", html, "<li>odd_hours</li>")
+}
+
+// TestRenderEscapesHostileValues feeds values an attacker controls (the e-mail typed
+// at sign-up, the User-Agent, a GeoIP city name) and a tenant link an operator got
+// wrong: HTML stays inert, the text body keeps its lines, the subject its header.
+func TestRenderEscapesHostileValues(t *testing.T) {
+	locked := lockedData
+	locked.UserEmail = `"<script>alert(1)</script>"@evil.example`
+	locked.TenantName = "Acme\r\nBcc: victim@example.com"
+	locked.SignInURL = "javascript:alert(document.cookie)"
+	subject, text, html := mustRender(t, DefaultTemplates(), KindAccountLocked, locked)
+	wantNotContains(t, "html", html, "<script>", "javascript:")
+	wantContains(t, "html", html, "&lt;script&gt;alert(1)&lt;/script&gt;", `href="#ZgotmplZ"`)
+	wantNotContains(t, "subject", subject, "\r", "\n")
+	if subject != "Your Acme Bcc: victim@example.com account is locked for 30 minutes" {
+		t.Errorf("subject = %q", subject)
+	}
+	wantContains(t, "text", text, `("<script>alert(1)</script>"@evil.example)`)
+
+	signIn := signInData
+	signIn.UserEmail = `x@evil.example<img src=x onerror=alert(1)>`
+	signIn.Device = "Mozilla/5.0 <img src=x onerror=alert(1)>\r\n\r\nUrgent: verify at https://evil.example\u202e"
+	signIn.Location = `</td><script>alert("geo")</script>`
+	signIn.Anomalies = []string{"<b>x</b>"}
+	_, text, html = mustRender(t, DefaultTemplates(), KindNewSignIn, signIn)
+	wantNotContains(t, "html", html, "<img", "<script>", "</td><script>", "<b>x</b>", "\u202e")
+	wantContains(t, "html", html, "&lt;img src=x onerror=alert(1)&gt;", "&lt;/td&gt;&lt;script&gt;", "&lt;b&gt;x&lt;/b&gt;")
+	// A newline in the User-Agent cannot start a paragraph of its own in the text.
+	wantContains(t, "text", text,
+		"  Device:   Mozilla/5.0 <img src=x onerror=alert(1)> Urgent: verify at https://evil.example\n")
+	wantNotContains(t, "text", text, "\nUrgent", "\u202e")
+}
+
+func TestRenderErrors(t *testing.T) {
+	if _, _, _, err := Render("password_reset", lockedData); err == nil || !strings.Contains(err.Error(), `unknown message kind "password_reset"`) {
+		t.Errorf("unknown kind: err = %v", err)
+	}
+	// The data of another kind lacks fields: an error, not a mail with holes.
+	if _, _, _, err := Render(KindAccountLocked, signInData); err == nil {
+		t.Error("rendering account_locked with NewSignIn data succeeded")
+	}
+	if _, _, _, err := Render(KindNewSignIn, map[string]any{"TenantName": "x"}); err == nil {
+		t.Error("rendering with a map missing keys succeeded")
+	}
+}
+
+func writeFiles(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestLoadTemplatesOverride(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"account_locked.subject.tmpl": "[{{.TenantName}}] Konto gesperrt ({{duration .LockDuration}})",
+		"account_locked.html.tmpl":    `<p>Gesperrt: {{.UserEmail}} <a href="{{.SignInURL}}">Anmelden</a></p>`,
+		"README.md":                   "not a template: ignored",
+	})
+	tm, err := LoadTemplates(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tm.Overrides(); !slices.Equal(got, []string{"account_locked.subject.tmpl", "account_locked.html.tmpl"}) {
+		t.Errorf("Overrides() = %v", got)
+	}
+	d := lockedData
+	d.UserEmail = "<b>@x"
+	subject, text, html := mustRender(t, tm, KindAccountLocked, d)
+	if subject != "[Example Clinic] Konto gesperrt (30 minutes)" {
+		t.Errorf("overridden subject = %q", subject)
+	}
+	_, wantText, _ := mustRender(t, DefaultTemplates(), KindAccountLocked, d)
+	if text != wantText {
+		t.Error("the text template was not overridden but differs from the embedded one")
+	}
+	// An override of the HTML file is html/template too: escaping still applies.
+	if html != `<p>Gesperrt: &lt;b&gt;@x <a href="https://auth.example.com/login">Anmelden</a></p>` {
+		t.Errorf("overridden html = %q", html)
+	}
+	// Other kinds keep the embedded templates.
+	s1, _, _ := mustRender(t, tm, KindNewSignIn, signInData)
+	s2, _, _ := mustRender(t, DefaultTemplates(), KindNewSignIn, signInData)
+	if s1 != s2 {
+		t.Errorf("new_sign_in subject changed by an account_locked override: %q", s1)
+	}
+}
+
+// TestLoadTemplatesReportsEveryProblem: a broken override fails at load, with every
+// problem named, instead of when the first alert is due.
+func TestLoadTemplatesReportsEveryProblem(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"account_locked.text.tmpl":    "Hello {{.Usr}}",     // no such field
+		"new_sign_in.html.tmpl":       "<p>{{.IP</p>",       // does not parse
+		"account-locked.subject.tmpl": "misspelt file name", // would be ignored in silence
+		"new_sign_in.subject.tmpl":    "   ",                // empty subject
+	})
+	_, err := LoadTemplates(dir)
+	if err == nil {
+		t.Fatal("LoadTemplates accepted broken overrides")
+	}
+	wantContains(t, "error", err.Error(),
+		"account_locked.text.tmpl", "Usr",
+		"new_sign_in.html.tmpl",
+		"account-locked.subject.tmpl is not a mail template",
+		"new_sign_in.subject.tmpl: empty subject",
+		dir)
+}
+
+func TestLoadTemplatesDir(t *testing.T) {
+	tm, err := LoadTemplates("")
+	if err != nil || tm != DefaultTemplates() {
+		t.Fatalf(`LoadTemplates("") = %p, %v; want the defaults`, tm, err)
+	}
+	if _, err := LoadTemplates(filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Error("a missing directory was accepted")
+	}
+	file := filepath.Join(writeFiles(t, map[string]string{"f": "x"}), "f")
+	if _, err := LoadTemplates(file); err == nil || !strings.Contains(err.Error(), "not a directory") {
+		t.Errorf("a file as directory: err = %v", err)
+	}
+}
+
+func TestHumanDuration(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{15 * time.Minute, "15 minutes"},
+		{time.Minute, "1 minute"},
+		{time.Hour, "1 hour"},
+		{90 * time.Minute, "1 hour 30 minutes"},
+		{2 * time.Hour, "2 hours"},
+		{24 * time.Hour, "24 hours"},
+		{36 * time.Hour, "36 hours"},
+		{48 * time.Hour, "2 days"},
+		{45 * time.Second, "45 seconds"},
+		{15*time.Minute + 29*time.Second, "15 minutes"},
+	} {
+		if got := humanDuration(tc.d); got != tc.want {
+			t.Errorf("humanDuration(%s) = %q, want %q", tc.d, got, tc.want)
+		}
+	}
+}
+
+func TestOneLine(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"Firefox on Linux", "Firefox on Linux"},
+		{"a\r\nb\tc\x00d", "a b c d"},
+		{"  padded  ", "padded"},
+		{"abc\u202edcba\u2066x", "abcdcbax"},
+		{strings.Repeat("é", 300), strings.Repeat("é", maxFieldRunes) + "…"},
+	} {
+		if got := oneLine(tc.in); got != tc.want {
+			t.Errorf("oneLine(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
