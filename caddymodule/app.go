@@ -17,7 +17,9 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/clock"
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/mfa/passkey"
+	"github.com/gatehouse-dev/gatehouse/internal/notify"
 	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
+	"github.com/gatehouse-dev/gatehouse/internal/risk"
 	"github.com/gatehouse-dev/gatehouse/internal/secret"
 	"github.com/gatehouse-dev/gatehouse/internal/session"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -100,16 +102,35 @@ type App struct {
 	// LockoutMax caps the doubling. Default 24h.
 	LockoutMax caddy.Duration `json:"lockout_max,omitempty"`
 
+	// SMTP is the mail relay for alerts (account locked, unusual sign-in). Without
+	// it, mail goes to the log. Mail always passes through a durable outbox in the
+	// store, so an SMTP outage loses nothing.
+	SMTP *SMTP `json:"smtp,omitempty"`
+
+	// MailTemplates is a directory whose <kind>.{subject,text,html}.tmpl files
+	// replace the built-in ones. Default: built-in templates.
+	MailTemplates string `json:"mail_templates,omitempty"`
+
+	// GeoIPDB is a MaxMind City database (GeoIP2/GeoLite2 .mmdb) for locating
+	// sign-ins; it is reloaded when the file changes. Without it, anomaly detection is
+	// device-only. A missing or broken file never blocks sign-in.
+	GeoIPDB string `json:"geoip_db,omitempty"`
+
+	// MaxTravelSpeed in km/h above which two sign-ins count as impossible travel.
+	// Default 1000.
+	MaxTravelSpeed float64 `json:"max_travel_speed,omitempty"`
+
 	// BaseURL is the public address used in links Gatehouse logs or mails, such as
 	// the first-run setup link (e.g. "https://auth.example.com"). Default: none
 	// (the link is logged as a path).
 	BaseURL string `json:"base_url,omitempty"`
 
-	svc     *services
-	poolKey string
-	hotKey  string
-	logger  *zap.Logger
-	metrics *metrics
+	svc        *services
+	mailWorker *notify.Worker
+	poolKey    string
+	hotKey     string
+	logger     *zap.Logger
+	metrics    *metrics
 }
 
 // CaddyModule returns the Caddy module information.
@@ -178,6 +199,15 @@ func (a *App) Provision(ctx caddy.Context) error {
 		audit:    audit.NewWriter(clk),
 		rules:    identity.PasswordRules{MinLength: a.MinPasswordLength},
 	}
+	outboxer, ok := st.(interface{ Outbox() *sqlstore.Outbox })
+	if !ok {
+		return errors.New("store has no mail outbox")
+	}
+	if a.svc.notifier, a.mailWorker, err = a.mailer(outboxer.Outbox()); err != nil {
+		return err
+	}
+	a.svc.geoip = risk.OpenGeoIP(caddy.NewReplacer().ReplaceAll(a.GeoIPDB, ""), a.logger.Named("geoip"))
+	a.metrics.outboxDepth(a.mailWorker)
 	a.logger.Info("store ready", zap.String("store", redactDSN(dsn)))
 	return a.firstRun(ctx)
 }
@@ -192,6 +222,12 @@ func (a *App) applyDefaults() error {
 	}
 	if a.BcryptCost == 0 {
 		a.BcryptCost = 12
+	}
+	if a.MaxTravelSpeed < 0 {
+		errs = append(errs, fmt.Errorf("max_travel_speed %v: must be positive", a.MaxTravelSpeed))
+	}
+	if a.SMTP != nil && a.SMTP.Host != "" && a.SMTP.From == "" {
+		errs = append(errs, errors.New("smtp: from is required with a host"))
 	}
 	if a.LockoutThreshold == 0 {
 		a.LockoutThreshold = authn.DefaultLockout.Threshold
@@ -276,11 +312,16 @@ func (a *App) firstRun(ctx context.Context) error {
 	return nil
 }
 
-// Start does nothing: the HTTP app serves the handlers.
-func (a *App) Start() error { return nil }
+// Start runs the mail outbox worker (the HTTP app serves the handlers).
+func (a *App) Start() error { return a.startMail() }
 
-// Stop does nothing; Cleanup releases the store.
-func (a *App) Stop() error { return nil }
+// Stop stops the mail worker; Cleanup releases the store.
+func (a *App) Stop() error {
+	if a.mailWorker != nil {
+		a.mailWorker.Stop()
+	}
+	return nil
+}
 
 // Cleanup releases this config's hold on the shared store (safe after a failed Provision).
 func (a *App) Cleanup() error {
@@ -312,6 +353,8 @@ type services struct {
 	mfa      *authn.MFA
 	passkeys *passkey.Service
 	limiter  *ratelimit.Limiter
+	notifier *notify.Notifier
+	geoip    *risk.GeoIP
 	audit    *audit.Writer
 	rules    identity.PasswordRules
 }

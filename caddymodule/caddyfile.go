@@ -32,6 +32,12 @@ func init() {
 //	    master_key_file     <path>
 //	    master_key          <base64 key, e.g. {env.GATEHOUSE_MASTER_KEY}>
 //	    redis               <redis:// or rediss:// URL>
+//	    smtp {
+//	        host <host>; port <n>; username <u>; password <p>; from <addr>; tls starttls|tls|none
+//	    }
+//	    mail_templates      <dir>
+//	    geoip_db            <path to a MaxMind City .mmdb>
+//	    max_travel_speed    <km/h>
 //	    redis_key_prefix    <prefix>
 //	    rate_limit          <class> <per-ip count/period> [<per-user count/period>]
 //	    lockout_threshold   <n>
@@ -70,6 +76,17 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			app.MasterKey, err = oneArg(d)
 		case "redis":
 			app.Redis, err = oneArg(d)
+		case "smtp":
+			app.SMTP = new(SMTP)
+			err = smtpBlock(d, app.SMTP)
+		case "mail_templates":
+			app.MailTemplates, err = oneArg(d)
+		case "geoip_db":
+			app.GeoIPDB, err = oneArg(d)
+		case "max_travel_speed":
+			var n int
+			n, err = intArg(d)
+			app.MaxTravelSpeed = float64(n)
 		case "redis_key_prefix":
 			app.RedisKeyPrefix, err = oneArg(d)
 		case "lockout_threshold":
@@ -244,6 +261,45 @@ func rateLimitArgs(d *caddyfile.Dispenser, app *App) error {
 	app.RateLimits[args[0]] = rl
 	if _, err := (&App{RateLimits: map[string]RateLimit{args[0]: rl}}).rateRules(); err != nil {
 		return d.Errf("gatehouse: %v", err)
+	}
+	return nil
+}
+
+// smtpBlock reads the smtp { … } block.
+func smtpBlock(d *caddyfile.Dispenser, s *SMTP) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	seen := map[string]bool{}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		name := d.Val()
+		if seen[name] {
+			return d.Errf("gatehouse: smtp %q given twice", name)
+		}
+		seen[name] = true
+		var err error
+		switch name {
+		case "host":
+			s.Host, err = oneArg(d)
+		case "port":
+			s.Port, err = intArg(d)
+		case "username":
+			s.Username, err = oneArg(d)
+		case "password":
+			s.Password, err = oneArg(d)
+		case "from":
+			s.From, err = oneArg(d)
+		case "tls":
+			s.TLS, err = oneArg(d)
+			if err == nil && s.TLS != "starttls" && s.TLS != "tls" && s.TLS != "none" {
+				err = d.Errf("gatehouse: smtp tls %q: use starttls, tls or none", s.TLS)
+			}
+		default:
+			return d.Errf("gatehouse: unknown smtp subdirective %q", name)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -106,6 +106,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	portal := &web.Portal{
 		Prefix: h.Portal, Sessions: svc.sessions, Authn: svc.authn, MFA: svc.mfa, Passkeys: svc.passkeys, Limiter: svc.limiter, Audit: svc.audit,
+		Notifier: svc.notifier, Risk: web.RiskConfig{GeoIP: svc.geoip, MaxSpeedKmh: h.app.MaxTravelSpeed}, BaseURL: h.app.BaseURL,
 		Hasher: svc.hasher, Rules: svc.rules, Clock: svc.clock, Logger: h.log, Metrics: h.app.metrics,
 	}
 	portal.Init()

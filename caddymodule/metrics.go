@@ -1,12 +1,15 @@
 package caddymodule
 
 import (
+	"context"
 	"errors"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
+	"github.com/gatehouse-dev/gatehouse/internal/notify"
 )
 
 // metrics are Gatehouse's Prometheus series, registered in Caddy's registry. Counters
@@ -17,10 +20,13 @@ type metrics struct {
 	lockouts    prometheus.Counter
 	rateLimited *prometheus.CounterVec
 	degraded    prometheus.Gauge
+	anomalies   *prometheus.CounterVec
+	reg         prometheus.Registerer
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
+		reg: reg,
 		signIns: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "gatehouse", Name: "signins_total",
 			Help: "Sign-in attempts by outcome (success, failure, error).",
@@ -42,6 +48,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Namespace: "gatehouse", Name: "redis_degraded",
 		Help: "1 while Redis is unreachable and rate limits run on per-instance memory.",
 	}))
+	m.anomalies = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "gatehouse", Name: "signin_anomalies_total",
+		Help: "Unusual sign-ins by kind (new_device, new_country, impossible_travel).",
+	}, []string{"kind"}))
 	for o := range m.decisions {
 		m.decisions[o] = dec.WithLabelValues(gateway.Outcome(o).String())
 	}
@@ -66,6 +76,8 @@ func (m *metrics) SignIn(outcome string) { m.signIns.WithLabelValues(outcome).In
 
 func (m *metrics) Lockout() { m.lockouts.Inc() }
 
+func (m *metrics) Anomaly(kind string) { m.anomalies.WithLabelValues(kind).Inc() }
+
 func (m *metrics) RateLimited(class string) { m.rateLimited.WithLabelValues(class).Inc() }
 
 func (m *metrics) Degraded(on bool) {
@@ -89,4 +101,23 @@ func metricsRegistry(ctx caddy.Context) prometheus.Registerer {
 		return r
 	}
 	return prometheus.NewRegistry()
+}
+
+// outboxDepth exports the number of mails waiting in the outbox, read at scrape time.
+func (m *metrics) outboxDepth(w *notify.Worker) {
+	if w == nil || m.reg == nil {
+		return
+	}
+	register(m.reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "gatehouse", Name: "mail_outbox_depth",
+		Help: "Mails waiting in the durable outbox (unsent, including those being retried).",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := w.Depth(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	}))
 }

@@ -33,6 +33,7 @@ const (
 	ActionSecuritySettings    = "settings.security_changed"
 	ActionAccountLocked       = "account.locked"
 	ActionAccountUnlocked     = "account.unlocked"
+	ActionLoginAnomaly        = "login.anomaly"
 )
 
 // Outcomes.

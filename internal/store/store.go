@@ -39,6 +39,7 @@ type TenantHandle interface {
 	RecoveryCodes() RecoveryCodeStore
 	Passkeys() PasskeyStore
 	Settings() SettingsStore
+	LoginHistory() LoginHistoryStore
 }
 
 // Tenant is a workspace.
@@ -271,3 +272,40 @@ type SettingsStore interface {
 	SecuritySettings(ctx context.Context) (SecuritySettings, error)
 	PutSecuritySettings(ctx context.Context, s SecuritySettings) error
 }
+
+// LoginEvent is one successful sign-in, as anomaly detection (package risk) records it.
+type LoginEvent struct {
+	UserID string
+	At     time.Time // required
+	IP     string
+	// Where GeoIP placed IP. Country is an ISO 3166-1 alpha-2 code ("" when unknown);
+	// Lat, Lon and AccuracyKm mean something only when HasLocation is set (NaN is kept).
+	Country, City        string
+	Lat, Lon, AccuracyKm float64
+	HasLocation          bool
+	// DeviceKey recognises the device (risk.DeviceKey; "" when the client sent no
+	// device cookie); DeviceLabel is its coarse description ("Firefox on Linux").
+	DeviceKey, DeviceLabel string
+}
+
+// LoginHistoryStore keeps a tenant's recent sign-ins per user, and for good the facts
+// "this user has signed in from this device / this country before".
+type LoginHistoryStore interface {
+	// AddLoginEvent records e (the user must exist in this tenant, else ErrNotFound)
+	// and marks e.DeviceKey and e.Country as seen for the user, each only when not
+	// empty. Only the user's latest LoginHistoryLimit events are kept; the seen facts
+	// outlive the events they came from.
+	AddLoginEvent(ctx context.Context, e LoginEvent) error
+	// LastLoginEvent returns the user's latest event (greatest At; of equal times, the
+	// one recorded last); ErrNotFound when there is none.
+	LastLoginEvent(ctx context.Context, userID string) (LoginEvent, error)
+	// DeviceSeen tells whether an earlier event of the user carried deviceKey; always
+	// false for "".
+	DeviceSeen(ctx context.Context, userID, deviceKey string) (bool, error)
+	// CountrySeen tells whether an earlier event of the user carried country (compared
+	// exactly); always false for "".
+	CountrySeen(ctx context.Context, userID, country string) (bool, error)
+}
+
+// LoginHistoryLimit is how many events LoginHistoryStore keeps per user.
+const LoginHistoryLimit = 100

@@ -20,6 +20,7 @@ var isolationTests = []test{
 	{"RecoveryCodes", testIsolationRecoveryCodes},
 	{"Passkeys", testIsolationPasskeys},
 	{"Settings", testIsolationSettings},
+	{"LoginHistory", testIsolationLoginHistory},
 	{"UnknownTenant", testIsolationUnknownTenant},
 }
 

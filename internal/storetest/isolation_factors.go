@@ -96,3 +96,32 @@ func testIsolationSettings(t *testing.T, st store.Store) {
 	checkSettings(t, "B's settings", readSettings(t, b), sb)
 	checkSettings(t, "A's settings after B's Put", readSettings(t, a), sa)
 }
+
+func testIsolationLoginHistory(t *testing.T, st store.Store) {
+	a, b := twoTenants(t, st)
+	u := newUser(t, a)
+	dev := "dk-" + randHex(32)
+	ea := loginEvent(u.ID, base, dev, "GB")
+	addLogin(t, a, ea)
+
+	// B has no user of that id: it can neither read A's history nor write to it.
+	_, err := b.LoginHistory().LastLoginEvent(ctx(t), u.ID)
+	wantErr(t, "B: LastLoginEvent of A's user id", err, store.ErrNotFound)
+	wantSeen(t, "B without the user", b, u.ID, dev, "GB", false, false)
+	wantErr(t, "B: AddLoginEvent for A's user id", b.LoginHistory().AddLoginEvent(ctx(t),
+		loginEvent(u.ID, base.Add(time.Hour), "dk-b", "FR")), store.ErrNotFound)
+
+	// B's user of the same id has a history of its own.
+	newUserWithID(t, b, u.ID)
+	_, err = b.LoginHistory().LastLoginEvent(ctx(t), u.ID)
+	wantErr(t, "B: LastLoginEvent with a user of the same id", err, store.ErrNotFound)
+	wantSeen(t, "B with a user of the same id", b, u.ID, dev, "GB", false, false)
+	eb := loginEvent(u.ID, base.Add(time.Hour), "dk-b", "FR")
+	addLogin(t, b, eb)
+	checkLoginEvent(t, "B's own last sign-in", lastLogin(t, b, u.ID), eb)
+	wantSeen(t, "B's own device and country", b, u.ID, "dk-b", "FR", true, true)
+
+	checkLoginEvent(t, "A's last sign-in after B's", lastLogin(t, a, u.ID), ea)
+	wantSeen(t, "A after B's sign-in", a, u.ID, "dk-b", "FR", false, false)
+	wantSeen(t, "A's own device and country", a, u.ID, dev, "GB", true, true)
+}

@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RecoveryCodes", recoveryTests},
 		{"Passkeys", passkeyTests},
 		{"Settings", settingsTests},
+		{"LoginHistory", loginHistoryTests},
 		{"Isolation", isolationTests},
 	}
 	for _, g := range groups {

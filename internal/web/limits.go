@@ -122,5 +122,11 @@ func (p *Portal) auditLocked(ctx context.Context, r *http.Request, req Request, 
 	rec.ActorID, rec.ActorEmail, rec.Target = userID, truncate(email, 254), "user:"+userID
 	rec.Details = map[string]string{"duration": d.String()}
 	p.Logger.Warn("account locked after repeated failures", zap.String("user_id", userID), zap.Duration("duration", d))
-	return p.writeAudit(ctx, req, rec)
+	if err := p.writeAudit(ctx, req, rec); err != nil {
+		return err
+	}
+	if userID != "" { // unknown addresses are locked alike, but there is nobody to tell
+		p.lockedMail(ctx, r, req, email, d)
+	}
+	return nil
 }

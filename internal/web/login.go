@@ -112,6 +112,7 @@ func (p *Portal) startSession(ctx context.Context, w http.ResponseWriter, r *htt
 	}
 	session.SetCookie(w, req.HTTPS, token, s.ExpiresAt, p.Clock.Now())
 	p.signInMetric("success")
+	p.assessSignIn(ctx, w, r, req, u)
 	return nil
 }
 

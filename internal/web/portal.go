@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/clock"
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/mfa/passkey"
+	"github.com/gatehouse-dev/gatehouse/internal/notify"
 	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/internal/session"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -32,6 +33,7 @@ type Metrics interface {
 	SignIn(outcome string)
 	Lockout()
 	RateLimited(class string)
+	Anomaly(kind string)
 }
 
 // Portal serves the pages and API under Prefix.
@@ -42,6 +44,9 @@ type Portal struct {
 	MFA      *authn.MFA
 	Passkeys *passkey.Service
 	Limiter  *ratelimit.Limiter // nil: no rate limits
+	Notifier *notify.Notifier   // nil: no mail
+	Risk     RiskConfig
+	BaseURL  string // public address for links in mail ("" = the request's host)
 	Audit    *audit.Writer
 	Hasher   *identity.Hasher
 	Rules    identity.PasswordRules

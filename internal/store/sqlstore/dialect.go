@@ -31,7 +31,9 @@ func (d dialect) String() string {
 // byte-wise, as SQLite's default BINARY collation is; otherwise the order of
 // ListUsers/ListTenants would depend on the server's locale. Flags are BOOLEAN on
 // PostgreSQL and INTEGER 0/1 on SQLite (STRICT has no BOOLEAN); both drivers bind a Go
-// bool to either, and database/sql scans 0/1 into a bool.
+// bool to either, and database/sql scans 0/1 into a bool. Floats are 8-byte IEEE
+// doubles on both. An {{autoid}} column is a 64-bit key the database assigns in
+// increasing order and never reuses (SQLite's AUTOINCREMENT, PostgreSQL's identity).
 var schemaTypes = map[dialect]*strings.Replacer{
 	sqliteDialect: strings.NewReplacer(
 		"{{int64}}", "INTEGER",
@@ -39,6 +41,8 @@ var schemaTypes = map[dialect]*strings.Replacer{
 		"{{keytext}}", "TEXT",
 		"{{strict}}", "STRICT",
 		"{{bool}}", "INTEGER",
+		"{{float64}}", "REAL",
+		"{{autoid}}", "INTEGER PRIMARY KEY AUTOINCREMENT",
 	),
 	postgresDialect: strings.NewReplacer(
 		"{{int64}}", "BIGINT",
@@ -46,6 +50,8 @@ var schemaTypes = map[dialect]*strings.Replacer{
 		"{{keytext}}", `TEXT COLLATE "C"`,
 		"{{strict}}", "",
 		"{{bool}}", "BOOLEAN",
+		"{{float64}}", "DOUBLE PRECISION",
+		"{{autoid}}", "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
 	),
 }
 

@@ -19,7 +19,12 @@
 // deadlocking when two readers both try to upgrade to writers.
 //
 // Times are stored as int64 Unix nanoseconds (UTC) on both backends so that round trips
-// are exact and identical; the zero time.Time is stored as NULL.
+// are exact and identical; the zero time.Time is stored as NULL (except in the mail
+// outbox, whose ordering columns store it as the smallest int64; see outbox.go).
+//
+// Store.Outbox returns the durable mail outbox (a notify.Outbox). It is the one piece
+// of data besides the tenant registry that is not reached through a tenant handle:
+// a single worker drains every tenant's mail, and each message names its tenant.
 //
 // Tenant data is reached only through the handle returned by Store.Tenant; the handle
 // keeps the tenant id private and passes it as the first argument of every statement.

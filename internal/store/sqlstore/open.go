@@ -176,6 +176,7 @@ func (h handle) TOTP() store.TOTPStore                  { return totpStore(h) }
 func (h handle) RecoveryCodes() store.RecoveryCodeStore { return recoveryStore(h) }
 func (h handle) Passkeys() store.PasskeyStore           { return passkeyStore(h) }
 func (h handle) Settings() store.SettingsStore          { return settingsStore(h) }
+func (h handle) LoginHistory() store.LoginHistoryStore  { return loginHistoryStore(h) }
 
 // Interface guards
 var (
