@@ -305,6 +305,9 @@ type LoginHistoryStore interface {
 	// CountrySeen tells whether an earlier event of the user carried country (compared
 	// exactly); always false for "".
 	CountrySeen(ctx context.Context, userID, country string) (bool, error)
+	// LastLocatedLoginEvent is LastLoginEvent among the events that have a location
+	// (travel is measured between located sign-ins; ErrNotFound when there is none).
+	LastLocatedLoginEvent(ctx context.Context, userID string) (LoginEvent, error)
 }
 
 // LoginHistoryLimit is how many events LoginHistoryStore keeps per user.

@@ -13,6 +13,7 @@ import (
 var loginHistoryTests = []test{
 	{"RoundTrip", testLoginRoundTrip},
 	{"LastIsLatest", testLoginLastIsLatest},
+	{"LastLocated", testLoginLastLocated},
 	{"Seen", testLoginSeen},
 	{"PruneKeepsSeenFacts", testLoginPrune},
 	{"Refusals", testLoginRefusals},
@@ -230,4 +231,20 @@ func testLoginConcurrent(t *testing.T, st store.Store) {
 	for i := range n {
 		wantSeen(t, "concurrent sign-in", h, u.ID, fmt.Sprintf("dev-c%d", i), "FR", true, true)
 	}
+}
+
+func testLoginLastLocated(t *testing.T, st store.Store) {
+	h := st.Tenant(newTenant(t, st).ID)
+	u := newUser(t, h)
+	if _, err := h.LoginHistory().LastLocatedLoginEvent(ctx(t), u.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("no events: %v", err)
+	}
+	located := loginEvent(u.ID, base, "dev-a", "GB")
+	addLogin(t, h, located)
+	unknown := store.LoginEvent{UserID: u.ID, At: base.Add(time.Hour), IP: "1.1.1.1", DeviceKey: "dev-a", DeviceLabel: "Firefox on Linux"}
+	addLogin(t, h, unknown)
+	checkLoginEvent(t, "latest", lastLogin(t, h, u.ID), unknown)
+	got, err := h.LoginHistory().LastLocatedLoginEvent(ctx(t), u.ID)
+	noErr(t, "LastLocatedLoginEvent", err)
+	checkLoginEvent(t, "latest located", got, located)
 }

@@ -67,6 +67,14 @@ func (p *Portal) assessSignIn(ctx context.Context, w http.ResponseWriter, r *htt
 	known := risk.Known{FirstSignIn: first}
 	var prev *risk.Event
 	if !first {
+		// Travel is measured from the last sign-in with a location, so a sign-in from an
+		// address the database does not know cannot hide a jump across the world.
+		if located, err := hist.LastLocatedLoginEvent(ctx, u.ID); err == nil {
+			last = located
+		} else if !errors.Is(err, store.ErrNotFound) {
+			p.Logger.Error("reading sign-in history", zapErr(err))
+			return
+		}
 		prev = &risk.Event{At: last.At, IP: last.IP, HasLoc: last.HasLocation, DeviceKey: last.DeviceKey,
 			Loc: risk.Location{Country: last.Country, City: last.City, Lat: last.Lat, Lon: last.Lon, AccuracyKm: last.AccuracyKm}}
 		if known.DeviceSeen, err = hist.DeviceSeen(ctx, u.ID, cur.DeviceKey); err != nil {

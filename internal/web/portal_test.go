@@ -63,7 +63,11 @@ func newFixture(t *testing.T, cost int) *fixture {
 	f.portal.Init()
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Host = strings.Replace(r.Host, "127.0.0.1", "localhost", 1) // WebAuthn needs a host name
-		f.portal.Serve(w, r, r.URL.Path, Request{Tenant: tn, Handle: f.handle, ClientIP: "192.0.2.1"})
+		ip := "192.0.2.1"
+		if v := r.Header.Get("X-Test-Client-IP"); v != "" { // stands in for Caddy's client_ip
+			ip = v
+		}
+		f.portal.Serve(w, r, r.URL.Path, Request{Tenant: tn, Handle: f.handle, ClientIP: ip})
 	}))
 	t.Cleanup(f.srv.Close)
 	return f

@@ -97,12 +97,25 @@ func (ls loginHistoryStore) AddLoginEvent(ctx context.Context, e store.LoginEven
 
 // LastLoginEvent returns the user's latest event: greatest At, then latest recorded.
 func (ls loginHistoryStore) LastLoginEvent(ctx context.Context, userID string) (store.LoginEvent, error) {
+	return ls.last(ctx, userID, "")
+}
+
+// LastLocatedLoginEvent returns the user's latest event that has a location.
+func (ls loginHistoryStore) LastLocatedLoginEvent(ctx context.Context, userID string) (store.LoginEvent, error) {
+	return ls.last(ctx, userID, " AND has_location = ?")
+}
+
+func (ls loginHistoryStore) last(ctx context.Context, userID, cond string) (store.LoginEvent, error) {
 	s := ls.s
 	var e store.LoginEvent
 	var at int64
 	var lat, lon, acc sql.NullFloat64
+	args := []any{ls.tenantID, userID}
+	if cond != "" {
+		args = append(args, true)
+	}
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT `+loginEventColumns+` FROM login_events
-		WHERE tenant_id = ? AND user_id = ? ORDER BY at DESC, id DESC LIMIT 1`), ls.tenantID, userID).
+		WHERE tenant_id = ? AND user_id = ?`+cond+` ORDER BY at DESC, id DESC LIMIT 1`), args...).
 		Scan(&e.UserID, &at, &e.IP, &e.Country, &e.City, &lat, &lon, &acc, &e.HasLocation, &e.DeviceKey, &e.DeviceLabel)
 	if err != nil {
 		return store.LoginEvent{}, mapErr(err)

@@ -1,0 +1,103 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/clock"
+	"github.com/gatehouse-dev/gatehouse/internal/notify"
+	"github.com/gatehouse-dev/gatehouse/internal/risk"
+	"github.com/gatehouse-dev/gatehouse/internal/risk/risktest"
+)
+
+// loginFrom signs in through the API as a browser at ip (nil client: a new browser).
+func loginFrom(t *testing.T, f *fixture, c *http.Client, ip, email, pw string) {
+	t.Helper()
+	b, _ := json.Marshal(map[string]string{"email": email, "password": pw})
+	req, _ := http.NewRequest("POST", f.srv.URL+"/auth/api/v1/login", strings.NewReader(string(b)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Test-Client-IP", ip)
+	req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("sign-in from %s: %d", ip, resp.StatusCode)
+	}
+}
+
+// TestSignInAnomalies: London then Milton (WA) within an hour is impossible travel; London
+// then Boxford is nothing; an unknown IP raises no alarm; a new browser is a new device.
+// Each anomaly is audited and e-mailed through the outbox.
+func TestSignInAnomalies(t *testing.T) {
+	f := newFixture(t, 4)
+	clk := clock.NewFake(time.Now())
+	f.portal.Clock = clk
+	f.portal.Risk = RiskConfig{GeoIP: risk.OpenGeoIP(risktest.WriteCityDB(t), zap.NewNop())}
+	outbox := notify.NewMemoryOutbox(100)
+	f.portal.Notifier = notify.NewNotifier(notify.DefaultTemplates(), outbox, clk, func() {})
+	const pw = "a perfectly fine passphrase"
+	f.addUser(t, "traveller@example.com", pw)
+
+	anomalies := func() []string {
+		recs, _ := f.handle.Audit().ListAudit(t.Context(), 0, 1000)
+		var out []string
+		for _, r := range recs {
+			if r.Action == audit.ActionLoginAnomaly {
+				out = append(out, r.Details["kinds"])
+			}
+		}
+		return out
+	}
+	home := noRedirect(t) // one browser throughout: its device cookie is known after the first sign-in
+	loginFrom(t, f, home, risktest.IPLondon, "traveller@example.com", pw)
+	if got := anomalies(); len(got) != 0 {
+		t.Fatalf("first sign-in raised %v", got)
+	}
+	clk.Advance(30 * time.Minute)
+	loginFrom(t, f, home, risktest.IPBoxford, "traveller@example.com", pw)
+	if got := anomalies(); len(got) != 0 {
+		t.Fatalf("London then Boxford raised %v", got)
+	}
+	clk.Advance(10 * time.Minute)
+	loginFrom(t, f, home, risktest.IPUnknown, "traveller@example.com", pw)
+	if got := anomalies(); len(got) != 0 {
+		t.Fatalf("unknown IP raised %v", got)
+	}
+	clk.Advance(20 * time.Minute)
+	loginFrom(t, f, home, risktest.IPMilton, "traveller@example.com", pw)
+	if got := anomalies(); len(got) != 1 || got[0] != "new_country,impossible_travel" {
+		t.Fatalf("Boxford then Milton within the hour: %v", got)
+	}
+	// Another browser: a new device.
+	clk.Advance(24 * time.Hour)
+	loginFrom(t, f, noRedirect(t), risktest.IPMilton, "traveller@example.com", pw)
+	if got := anomalies(); len(got) != 2 || got[1] != "new_device" {
+		t.Fatalf("new browser: %v", got)
+	}
+	// Both alerts went to the user through the outbox.
+	msgs := outbox.Pending()
+	if len(msgs) != 2 || msgs[0].To != "traveller@example.com" || !strings.Contains(msgs[0].Text, "Milton") {
+		t.Fatalf("alert mails: %+v", msgs)
+	}
+}
+
+// TestBrokenGeoIPNeverBlocksSignIn: a corrupt database file means device-only checks.
+func TestBrokenGeoIPNeverBlocksSignIn(t *testing.T) {
+	f := newFixture(t, 4)
+	path := t.TempDir() + "/broken.mmdb"
+	if err := writeFile(path, []byte("this is not a maxmind database")); err != nil {
+		t.Fatal(err)
+	}
+	f.portal.Risk = RiskConfig{GeoIP: risk.OpenGeoIP(path, zap.NewNop())}
+	f.addUser(t, "geo@example.com", "a perfectly fine passphrase")
+	loginFrom(t, f, noRedirect(t), risktest.IPLondon, "geo@example.com", "a perfectly fine passphrase")
+}
