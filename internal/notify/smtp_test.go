@@ -66,7 +66,7 @@ func TestSMTPSenderStartTLSMandatory(t *testing.T) {
 		t.Fatalf("Send without STARTTLS on offer = %v, want a STARTTLS error", err)
 	}
 	time.Sleep(100 * time.Millisecond)
-	wantNotContains(t, "server output", srv.out.String(), "secret", "MESSAGE FOLLOWS")
+	wantNotContains(t, "server output", srv.Output(), "secret", "MESSAGE FOLLOWS")
 }
 
 // TestOutboxSurvivesSMTPOutage: with the SMTP server down, an alert stays in the
