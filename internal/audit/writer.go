@@ -34,6 +34,7 @@ const (
 	ActionAccountLocked       = "account.locked"
 	ActionAccountUnlocked     = "account.unlocked"
 	ActionLoginAnomaly        = "login.anomaly"
+	ActionPrivacyObjection    = "user.location_profiling_objection"
 )
 
 // Outcomes.

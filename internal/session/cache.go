@@ -63,6 +63,16 @@ func (c *cache) delete(k [sha256.Size]byte) {
 	c.mu.Unlock()
 }
 
+// deleteSession forgets a session (it stays valid).
+func (c *cache) deleteSession(id string) {
+	c.mu.Lock()
+	if k, ok := c.byID[id]; ok {
+		delete(c.byKey, k)
+		delete(c.byID, id)
+	}
+	c.mu.Unlock()
+}
+
 // revoke forgets a session and remembers that it was revoked (at now).
 func (c *cache) revoke(id string, now time.Time) {
 	c.mu.Lock()

@@ -211,3 +211,7 @@ func truncate(s string, n int) string {
 	}
 	return strings.ToValidUTF8(s[:n], "")
 }
+
+// Forget drops a session from this instance's cache, so the next request reads the
+// session and its user afresh (after a change to the user record).
+func (m *Manager) Forget(sessionID string) { m.cache.deleteSession(sessionID) }

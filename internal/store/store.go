@@ -82,6 +82,9 @@ type User struct {
 	Teams        []string
 	CreatedAt    time.Time
 	LastLoginAt  time.Time // zero: never
+	// NoLocationProfiling: the user objected to location profiling (GDPR art. 21);
+	// their sign-ins are not geolocated.
+	NoLocationProfiling bool
 }
 
 // UserStore keeps the users of one tenant.
@@ -97,6 +100,8 @@ type UserStore interface {
 	CountUsers(ctx context.Context) (int, error)
 	SetPasswordHash(ctx context.Context, userID, hash string) error
 	SetLastLogin(ctx context.Context, userID string, at time.Time) error
+	// SetNoLocationProfiling records the user's objection to location profiling.
+	SetNoLocationProfiling(ctx context.Context, userID string, objects bool) error
 }
 
 // Session is a signed-in browser or client. The token itself is never stored.

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +15,7 @@ var userTests = []test{
 	{"EmailUniquePerTenant", testUserEmailUnique},
 	{"ListAndCount", testUserList},
 	{"Updates", testUserUpdates},
+	{"LocationProfilingObjection", testUserNoLocationProfiling},
 }
 
 func checkUser(t *testing.T, what string, got, want store.User) {
@@ -135,4 +137,23 @@ func testUserUpdates(t *testing.T, st store.Store) {
 
 	wantErr(t, "SetPasswordHash unknown", h.Users().SetPasswordHash(ctx(t), "us-missing", "x"), store.ErrNotFound)
 	wantErr(t, "SetLastLogin unknown", h.Users().SetLastLogin(ctx(t), "us-missing", login), store.ErrNotFound)
+}
+
+func testUserNoLocationProfiling(t *testing.T, st store.Store) {
+	a := st.Tenant(newTenant(t, st).ID)
+	b := st.Tenant(newTenant(t, st).ID)
+	u := newUser(t, a)
+	if got, _ := a.Users().UserByID(ctx(t), u.ID); got.NoLocationProfiling {
+		t.Fatal("a new user objects by default")
+	}
+	noErr(t, "SetNoLocationProfiling", a.Users().SetNoLocationProfiling(ctx(t), u.ID, true))
+	if got, _ := a.Users().UserByID(ctx(t), u.ID); !got.NoLocationProfiling {
+		t.Fatal("objection not stored")
+	}
+	if err := b.Users().SetNoLocationProfiling(ctx(t), u.ID, false); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("another tenant changed the objection: %v", err)
+	}
+	if got, _ := a.Users().UserByID(ctx(t), u.ID); !got.NoLocationProfiling {
+		t.Fatal("objection changed through another tenant")
+	}
 }

@@ -54,8 +54,10 @@ func (p *Portal) assessSignIn(ctx context.Context, w http.ResponseWriter, r *htt
 	now := p.Clock.Now()
 	label := risk.DeviceLabel(r.UserAgent())
 	cur := risk.Event{At: now, IP: req.ClientIP, DeviceKey: risk.DeviceKey(p.deviceID(w, r, req), label)}
-	if loc, ok := p.Risk.GeoIP.Lookup(req.ClientIP); ok {
-		cur.Loc, cur.HasLoc = loc, true
+	if !u.NoLocationProfiling { // the user may object to location profiling
+		if loc, ok := p.Risk.GeoIP.Lookup(req.ClientIP); ok {
+			cur.Loc, cur.HasLoc = loc, true
+		}
 	}
 	hist := req.Handle.LoginHistory()
 	last, err := hist.LastLoginEvent(ctx, u.ID)

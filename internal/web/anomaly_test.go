@@ -101,3 +101,38 @@ func TestBrokenGeoIPNeverBlocksSignIn(t *testing.T) {
 	f.addUser(t, "geo@example.com", "a perfectly fine passphrase")
 	loginFrom(t, f, noRedirect(t), risktest.IPLondon, "geo@example.com", "a perfectly fine passphrase")
 }
+
+// TestObjectionToLocationProfiling: a user who objects is not geolocated: no location is
+// kept and no location alarm can fire.
+func TestObjectionToLocationProfiling(t *testing.T) {
+	f := newFixture(t, 4)
+	clk := clock.NewFake(time.Now())
+	f.portal.Clock = clk
+	f.portal.Risk = RiskConfig{GeoIP: risk.OpenGeoIP(risktest.WriteCityDB(t), zap.NewNop())}
+	const pw = "a perfectly fine passphrase"
+	u := f.addUser(t, "private@example.com", pw)
+	c := noRedirect(t)
+	loginFrom(t, f, c, risktest.IPLondon, "private@example.com", pw)
+	if st, out := postJSON(t, c, f.srv.URL+"/auth/api/v1/me/privacy", map[string]bool{"location_profiling": false}); st != 200 || out["location_profiling"] != false {
+		t.Fatalf("objecting: %d %v", st, out)
+	}
+	clk.Advance(30 * time.Minute)
+	loginFrom(t, f, c, risktest.IPMilton, "private@example.com", pw)
+	last, err := f.handle.LoginHistory().LastLoginEvent(t.Context(), u.ID)
+	if err != nil || last.HasLocation || last.Country != "" {
+		t.Fatalf("location kept despite the objection: %+v %v", last, err)
+	}
+	recs, _ := f.handle.Audit().ListAudit(t.Context(), 0, 1000)
+	for _, r := range recs {
+		if r.Action == audit.ActionLoginAnomaly {
+			t.Fatalf("anomaly despite the objection: %v", r.Details)
+		}
+	}
+	var objected bool
+	for _, r := range recs {
+		objected = objected || (r.Action == audit.ActionPrivacyObjection && r.Details["objects"] == "true")
+	}
+	if !objected {
+		t.Fatal("objection not audited")
+	}
+}

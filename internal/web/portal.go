@@ -107,6 +107,8 @@ func (p *Portal) Serve(w http.ResponseWriter, r *http.Request, path string, req 
 		p.apiAdminSecurity(w, r, req)
 	case strings.HasPrefix(sub, "/api/v1/admin/users/") && strings.HasSuffix(sub, "/reset-2fa"):
 		p.apiAdminResetFactors(w, r, req, strings.TrimSuffix(strings.TrimPrefix(sub, "/api/v1/admin/users/"), "/reset-2fa"))
+	case sub == "/api/v1/me/privacy":
+		p.apiPrivacy(w, r, req)
 	case sub == "/api/v1/totp/enroll":
 		p.apiTOTPEnroll(w, r, req)
 	case sub == "/api/v1/totp/confirm":

@@ -45,14 +45,15 @@ type pageData struct {
 	SignedIn                     bool
 	Message, Link, LinkText      string
 	// second factors and security settings
-	Passkey       bool // offer a passkey on the 2FA page
-	Enrol         bool // the 2FA page can only enrol (tenant policy)
-	EnrolTOTP     bool // ... and an authenticator app is among the options
-	TOTP          bool
-	Codes         int
-	Passkeys      []store.Passkey
-	QR, Secret    string
-	RecoveryCodes []string
+	Passkey           bool // offer a passkey on the 2FA page
+	Enrol             bool // the 2FA page can only enrol (tenant policy)
+	EnrolTOTP         bool // ... and an authenticator app is among the options
+	TOTP              bool
+	Codes             int
+	Passkeys          []store.Passkey
+	QR, Secret        string
+	RecoveryCodes     []string
+	LocationProfiling bool
 	// tenant policy
 	Settings  store.SecuritySettings
 	GraceDays int

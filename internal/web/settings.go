@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
@@ -92,7 +93,7 @@ func (p *Portal) securityPage(w http.ResponseWriter, r *http.Request, req Reques
 	}
 	render(w, status, "security", pageData{Title: "Security", TenantName: req.Tenant.Name, Prefix: p.Prefix,
 		CSRF: csrfToken(w, r, req.HTTPS), Email: e.User.Email, TOTP: f.TOTP, Codes: f.RecoveryCodes,
-		Passkeys: pks, Notice: notice, Error: errMsg})
+		Passkeys: pks, Notice: notice, Error: errMsg, LocationProfiling: !e.User.NoLocationProfiling})
 }
 
 // settingsAction handles the POST forms of the security page.
@@ -175,6 +176,13 @@ func (p *Portal) settingsAction(w http.ResponseWriter, r *http.Request, req Requ
 			return
 		}
 		p.showCodes(w, r, req, codes)
+	case "privacy":
+		objects := r.PostFormValue("location_profiling") != "on"
+		if err := p.setLocationObjection(ctx, r, req, e, objects); err != nil {
+			fail(err)
+			return
+		}
+		http.Redirect(w, r, p.Prefix+"/settings/security", http.StatusSeeOther)
 	case "passkeys/rename", "passkeys/delete":
 		id := r.PostFormValue("id")
 		var err error
@@ -303,4 +311,40 @@ func (p *Portal) apiAuth(w http.ResponseWriter, r *http.Request, req Request, ki
 		return nil, false
 	}
 	return e, true
+}
+
+// setLocationObjection records the user's choice about location profiling (audited).
+func (p *Portal) setLocationObjection(ctx context.Context, r *http.Request, req Request, e *session.Entry, objects bool) error {
+	if err := req.Handle.Users().SetNoLocationProfiling(ctx, e.User.ID, objects); err != nil {
+		return err
+	}
+	p.Sessions.Forget(e.Session.ID) // the cached user record is out of date
+	return p.audit(ctx, r, req, e, audit.ActionPrivacyObjection, map[string]string{"objects": strconv.FormatBool(objects)})
+}
+
+// apiPrivacy: PUT or POST /api/v1/me/privacy {"location_profiling": bool}.
+func (p *Portal) apiPrivacy(w http.ResponseWriter, r *http.Request, req Request) {
+	if r.Method != http.MethodPut && r.Method != http.MethodPost {
+		methodNotAllowedJSON(w, "PUT, POST")
+		return
+	}
+	e, ok := p.apiAuth(w, r, req, "")
+	if !ok {
+		return
+	}
+	var body struct {
+		LocationProfiling *bool `json:"location_profiling"`
+	}
+	if !decodeJSON(w, r, &body) {
+		return
+	}
+	if body.LocationProfiling == nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "location_profiling is required"})
+		return
+	}
+	if err := p.setLocationObjection(r.Context(), r, req, e, !*body.LocationProfiling); err != nil {
+		unavailableJSON(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"location_profiling": *body.LocationProfiling})
 }

@@ -117,9 +117,7 @@ func TestUpgradeToOutboxAndHistory(t *testing.T) {
 			t.Fatalf("open at version 3: %v", err)
 		}
 		h := newTenant(t, old)
-		if err := h.Users().CreateUser(t.Context(), store.User{ID: "u1", Email: "a@example.test", Status: store.UserActive}); err != nil {
-			t.Fatal(err)
-		}
+		insertOldUser(t, old, h.TenantID(), "u1", "a@example.test")
 		if err := old.Close(); err != nil {
 			t.Fatal(err)
 		}

@@ -18,9 +18,7 @@ func TestUpgradeToSecondFactors(t *testing.T) {
 			t.Fatalf("open at version 2: %v", err)
 		}
 		h := newTenant(t, old)
-		if err := h.Users().CreateUser(t.Context(), store.User{ID: "u1", Email: "a@example.test", Status: store.UserActive}); err != nil {
-			t.Fatal(err)
-		}
+		insertOldUser(t, old, h.TenantID(), "u1", "a@example.test")
 		// The version-2 column list: CreateSession of this build would name "pending".
 		if _, err := old.db.ExecContext(t.Context(), old.q(`INSERT INTO sessions
 			(id, tenant_id, user_id, token_hash, auth_methods, created_at, expires_at, last_active, revoked_at, ip, user_agent)
@@ -46,4 +44,15 @@ func TestUpgradeToSecondFactors(t *testing.T) {
 			t.Fatalf("SecuritySettings after upgrade: %+v, %v", set, err)
 		}
 	})
+}
+
+// insertOldUser adds a user with the column list of schema version 1, which every older
+// database has (CreateUser of this build names newer columns).
+func insertOldUser(t *testing.T, s *Store, tenantID, id, email string) {
+	t.Helper()
+	if _, err := s.db.ExecContext(t.Context(), s.q(`INSERT INTO users
+		(id, tenant_id, email, display_name, password_hash, status, roles, teams, created_at, last_login_at)
+		VALUES (?, ?, ?, '', '', 'active', '[]', '[]', NULL, NULL)`), id, tenantID, email); err != nil {
+		t.Fatalf("inserting an old-schema user: %v", err)
+	}
 }

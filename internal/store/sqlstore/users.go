@@ -11,15 +11,15 @@ import (
 // userStore is one tenant's users. Every statement binds tenant_id first.
 type userStore handle
 
-const userColumns = `id, tenant_id, email, display_name, password_hash, status, roles, teams, created_at, last_login_at`
+const userColumns = `id, tenant_id, email, display_name, password_hash, status, roles, teams, created_at, last_login_at, no_location_profiling`
 
 // CreateUser stores u under the handle's tenant, whatever u.TenantID says. The tenant
 // must exist (foreign key), else ErrNotFound.
 func (us userStore) CreateUser(ctx context.Context, u store.User) error {
 	s := us.s
-	_, err := s.exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, us.tenantID, u.Email, u.DisplayName, u.PasswordHash, u.Status,
-		listArg(u.Roles), listArg(u.Teams), timeArg(u.CreatedAt), timeArg(u.LastLoginAt))
+		listArg(u.Roles), listArg(u.Teams), timeArg(u.CreatedAt), timeArg(u.LastLoginAt), u.NoLocationProfiling)
 	return mapErr(err)
 }
 
@@ -64,6 +64,11 @@ func (us userStore) SetPasswordHash(ctx context.Context, userID, hash string) er
 	return us.update(ctx, `UPDATE users SET password_hash = ? WHERE tenant_id = ? AND id = ?`, hash, userID)
 }
 
+// SetNoLocationProfiling records the user's objection (or consent) to location profiling.
+func (us userStore) SetNoLocationProfiling(ctx context.Context, userID string, objects bool) error {
+	return us.update(ctx, `UPDATE users SET no_location_profiling = ? WHERE tenant_id = ? AND id = ?`, objects, userID)
+}
+
 func (us userStore) SetLastLogin(ctx context.Context, userID string, at time.Time) error {
 	return us.update(ctx, `UPDATE users SET last_login_at = ? WHERE tenant_id = ? AND id = ?`, timeArg(at), userID)
 }
@@ -93,7 +98,7 @@ func scanUser(sc scanner) (store.User, error) {
 	var roles, teams string
 	var created, lastLogin sql.NullInt64
 	err := sc.Scan(&u.ID, &u.TenantID, &u.Email, &u.DisplayName, &u.PasswordHash, &u.Status,
-		&roles, &teams, &created, &lastLogin)
+		&roles, &teams, &created, &lastLogin, &u.NoLocationProfiling)
 	if err != nil {
 		return store.User{}, mapErr(err)
 	}
