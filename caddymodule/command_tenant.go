@@ -99,9 +99,9 @@ func tenantListCmd() *cobra.Command {
 
 func tenantSecurityCmd() *cobra.Command {
 	var c commonFlags
-	var tenant, require2FA, passkeysForAdmins, grace string
+	var tenant, require2FA, passkeysForAdmins, grace, onAnomaly string
 	cmd := &cobra.Command{
-		Use:   "security --config <file> [--tenant <slug>] [--require-2fa on|off] [--grace 7d] [--passkeys-for-admins on|off]",
+		Use:   "security --config <file> [--tenant <slug>] [--require-2fa on|off] [--grace 7d] [--passkeys-for-admins on|off] [--on-anomaly alert|second_factor|block]",
 		Short: "Show or change a tenant's second-factor policy",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -115,7 +115,7 @@ func tenantSecurityCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if require2FA != "" || passkeysForAdmins != "" || grace != "" {
+			if require2FA != "" || passkeysForAdmins != "" || grace != "" || onAnomaly != "" {
 				r2, pka, g := cur.Require2FA, cur.RequirePasskeysForAdmins, cur.GracePeriod
 				if g <= 0 && cur.UpdatedAt.IsZero() {
 					g = authn.DefaultGracePeriod
@@ -134,12 +134,20 @@ func tenantSecurityCmd() *cobra.Command {
 					g = d
 				}
 				next := authn.UpdateSettings(cur, r2, g, pka, "cli", time.Now())
+				switch onAnomaly {
+				case "":
+				case "alert", "second_factor", "block":
+					next.AnomalyAction = onAnomaly
+				default:
+					return fmt.Errorf("--on-anomaly %q: use alert, second_factor or block", onAnomaly)
+				}
 				if err := th.Settings().PutSecuritySettings(ctx, next); err != nil {
 					return err
 				}
 				if _, err := audit.NewWriter(clock.Real{}).Write(ctx, th, store.AuditRecord{
 					Action: audit.ActionSecuritySettings, Outcome: audit.Success, ActorID: "cli", Target: "tenant:" + t.Slug,
-					Details: map[string]string{"require_2fa": strconv.FormatBool(r2), "grace": g.String(), "require_passkeys_for_admins": strconv.FormatBool(pka)},
+					Details: map[string]string{"require_2fa": strconv.FormatBool(r2), "grace": g.String(), "require_passkeys_for_admins": strconv.FormatBool(pka),
+						"anomaly_action": next.AnomalyAction},
 				}); err != nil {
 					return err
 				}
@@ -149,7 +157,11 @@ func tenantSecurityCmd() *cobra.Command {
 			if g <= 0 && cur.UpdatedAt.IsZero() {
 				g = authn.DefaultGracePeriod
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "tenant %s: require 2FA %v (grace %v), require passkeys for admins %v\n", t.Slug, cur.Require2FA, g, cur.RequirePasskeysForAdmins)
+			action := cur.AnomalyAction
+			if action == "" {
+				action = "alert"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "tenant %s: require 2FA %v (grace %v), require passkeys for admins %v, on anomaly %s\n", t.Slug, cur.Require2FA, g, cur.RequirePasskeysForAdmins, action)
 			return nil
 		},
 	}
@@ -158,6 +170,7 @@ func tenantSecurityCmd() *cobra.Command {
 	cmd.Flags().StringVar(&require2FA, "require-2fa", "", "on or off")
 	cmd.Flags().StringVar(&passkeysForAdmins, "passkeys-for-admins", "", "on or off")
 	cmd.Flags().StringVar(&grace, "grace", "", "grace period for members without a second factor (e.g. 7d)")
+	cmd.Flags().StringVar(&onAnomaly, "on-anomaly", "", "what an unusual sign-in leads to: alert, second_factor or block")
 	return cmd
 }
 

@@ -112,8 +112,8 @@ func TestCLIPolicyAndReset(t *testing.T) {
 	if err != nil || !strings.Contains(out, "require 2FA false (grace 168h0m0s)") {
 		t.Fatalf("show policy: %v %s", err, out)
 	}
-	out, err = g.cli("", "tenant", "security", "--require-2fa", "on", "--grace", "0d", "--passkeys-for-admins", "on")
-	if err != nil || !strings.Contains(out, "require 2FA true (grace 0s), require passkeys for admins true") {
+	out, err = g.cli("", "tenant", "security", "--require-2fa", "on", "--grace", "0d", "--passkeys-for-admins", "on", "--on-anomaly", "block")
+	if err != nil || !strings.Contains(out, "require 2FA true (grace 0s), require passkeys for admins true, on anomaly block") {
 		t.Fatalf("set policy: %v %s", err, out)
 	}
 	if out, err := g.cli("", "tenant", "security", "--require-2fa", "maybe"); err == nil || !strings.Contains(out, `--require-2fa "maybe"`) {

@@ -267,8 +267,12 @@ type SecuritySettings struct {
 	GracePeriod     time.Duration // 0 in never-saved settings means the default, 7 days
 	// RequirePasskeysForAdmins: owners and admins must sign in with a passkey.
 	RequirePasskeysForAdmins bool
-	UpdatedAt                time.Time
-	UpdatedBy                string // user id
+	// AnomalyAction is what an unusual sign-in (new device, new country, impossible
+	// travel) leads to: "" or "alert" (e-mail and audit), "second_factor" (also refused
+	// to users without a second factor), "block" (refused).
+	AnomalyAction string
+	UpdatedAt     time.Time
+	UpdatedBy     string // user id
 }
 
 // SettingsStore keeps a tenant's settings.

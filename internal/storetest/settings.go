@@ -14,7 +14,8 @@ var settingsTests = []test{
 func checkSettings(t *testing.T, what string, got, want store.SecuritySettings) {
 	t.Helper()
 	if got.Require2FA != want.Require2FA || got.GracePeriod != want.GracePeriod ||
-		got.RequirePasskeysForAdmins != want.RequirePasskeysForAdmins || got.UpdatedBy != want.UpdatedBy {
+		got.RequirePasskeysForAdmins != want.RequirePasskeysForAdmins || got.UpdatedBy != want.UpdatedBy ||
+		got.AnomalyAction != want.AnomalyAction {
 		t.Errorf("%s: got %+v, want %+v", what, got, want)
 	}
 	sameTime(t, what+" Require2FASince", got.Require2FASince, want.Require2FASince)
@@ -37,6 +38,7 @@ func testSettingsRoundTrip(t *testing.T, st store.Store) {
 		Require2FASince:          base.In(time.FixedZone("UTC+9", 9*3600)),
 		GracePeriod:              36*time.Hour + time.Nanosecond,
 		RequirePasskeysForAdmins: true,
+		AnomalyAction:            "block",
 		UpdatedAt:                base.Add(time.Minute),
 		UpdatedBy:                "us-" + randHex(6),
 	}

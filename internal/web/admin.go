@@ -52,7 +52,12 @@ func (p *Portal) adminSecurity(w http.ResponseWriter, r *http.Request, req Reque
 			p.message(w, http.StatusBadRequest, req, "Workspace security", "The grace period must be 0 to 90 days.", p.Prefix+"/admin/security", "Back")
 			return
 		}
-		if cur, err = p.saveSecurity(ctx, r, req, e, cur, r.PostFormValue("require_2fa") == "on", time.Duration(days)*24*time.Hour, r.PostFormValue("passkeys_for_admins") == "on"); err != nil {
+		action := r.PostFormValue("anomaly_action")
+		if !validAnomalyAction(action) {
+			p.message(w, http.StatusBadRequest, req, "Workspace security", "Unknown action for unusual sign-ins.", p.Prefix+"/admin/security", "Back")
+			return
+		}
+		if cur, err = p.saveSecurity(ctx, r, req, e, cur, r.PostFormValue("require_2fa") == "on", time.Duration(days)*24*time.Hour, r.PostFormValue("passkeys_for_admins") == "on", action); err != nil {
 			p.message(w, http.StatusServiceUnavailable, req, "Try again later", "The settings could not be saved.", "", "")
 			return
 		}
@@ -74,8 +79,9 @@ func graceDays(s store.SecuritySettings) int {
 }
 
 // saveSecurity stores a policy change and audits it with the old and new values.
-func (p *Portal) saveSecurity(ctx context.Context, r *http.Request, req Request, e *session.Entry, old store.SecuritySettings, require2FA bool, grace time.Duration, passkeysForAdmins bool) (store.SecuritySettings, error) {
+func (p *Portal) saveSecurity(ctx context.Context, r *http.Request, req Request, e *session.Entry, old store.SecuritySettings, require2FA bool, grace time.Duration, passkeysForAdmins bool, anomalyAction string) (store.SecuritySettings, error) {
 	s := authn.UpdateSettings(old, require2FA, grace, passkeysForAdmins, e.User.ID, p.Clock.Now())
+	s.AnomalyAction = anomalyAction
 	if err := req.Handle.Settings().PutSecuritySettings(ctx, s); err != nil {
 		p.Logger.Error("saving security settings", zapErr(err))
 		return old, errUnavailable
@@ -92,7 +98,8 @@ func (p *Portal) saveSecurity(ctx context.Context, r *http.Request, req Request,
 }
 
 func settingsJSON(s store.SecuritySettings) map[string]any {
-	out := map[string]any{"require_2fa": s.Require2FA, "grace_period_days": graceDays(s), "require_passkeys_for_admins": s.RequirePasskeysForAdmins}
+	out := map[string]any{"require_2fa": s.Require2FA, "grace_period_days": graceDays(s), "require_passkeys_for_admins": s.RequirePasskeysForAdmins,
+		"anomaly_action": anomalyActionName(s.AnomalyAction)}
 	if s.Require2FA {
 		out["require_2fa_since"] = s.Require2FASince.UTC().Format(time.RFC3339)
 	}
@@ -116,9 +123,10 @@ func (p *Portal) apiAdminSecurity(w http.ResponseWriter, r *http.Request, req Re
 		return
 	}
 	var body struct {
-		Require2FA        *bool `json:"require_2fa"`
-		GraceDays         *int  `json:"grace_period_days"`
-		PasskeysForAdmins *bool `json:"require_passkeys_for_admins"`
+		Require2FA        *bool   `json:"require_2fa"`
+		GraceDays         *int    `json:"grace_period_days"`
+		PasskeysForAdmins *bool   `json:"require_passkeys_for_admins"`
+		AnomalyAction     *string `json:"anomaly_action"`
 	}
 	if !decodeJSON(w, r, &body) {
 		return
@@ -137,7 +145,14 @@ func (p *Portal) apiAdminSecurity(w http.ResponseWriter, r *http.Request, req Re
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "grace_period_days must be 0 to 90"})
 		return
 	}
-	s, err := p.saveSecurity(ctx, r, req, e, cur, req2, time.Duration(days)*24*time.Hour, pka)
+	action := cur.AnomalyAction
+	if body.AnomalyAction != nil {
+		if action = *body.AnomalyAction; !validAnomalyAction(action) {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "anomaly_action must be alert, second_factor or block"})
+			return
+		}
+	}
+	s, err := p.saveSecurity(ctx, r, req, e, cur, req2, time.Duration(days)*24*time.Hour, pka, action)
 	if err != nil {
 		unavailableJSON(w)
 		return
@@ -255,4 +270,15 @@ func (p *Portal) adminUnlock(w http.ResponseWriter, r *http.Request, req Request
 		return
 	}
 	p.message(w, http.StatusOK, req, "Workspace security", email+" can sign in again.", p.Prefix+"/admin/security", "Back")
+}
+
+func validAnomalyAction(a string) bool {
+	return a == "" || a == "alert" || a == "second_factor" || a == "block"
+}
+
+func anomalyActionName(a string) string {
+	if a == "" {
+		return "alert"
+	}
+	return a
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/risk/risktest"
 )
 
+const chromeUA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
+
 // loginFrom signs in through the API as a browser at ip (nil client: a new browser).
 func loginFrom(t *testing.T, f *fixture, c *http.Client, ip, email, pw string) {
 	t.Helper()
@@ -23,7 +25,7 @@ func loginFrom(t *testing.T, f *fixture, c *http.Client, ip, email, pw string) {
 	req, _ := http.NewRequest("POST", f.srv.URL+"/auth/api/v1/login", strings.NewReader(string(b)))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Test-Client-IP", ip)
-	req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36")
+	req.Header.Set("User-Agent", chromeUA)
 	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -134,5 +136,77 @@ func TestObjectionToLocationProfiling(t *testing.T) {
 	}
 	if !objected {
 		t.Fatal("objection not audited")
+	}
+}
+
+// TestAnomalyActions: "block" refuses an unusual sign-in (audited, mailed, no session);
+// "second_factor" refuses it only to users without a second factor.
+func TestAnomalyActions(t *testing.T) {
+	f := newFixture(t, 4)
+	clk := clock.NewFake(time.Now())
+	f.portal.Clock, f.portal.MFA.Clock = clk, clk
+	f.portal.Risk = RiskConfig{GeoIP: risk.OpenGeoIP(risktest.WriteCityDB(t), zap.NewNop())}
+	outbox := notify.NewMemoryOutbox(100)
+	f.portal.Notifier = notify.NewNotifier(notify.DefaultTemplates(), outbox, clk, func() {})
+	const pw = "a perfectly fine passphrase"
+	f.addUser(t, "plain@example.com", pw)
+	home := noRedirect(t)
+	loginFrom(t, f, home, risktest.IPLondon, "plain@example.com", pw)
+
+	setAction := func(a string) {
+		s, _ := f.handle.Settings().SecuritySettings(t.Context())
+		s.AnomalyAction, s.UpdatedAt = a, clk.Now()
+		if err := f.handle.Settings().PutSecuritySettings(t.Context(), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	try := func(c *http.Client, ip string) (int, string) {
+		b, _ := json.Marshal(map[string]string{"email": "plain@example.com", "password": pw})
+		req, _ := http.NewRequest("POST", f.srv.URL+"/auth/api/v1/login", strings.NewReader(string(b)))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Test-Client-IP", ip)
+		req.Header.Set("User-Agent", chromeUA) // the same browser as loginFrom's
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]string
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out["error"] + out["status"]
+	}
+	clk.Advance(20 * time.Minute)
+	setAction("block")
+	if st, msg := try(home, risktest.IPMilton); st != http.StatusForbidden || msg != "sign_in_blocked" {
+		t.Fatalf("blocked impossible travel: %d %s", st, msg)
+	}
+	if len(outbox.Pending()) != 1 {
+		t.Fatalf("the refused sign-in was not mailed: %d messages", len(outbox.Pending()))
+	}
+	// The usual place and device still work under "block".
+	if st, _ := try(home, risktest.IPBoxford); st != http.StatusOK {
+		t.Fatalf("usual sign-in under block: %d", st)
+	}
+	// "second_factor": a user without one is refused from a new device...
+	setAction("second_factor")
+	if st, msg := try(noRedirect(t), risktest.IPBoxford); st != http.StatusForbidden || msg != "sign_in_blocked" {
+		t.Fatalf("new device without a second factor: %d %s", st, msg)
+	}
+	// ...and a user with one is asked for it as usual.
+	setAction("alert") // enrolTOTP signs in from a browser of its own
+	enrolTOTP(t, f, clk, "plain@example.com", pw)
+	setAction("second_factor")
+	if st, msg := try(noRedirect(t), risktest.IPBoxford); st != http.StatusOK || msg != "second_factor" {
+		t.Fatalf("new device with a second factor: %d %s", st, msg)
+	}
+	recs, _ := f.handle.Audit().ListAudit(t.Context(), 0, 1000)
+	denied := 0
+	for _, r := range recs {
+		if r.Action == audit.ActionLoginAnomaly && r.Outcome == audit.Denied {
+			denied++
+		}
+	}
+	if denied != 2 {
+		t.Fatalf("%d refused anomalies audited, want 2", denied)
 	}
 }

@@ -41,6 +41,8 @@ func (p *Portal) apiLogin(w http.ResponseWriter, r *http.Request, req Request) {
 	case isTooMany(err):
 		tm, _ := asTooMany(err)
 		p.tooMany(w, r, req, tm.retryAfter)
+	case errors.Is(err, errAnomalyBlocked):
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": "sign_in_blocked"})
 	default:
 		unavailableJSON(w)
 	}

@@ -65,6 +65,9 @@ func (p *Portal) passwordSignIn(ctx context.Context, w http.ResponseWriter, r *h
 	if err != nil {
 		return signIn{}, err
 	}
+	if err := p.anomalyGate(ctx, w, r, req, u, need); err != nil {
+		return signIn{}, err
+	}
 	switch need.Step {
 	case authn.StepSignedIn:
 		return signIn{}, p.startSession(ctx, w, r, req, u, []string{authn.MethodPassword})
@@ -172,6 +175,10 @@ func (p *Portal) login(w http.ResponseWriter, r *http.Request, req Request) {
 		case isTooMany(err):
 			tm, _ := asTooMany(err)
 			p.tooMany(w, r, req, tm.retryAfter)
+		case errors.Is(err, errAnomalyBlocked):
+			p.message(w, http.StatusForbidden, req, "Sign-in refused",
+				"This sign-in looks unusual (a new device or place), and your workspace does not allow it. We sent you an e-mail; ask an administrator if you need access.",
+				p.Prefix+"/login", "Back to sign-in")
 		default:
 			p.message(w, http.StatusServiceUnavailable, req, "Try again later", "Sign-in is unavailable right now.", p.Prefix+"/login", "Try again")
 		}

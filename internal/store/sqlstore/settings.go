@@ -20,9 +20,9 @@ func (ss settingsStore) SecuritySettings(ctx context.Context) (store.SecuritySet
 	var since, updated sql.NullInt64
 	var grace int64
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT require_2fa, require_2fa_since, grace_period_ns,
-		require_passkeys_admins, updated_at, updated_by
+		require_passkeys_admins, updated_at, updated_by, anomaly_action
 		FROM tenant_settings WHERE tenant_id = ?`), ss.tenantID).
-		Scan(&out.Require2FA, &since, &grace, &out.RequirePasskeysForAdmins, &updated, &out.UpdatedBy)
+		Scan(&out.Require2FA, &since, &grace, &out.RequirePasskeysForAdmins, &updated, &out.UpdatedBy, &out.AnomalyAction)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.SecuritySettings{}, nil
 	}
@@ -37,15 +37,16 @@ func (ss settingsStore) SecuritySettings(ctx context.Context) (store.SecuritySet
 // (else ErrNotFound).
 func (ss settingsStore) PutSecuritySettings(ctx context.Context, set store.SecuritySettings) error {
 	_, err := ss.s.exec(ctx, `INSERT INTO tenant_settings (tenant_id, require_2fa, require_2fa_since,
-			grace_period_ns, require_passkeys_admins, updated_at, updated_by)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
+			grace_period_ns, require_passkeys_admins, updated_at, updated_by, anomaly_action)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (tenant_id) DO UPDATE SET
 			require_2fa = excluded.require_2fa, require_2fa_since = excluded.require_2fa_since,
 			grace_period_ns = excluded.grace_period_ns,
 			require_passkeys_admins = excluded.require_passkeys_admins,
-			updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+			updated_at = excluded.updated_at, updated_by = excluded.updated_by,
+			anomaly_action = excluded.anomaly_action`,
 		ss.tenantID, set.Require2FA, timeArg(set.Require2FASince), int64(set.GracePeriod),
-		set.RequirePasskeysForAdmins, timeArg(set.UpdatedAt), set.UpdatedBy)
+		set.RequirePasskeysForAdmins, timeArg(set.UpdatedAt), set.UpdatedBy, set.AnomalyAction)
 	return mapErr(err)
 }
 
