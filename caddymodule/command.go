@@ -26,10 +26,10 @@ func init() {
 	})
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "user",
-		Usage: "add|list|reset-2fa --config <file> ...",
+		Usage: "add|list|reset-2fa|unlock --config <file> ...",
 		Short: "Manage Gatehouse users",
 		CobraFunc: func(cmd *cobra.Command) {
-			cmd.AddCommand(userAddCmd(), userListCmd(), userResetFactorsCmd())
+			cmd.AddCommand(userAddCmd(), userListCmd(), userResetFactorsCmd(), userUnlockCmd())
 		},
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
@@ -16,6 +17,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/clock"
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/store/kv"
 )
 
 func userAddCmd() *cobra.Command {
@@ -158,5 +160,60 @@ func userResetFactorsCmd() *cobra.Command {
 	c.add(cmd)
 	cmd.Flags().StringVar(&tenant, "tenant", DefaultTenantSlug, "tenant slug")
 	cmd.Flags().StringVar(&email, "email", "", "the user's e-mail (required)")
+	return cmd
+}
+
+func userUnlockCmd() *cobra.Command {
+	var c commonFlags
+	var tenant, email string
+	cmd := &cobra.Command{
+		Use:   "unlock --config <file> [--tenant <slug>] --email <e-mail>",
+		Short: "Lift a sign-in lockout (needs the redis option: in-memory counters live in the running gateway)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			st, app, t, err := cliTenant(ctx, c, tenant)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if app.Redis == "" {
+				return errors.New("this gateway keeps lockout counters in its own memory: unlock through the admin page " +
+					"(/auth/admin/security) or POST /auth/api/v1/admin/users/{id}/unlock, or configure the redis option")
+			}
+			prefix := app.RedisKeyPrefix
+			if prefix == "" {
+				prefix = kv.DefaultKeyPrefix
+			}
+			url := caddy.NewReplacer().ReplaceAll(app.Redis, "")
+			r, err := kv.OpenRedis(ctx, url, kv.RedisOptions{KeyPrefix: prefix})
+			if err != nil {
+				return fmt.Errorf("redis %s: %w", redactDSN(url), err)
+			}
+			defer r.Close()
+			norm, err := identity.NormalizeEmail(email)
+			if err != nil {
+				return err
+			}
+			if err := (&authn.Lockout{KV: r}).Unlock(ctx, t.ID, norm); err != nil {
+				return err
+			}
+			th := st.Tenant(t.ID)
+			target := ""
+			if u, err := th.Users().UserByEmail(ctx, norm); err == nil {
+				target = "user:" + u.ID
+			}
+			if _, err := audit.NewWriter(clock.Real{}).Write(ctx, th, store.AuditRecord{
+				Action: audit.ActionAccountUnlocked, Outcome: audit.Success, ActorID: "cli", Target: target,
+				Details: map[string]string{"email": norm},
+			}); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "unlocked %s\n", norm)
+			return nil
+		},
+	}
+	c.add(cmd)
+	cmd.Flags().StringVar(&tenant, "tenant", DefaultTenantSlug, "tenant slug")
+	cmd.Flags().StringVar(&email, "email", "", "the e-mail the lockout is for (required)")
 	return cmd
 }

@@ -136,4 +136,8 @@ func TestCLIPolicyAndReset(t *testing.T) {
 	if out, err := g.cli("", "user", "reset-2fa", "--email", "pol@example.com"); err != nil || !strings.Contains(out, "removed the second factors of pol@example.com") {
 		t.Fatalf("reset-2fa: %v %s", err, out)
 	}
+	// Without Redis the counters live in the gateway's memory: the CLI says so.
+	if out, err := g.cli("", "user", "unlock", "--email", "pol@example.com"); err == nil || !strings.Contains(out, "unlock through the admin page") {
+		t.Fatalf("unlock without redis: %v %s", err, out)
+	}
 }
