@@ -192,7 +192,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 		hasher: hasher,
 		authn: &authn.Service{Hasher: hasher, Clock: clk, Gate: authn.NewGate(0, 2*time.Second),
 			Lockout: &authn.Lockout{KV: hot.kv, Clock: clk, Policy: authn.LockoutPolicy{
-				Threshold: a.LockoutThreshold, Base: time.Duration(a.LockoutDuration), Max: time.Duration(a.LockoutMax)}}},
+				Threshold: a.LockoutThreshold, Base: time.Duration(a.LockoutDuration), Max: time.Duration(a.LockoutMax)},
+				TenantPolicy: tenantLockoutPolicy(st)}},
 		limiter:  hot.limiter,
 		mfa:      &authn.MFA{Cipher: cipher, Clock: clk},
 		passkeys: pks,
@@ -341,6 +342,14 @@ func (a *App) Cleanup() error {
 type RateLimit struct {
 	PerIP   string `json:"per_ip,omitempty"`
 	PerUser string `json:"per_user,omitempty"`
+}
+
+// tenantLockoutPolicy reads a tenant's lockout overrides from its security settings.
+func tenantLockoutPolicy(st store.Store) func(context.Context, string) (authn.LockoutPolicy, error) {
+	return func(ctx context.Context, tenantID string) (authn.LockoutPolicy, error) {
+		s, err := st.Tenant(tenantID).Settings().SecuritySettings(ctx)
+		return authn.LockoutPolicy{Threshold: s.LockoutThreshold, Base: s.LockoutDuration, Max: s.LockoutMax}, err
+	}
 }
 
 // services are what handlers need from the app.

@@ -99,7 +99,8 @@ func tenantListCmd() *cobra.Command {
 
 func tenantSecurityCmd() *cobra.Command {
 	var c commonFlags
-	var tenant, require2FA, passkeysForAdmins, grace, onAnomaly string
+	var tenant, require2FA, passkeysForAdmins, grace, onAnomaly, lockDur, lockMax string
+	var lockThreshold int
 	cmd := &cobra.Command{
 		Use:   "security --config <file> [--tenant <slug>] [--require-2fa on|off] [--grace 7d] [--passkeys-for-admins on|off] [--on-anomaly alert|second_factor|block]",
 		Short: "Show or change a tenant's second-factor policy",
@@ -115,7 +116,7 @@ func tenantSecurityCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if require2FA != "" || passkeysForAdmins != "" || grace != "" || onAnomaly != "" {
+			if require2FA != "" || passkeysForAdmins != "" || grace != "" || onAnomaly != "" || lockThreshold >= 0 || lockDur != "" || lockMax != "" {
 				r2, pka, g := cur.Require2FA, cur.RequirePasskeysForAdmins, cur.GracePeriod
 				if g <= 0 && cur.UpdatedAt.IsZero() {
 					g = authn.DefaultGracePeriod
@@ -134,6 +135,25 @@ func tenantSecurityCmd() *cobra.Command {
 					g = d
 				}
 				next := authn.UpdateSettings(cur, r2, g, pka, "cli", time.Now())
+				if lockThreshold >= 0 {
+					if lockThreshold > 100 {
+						return fmt.Errorf("--lockout-threshold %d: 0 (default) to 100", lockThreshold)
+					}
+					next.LockoutThreshold = lockThreshold
+				}
+				for _, f := range []struct {
+					flag, v string
+					dst     *time.Duration
+				}{{"--lockout-duration", lockDur, &next.LockoutDuration}, {"--lockout-max", lockMax, &next.LockoutMax}} {
+					if f.v == "" {
+						continue
+					}
+					d, err := caddy.ParseDuration(f.v)
+					if err != nil || d < 0 {
+						return fmt.Errorf("%s %q: a duration such as 15m (0 = the gateway's default)", f.flag, f.v)
+					}
+					*f.dst = d
+				}
 				switch onAnomaly {
 				case "":
 				case "alert", "second_factor", "block":
@@ -161,7 +181,8 @@ func tenantSecurityCmd() *cobra.Command {
 			if action == "" {
 				action = "alert"
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "tenant %s: require 2FA %v (grace %v), require passkeys for admins %v, on anomaly %s\n", t.Slug, cur.Require2FA, g, cur.RequirePasskeysForAdmins, action)
+			fmt.Fprintf(cmd.OutOrStdout(), "tenant %s: require 2FA %v (grace %v), require passkeys for admins %v, on anomaly %s, lockout after %d failures for %v up to %v (0: gateway default)\n",
+				t.Slug, cur.Require2FA, g, cur.RequirePasskeysForAdmins, action, cur.LockoutThreshold, cur.LockoutDuration, cur.LockoutMax)
 			return nil
 		},
 	}
@@ -171,6 +192,9 @@ func tenantSecurityCmd() *cobra.Command {
 	cmd.Flags().StringVar(&passkeysForAdmins, "passkeys-for-admins", "", "on or off")
 	cmd.Flags().StringVar(&grace, "grace", "", "grace period for members without a second factor (e.g. 7d)")
 	cmd.Flags().StringVar(&onAnomaly, "on-anomaly", "", "what an unusual sign-in leads to: alert, second_factor or block")
+	cmd.Flags().IntVar(&lockThreshold, "lockout-threshold", -1, "failures that lock an account (0: the gateway's default)")
+	cmd.Flags().StringVar(&lockDur, "lockout-duration", "", "first lock's length, doubling after (0: the gateway's default)")
+	cmd.Flags().StringVar(&lockMax, "lockout-max", "", "cap of the doubling (0: the gateway's default)")
 	return cmd
 }
 

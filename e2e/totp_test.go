@@ -116,6 +116,10 @@ func TestCLIPolicyAndReset(t *testing.T) {
 	if err != nil || !strings.Contains(out, "require 2FA true (grace 0s), require passkeys for admins true, on anomaly block") {
 		t.Fatalf("set policy: %v %s", err, out)
 	}
+	if out, err := g.cli("", "tenant", "security", "--lockout-threshold", "3", "--lockout-duration", "5m"); err != nil ||
+		!strings.Contains(out, "lockout after 3 failures for 5m0s") {
+		t.Fatalf("tenant lockout policy: %v %s", err, out)
+	}
 	if out, err := g.cli("", "tenant", "security", "--require-2fa", "maybe"); err == nil || !strings.Contains(out, `--require-2fa "maybe"`) {
 		t.Fatalf("bad flag value: %v %s", err, out)
 	}

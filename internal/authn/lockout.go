@@ -39,14 +39,42 @@ func (e *LockedError) Error() string { return fmt.Sprintf("account locked for %v
 // addresses are counted and locked exactly like real accounts.
 type Lockout struct {
 	KV     kv.Store
-	Policy LockoutPolicy
+	Policy LockoutPolicy // the gateway's policy
 	Clock  clock.Clock
+	// TenantPolicy, when set, returns a tenant's overrides: zero fields keep Policy's.
+	TenantPolicy func(ctx context.Context, tenantID string) (LockoutPolicy, error)
+}
+
+// policyFor merges the tenant's overrides into the gateway's policy.
+func (l *Lockout) policyFor(ctx context.Context, tenantID string) (LockoutPolicy, error) {
+	p := l.Policy
+	if l.TenantPolicy == nil {
+		return p, nil
+	}
+	t, err := l.TenantPolicy(ctx, tenantID)
+	if err != nil {
+		return p, fmt.Errorf("reading tenant lockout policy: %w", err)
+	}
+	if t.Threshold > 0 {
+		p.Threshold = t.Threshold
+	}
+	if t.Base > 0 {
+		p.Base = t.Base
+	}
+	if t.Max > 0 {
+		p.Max = t.Max
+	}
+	if p.Max < p.Base {
+		p.Max = p.Base
+	}
+	return p, nil
 }
 
 // Attempt is a reserved try.
 type Attempt struct {
-	keys keys
-	n    int64
+	keys   keys
+	n      int64
+	policy LockoutPolicy
 }
 
 type keys struct{ fails, lock, level string }
@@ -70,6 +98,10 @@ func (l *Lockout) Begin(ctx context.Context, tenantID, subject string) (Attempt,
 	if l == nil {
 		return Attempt{}, nil
 	}
+	pol, err := l.policyFor(ctx, tenantID)
+	if err != nil {
+		return Attempt{}, err
+	}
 	k := lockKeys(tenantID, subject)
 	ttl, err := l.KV.TTL(ctx, k.lock)
 	if err != nil {
@@ -82,31 +114,32 @@ func (l *Lockout) Begin(ctx context.Context, tenantID, subject string) (Attempt,
 	if err != nil {
 		return Attempt{}, fmt.Errorf("counting attempt: %w", err)
 	}
-	if n > int64(l.Policy.Threshold) {
+	if n > int64(pol.Threshold) {
 		// The slots are taken by attempts still running (or the lock is being set).
 		if ttl, err := l.KV.TTL(ctx, k.lock); err == nil && ttl > 0 {
 			return Attempt{}, &LockedError{RetryAfter: ttl}
 		}
-		return Attempt{}, &LockedError{RetryAfter: l.Policy.Base}
+		return Attempt{}, &LockedError{RetryAfter: pol.Base}
 	}
-	return Attempt{keys: k, n: n}, nil
+	return Attempt{keys: k, n: n, policy: pol}, nil
 }
 
 // Fail records a failed attempt. The attempt that used the last slot locks the account
 // and reports the lock's duration (0 when this failure did not lock).
 func (l *Lockout) Fail(ctx context.Context, a Attempt) (time.Duration, error) {
-	if l == nil || a.n != int64(l.Policy.Threshold) {
+	if l == nil || a.n != int64(a.policy.Threshold) {
 		return 0, nil
 	}
+	pol := a.policy
 	level, err := l.KV.Incr(ctx, a.keys.level, levelMemory)
 	if err != nil {
 		return 0, fmt.Errorf("counting lockouts: %w", err)
 	}
-	d := l.Policy.Base
-	for i := int64(1); i < level && d < l.Policy.Max; i++ {
+	d := pol.Base
+	for i := int64(1); i < level && d < pol.Max; i++ {
 		d *= 2
 	}
-	d = min(d, l.Policy.Max)
+	d = min(d, pol.Max)
 	if err := l.KV.SetInt(ctx, a.keys.lock, level, d); err != nil {
 		return 0, fmt.Errorf("locking: %w", err)
 	}

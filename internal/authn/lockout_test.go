@@ -118,3 +118,28 @@ func TestLockoutFailsClosed(t *testing.T) {
 type downKV struct{ kv.Store }
 
 func (downKV) TTL(context.Context, string) (time.Duration, error) { return 0, kv.ErrUnavailable }
+
+// TestTenantLockoutPolicy: a tenant's own threshold and durations replace the gateway's.
+func TestTenantLockoutPolicy(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC))
+	s, th := lockedService(t, clk)
+	s.Lockout.TenantPolicy = func(context.Context, string) (LockoutPolicy, error) {
+		return LockoutPolicy{Threshold: 3, Base: time.Minute}, nil // Max stays the gateway's
+	}
+	ctx := context.Background()
+	var locked time.Duration
+	for i := range 3 {
+		_, err := s.PasswordLogin(ctx, th, "lock@example.com", "wrong password guess")
+		var fe *FailureError
+		if !errors.As(err, &fe) {
+			t.Fatalf("attempt %d: %v", i+1, err)
+		}
+		locked = fe.LockedFor
+	}
+	if locked != time.Minute {
+		t.Fatalf("third failure locked for %v, want the tenant's 1m", locked)
+	}
+	if _, err := s.PasswordLogin(ctx, th, "lock@example.com", "an entirely adequate passphrase"); !isLockedErr(err) {
+		t.Fatalf("4th attempt: %v", err)
+	}
+}

@@ -271,8 +271,12 @@ type SecuritySettings struct {
 	// travel) leads to: "" or "alert" (e-mail and audit), "second_factor" (also refused
 	// to users without a second factor), "block" (refused).
 	AnomalyAction string
-	UpdatedAt     time.Time
-	UpdatedBy     string // user id
+	// Lockout policy of this tenant; zero values take the gateway's configured ones.
+	LockoutThreshold int
+	LockoutDuration  time.Duration
+	LockoutMax       time.Duration
+	UpdatedAt        time.Time
+	UpdatedBy        string // user id
 }
 
 // SettingsStore keeps a tenant's settings.

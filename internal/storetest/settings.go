@@ -15,7 +15,8 @@ func checkSettings(t *testing.T, what string, got, want store.SecuritySettings) 
 	t.Helper()
 	if got.Require2FA != want.Require2FA || got.GracePeriod != want.GracePeriod ||
 		got.RequirePasskeysForAdmins != want.RequirePasskeysForAdmins || got.UpdatedBy != want.UpdatedBy ||
-		got.AnomalyAction != want.AnomalyAction {
+		got.AnomalyAction != want.AnomalyAction || got.LockoutThreshold != want.LockoutThreshold ||
+		got.LockoutDuration != want.LockoutDuration || got.LockoutMax != want.LockoutMax {
 		t.Errorf("%s: got %+v, want %+v", what, got, want)
 	}
 	sameTime(t, what+" Require2FASince", got.Require2FASince, want.Require2FASince)
@@ -39,6 +40,9 @@ func testSettingsRoundTrip(t *testing.T, st store.Store) {
 		GracePeriod:              36*time.Hour + time.Nanosecond,
 		RequirePasskeysForAdmins: true,
 		AnomalyAction:            "block",
+		LockoutThreshold:         7,
+		LockoutDuration:          5 * time.Minute,
+		LockoutMax:               3 * time.Hour,
 		UpdatedAt:                base.Add(time.Minute),
 		UpdatedBy:                "us-" + randHex(6),
 	}

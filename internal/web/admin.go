@@ -99,7 +99,8 @@ func (p *Portal) saveSecurity(ctx context.Context, r *http.Request, req Request,
 
 func settingsJSON(s store.SecuritySettings) map[string]any {
 	out := map[string]any{"require_2fa": s.Require2FA, "grace_period_days": graceDays(s), "require_passkeys_for_admins": s.RequirePasskeysForAdmins,
-		"anomaly_action": anomalyActionName(s.AnomalyAction)}
+		"anomaly_action": anomalyActionName(s.AnomalyAction), "lockout_threshold": s.LockoutThreshold,
+		"lockout_duration_minutes": int(s.LockoutDuration / time.Minute), "lockout_max_hours": int(s.LockoutMax / time.Hour)}
 	if s.Require2FA {
 		out["require_2fa_since"] = s.Require2FASince.UTC().Format(time.RFC3339)
 	}
@@ -127,6 +128,9 @@ func (p *Portal) apiAdminSecurity(w http.ResponseWriter, r *http.Request, req Re
 		GraceDays         *int    `json:"grace_period_days"`
 		PasskeysForAdmins *bool   `json:"require_passkeys_for_admins"`
 		AnomalyAction     *string `json:"anomaly_action"`
+		LockoutThreshold  *int    `json:"lockout_threshold"`
+		LockoutMinutes    *int    `json:"lockout_duration_minutes"`
+		LockoutMaxHours   *int    `json:"lockout_max_hours"`
 	}
 	if !decodeJSON(w, r, &body) {
 		return
@@ -152,6 +156,22 @@ func (p *Portal) apiAdminSecurity(w http.ResponseWriter, r *http.Request, req Re
 			return
 		}
 	}
+	lock := cur
+	if body.LockoutThreshold != nil {
+		lock.LockoutThreshold = *body.LockoutThreshold
+	}
+	if body.LockoutMinutes != nil {
+		lock.LockoutDuration = time.Duration(*body.LockoutMinutes) * time.Minute
+	}
+	if body.LockoutMaxHours != nil {
+		lock.LockoutMax = time.Duration(*body.LockoutMaxHours) * time.Hour
+	}
+	if lock.LockoutThreshold < 0 || lock.LockoutThreshold > 100 || lock.LockoutDuration < 0 || lock.LockoutMax < 0 ||
+		lock.LockoutMax > 0 && lock.LockoutMax < lock.LockoutDuration {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "lockout: threshold 0-100 (0 = default), durations not negative, max not below the duration"})
+		return
+	}
+	cur.LockoutThreshold, cur.LockoutDuration, cur.LockoutMax = lock.LockoutThreshold, lock.LockoutDuration, lock.LockoutMax
 	s, err := p.saveSecurity(ctx, r, req, e, cur, req2, time.Duration(days)*24*time.Hour, pka, action)
 	if err != nil {
 		unavailableJSON(w)

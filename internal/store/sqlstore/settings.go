@@ -18,11 +18,13 @@ func (ss settingsStore) SecuritySettings(ctx context.Context) (store.SecuritySet
 	s := ss.s
 	var out store.SecuritySettings
 	var since, updated sql.NullInt64
-	var grace int64
+	var grace, lockThreshold, lockBase, lockMax int64
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT require_2fa, require_2fa_since, grace_period_ns,
-		require_passkeys_admins, updated_at, updated_by, anomaly_action
+		require_passkeys_admins, updated_at, updated_by, anomaly_action,
+		lockout_threshold, lockout_base_ns, lockout_max_ns
 		FROM tenant_settings WHERE tenant_id = ?`), ss.tenantID).
-		Scan(&out.Require2FA, &since, &grace, &out.RequirePasskeysForAdmins, &updated, &out.UpdatedBy, &out.AnomalyAction)
+		Scan(&out.Require2FA, &since, &grace, &out.RequirePasskeysForAdmins, &updated, &out.UpdatedBy, &out.AnomalyAction,
+			&lockThreshold, &lockBase, &lockMax)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.SecuritySettings{}, nil
 	}
@@ -30,6 +32,7 @@ func (ss settingsStore) SecuritySettings(ctx context.Context) (store.SecuritySet
 		return store.SecuritySettings{}, mapErr(err)
 	}
 	out.Require2FASince, out.GracePeriod, out.UpdatedAt = timeOf(since), time.Duration(grace), timeOf(updated)
+	out.LockoutThreshold, out.LockoutDuration, out.LockoutMax = int(lockThreshold), time.Duration(lockBase), time.Duration(lockMax)
 	return out, nil
 }
 
@@ -37,16 +40,19 @@ func (ss settingsStore) SecuritySettings(ctx context.Context) (store.SecuritySet
 // (else ErrNotFound).
 func (ss settingsStore) PutSecuritySettings(ctx context.Context, set store.SecuritySettings) error {
 	_, err := ss.s.exec(ctx, `INSERT INTO tenant_settings (tenant_id, require_2fa, require_2fa_since,
-			grace_period_ns, require_passkeys_admins, updated_at, updated_by, anomaly_action)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			grace_period_ns, require_passkeys_admins, updated_at, updated_by, anomaly_action,
+			lockout_threshold, lockout_base_ns, lockout_max_ns)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (tenant_id) DO UPDATE SET
 			require_2fa = excluded.require_2fa, require_2fa_since = excluded.require_2fa_since,
 			grace_period_ns = excluded.grace_period_ns,
 			require_passkeys_admins = excluded.require_passkeys_admins,
 			updated_at = excluded.updated_at, updated_by = excluded.updated_by,
-			anomaly_action = excluded.anomaly_action`,
+			anomaly_action = excluded.anomaly_action, lockout_threshold = excluded.lockout_threshold,
+			lockout_base_ns = excluded.lockout_base_ns, lockout_max_ns = excluded.lockout_max_ns`,
 		ss.tenantID, set.Require2FA, timeArg(set.Require2FASince), int64(set.GracePeriod),
-		set.RequirePasskeysForAdmins, timeArg(set.UpdatedAt), set.UpdatedBy, set.AnomalyAction)
+		set.RequirePasskeysForAdmins, timeArg(set.UpdatedAt), set.UpdatedBy, set.AnomalyAction,
+		int64(set.LockoutThreshold), int64(set.LockoutDuration), int64(set.LockoutMax))
 	return mapErr(err)
 }
 
