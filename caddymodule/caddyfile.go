@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/gatehouse-dev/gatehouse/internal/policy"
+	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 )
 
 func init() {
@@ -130,6 +131,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //	    remote_headers
 //	    default_policy signed_in|deny
 //	    rule           <path pattern> public|signed_in|deny [<METHOD>...]
+//	    limit          <path pattern> <per-IP count/period> [<per-user count/period>]
 //	}
 func parseHandlerDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	d := h.Dispenser
@@ -141,7 +143,7 @@ func parseHandlerDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 	seen := map[string]bool{}
 	for d.NextBlock(0) {
 		name := d.Val()
-		if seen[name] && name != "rule" {
+		if seen[name] && name != "rule" && name != "limit" {
 			return nil, d.Errf("gatehouse: subdirective %q given twice", name)
 		}
 		seen[name] = true
@@ -163,6 +165,19 @@ func parseHandlerDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 				if a, perr := policy.ParseAccess(hd.DefaultPolicy); perr != nil || a == policy.Public {
 					err = d.Errf("gatehouse: default_policy %q: must be signed_in or deny", hd.DefaultPolicy)
 				}
+			}
+		case "limit":
+			args := d.RemainingArgs()
+			if len(args) < 2 || len(args) > 3 {
+				return nil, d.Err("gatehouse: limit needs a path pattern, a per-IP rate like 60/1m, and optionally a per-user rate")
+			}
+			l := RouteLimit{Path: args[0], PerIP: args[1]}
+			if len(args) == 3 {
+				l.PerUser = args[2]
+			}
+			hd.Limits = append(hd.Limits, l)
+			if _, perr := (&Handler{Limits: []RouteLimit{l}}).routeLimits(ratelimit.New(nil, nil)); perr != nil {
+				err = d.Errf("gatehouse: %v", perr)
 			}
 		case "rule":
 			var r Rule

@@ -9,10 +9,12 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/ulule/limiter/v3"
 	"go.uber.org/zap"
 
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/policy"
+	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/internal/session"
 	"github.com/gatehouse-dev/gatehouse/internal/web"
 )
@@ -44,6 +46,10 @@ type Handler struct {
 	// Rules are matched in order against the normalised path; the first match decides.
 	Rules []Rule `json:"rules,omitempty"`
 
+	// Limits throttle proxied routes per client IP and per signed-in user: the first
+	// matching path pattern applies. Default: none.
+	Limits []RouteLimit `json:"limits,omitempty"`
+
 	// DefaultPolicy applies when no rule matches: "signed_in" or "deny".
 	// Default "signed_in".
 	DefaultPolicy string `json:"default_policy,omitempty"`
@@ -62,6 +68,16 @@ type Rule struct {
 	Methods []string `json:"methods,omitempty"`
 	// Access is "public", "signed_in" or "deny".
 	Access string `json:"access"`
+}
+
+// RouteLimit limits requests to a path pattern.
+type RouteLimit struct {
+	// Path pattern, as in rules.
+	Path string `json:"path"`
+	// PerIP is "<count>/<period>" (e.g. "60/1m") per client IP; PerUser the same per
+	// signed-in user (optional).
+	PerIP   string `json:"per_ip"`
+	PerUser string `json:"per_user,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -110,7 +126,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Hasher: svc.hasher, Rules: svc.rules, Clock: svc.clock, Logger: h.log, Metrics: h.app.metrics,
 	}
 	portal.Init()
-	h.gw = &gateway.Gateway{
+	routeLimits, err := h.routeLimits(svc.limiter)
+	if err != nil {
+		return err
+	}
+	h.gw = &gateway.Gateway{RouteLimits: routeLimits,
 		Prefix: h.Portal, Tenants: resolver, Policy: pol, Sessions: svc.sessions, RemoteHeaders: h.RemoteHeaders,
 		Portal: portal, Metrics: h.app.metrics, Logger: h.log,
 	}
@@ -133,6 +153,9 @@ func (h *Handler) Validate() error {
 		}
 	}
 	if _, err := h.compilePolicy(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := h.routeLimits(ratelimit.New(nil, nil)); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -166,7 +189,7 @@ func (h *Handler) compilePolicy() (*policy.Policy, error) {
 // ServeHTTP decides the request and calls next only when it is allowed.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	https := session.SecureRequest(r) // Secure, __Host- cookies unless plain HTTP on loopback
-	d := h.gw.Decide(r, https)
+	d := h.gw.Decide(r, https, clientIP(r))
 	switch d.Outcome {
 	case gateway.Allow:
 		if d.Entry != nil {
@@ -189,6 +212,32 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		h.gw.Respond(w, r, d)
 		return nil
 	}
+}
+
+// routeLimits compiles the site's route limits (nil without any).
+func (h *Handler) routeLimits(base *ratelimit.Limiter) (*gateway.RouteLimits, error) {
+	if len(h.Limits) == 0 {
+		return nil, nil
+	}
+	var ls []gateway.RouteLimit
+	var errs []error
+	for _, l := range h.Limits {
+		ip, err := parseRate(l.PerIP)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("limit %s per-IP %q: %w", l.Path, l.PerIP, err))
+		}
+		var user limiter.Rate
+		if l.PerUser != "" {
+			if user, err = parseRate(l.PerUser); err != nil {
+				errs = append(errs, fmt.Errorf("limit %s per-user %q: %w", l.Path, l.PerUser, err))
+			}
+		}
+		ls = append(ls, gateway.RouteLimit{Path: l.Path, PerIP: ratelimit.Rule{PerIP: ip, PerUser: user}})
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return gateway.NewRouteLimits(ls, base)
 }
 
 func upper(ms []string) []string {

@@ -100,3 +100,25 @@ func TestRateLimitKeyIsCaddysClientIP(t *testing.T) {
 		t.Fatalf("trusted proxy, one client: %v, want the 4th limited", got)
 	}
 }
+
+// TestRouteLimitThroughTheGateway: a limit on a proxied route answers 429 with
+// Retry-After, and the upstream is not reached.
+func TestRouteLimitThroughTheGateway(t *testing.T) {
+	up := newRecorder(t)
+	g := startGatewayWith(t, gatewayConfig{dsn: "sqlite://" + filepath.Join(t.TempDir(), "gh.db"), upstream: up.URL,
+		site: siteConfig + "\n\t\tlimit /public/search 2/1m"})
+	var codes []int
+	for range 3 {
+		st, _, resp := get(t, browser(t), g.url+"/public/search?q=x")
+		codes = append(codes, st)
+		if st == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "" {
+			t.Fatal("429 without Retry-After")
+		}
+	}
+	if fmt.Sprint(codes) != "[200 200 429]" || up.count() != 2 {
+		t.Fatalf("route limit: %v, upstream reached %d times", codes, up.count())
+	}
+	if st, _, _ := get(t, browser(t), g.url+"/public/other"); st != http.StatusOK {
+		t.Fatalf("unlimited route: %d", st)
+	}
+}

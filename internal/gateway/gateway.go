@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -27,11 +28,12 @@ const (
 	BadRequest                   // ambiguous or malformed path: 400
 	Unavailable                  // a dependency failed: 503, never allow
 	UnknownTenant                // no tenant serves this host: 404
+	RateLimited                  // a route limit was reached: 429
 
 	NumOutcomes = iota // how many outcomes there are
 )
 
-var outcomeNames = [...]string{"deny", "allow", "portal", "redirect_login", "unauthorized", "bad_request", "unavailable", "unknown_tenant"}
+var outcomeNames = [...]string{"deny", "allow", "portal", "redirect_login", "unauthorized", "bad_request", "unavailable", "unknown_tenant", "rate_limited"}
 
 // String names the outcome (metric label).
 func (o Outcome) String() string { return outcomeNames[o] }
@@ -52,6 +54,8 @@ type Gateway struct {
 	Portal        *web.Portal
 	Metrics       Metrics
 	Logger        *zap.Logger
+	// RouteLimits throttles proxied routes (optional).
+	RouteLimits *RouteLimits
 }
 
 // Decision is the result of Decide.
@@ -62,11 +66,13 @@ type Decision struct {
 	Rule    int            // matched rule index, -1 for the default
 	Tenant  store.Tenant
 	Handle  store.TenantHandle
+	// RetryAfter is set for RateLimited.
+	RetryAfter time.Duration
 }
 
 // Decide strips the client's identity headers from r and decides it. On Allow with a
 // session, the identity headers are already set on r.
-func (g *Gateway) Decide(r *http.Request, https bool) Decision {
+func (g *Gateway) Decide(r *http.Request, https bool, clientIP string) Decision {
 	identity.StripIdentityHeaders(r.Header)
 	d := Decision{Rule: -1}
 	path, err := policy.NormalizePath(r.URL.EscapedPath())
@@ -113,6 +119,8 @@ func (g *Gateway) Decide(r *http.Request, https bool) Decision {
 		}
 	}
 	switch {
+	case g.RouteLimits != nil && !g.RouteLimits.allow(r, &d, stripPort(r.Host), path, clientIP):
+		d.Outcome = RateLimited
 	case d.Entry != nil:
 		d.Entry.Headers.Apply(r.Header)
 		if g.RemoteHeaders {

@@ -111,7 +111,7 @@ func TestDecideOutcomes(t *testing.T) {
 		{"dot segment into portal", request("GET", "/x/../auth/login", "a.example.com", ""), BadRequest},
 	}
 	for _, c := range cases {
-		if d := g.Decide(c.r, false); d.Outcome != c.want {
+		if d := g.Decide(c.r, false, "192.0.2.1"); d.Outcome != c.want {
 			t.Errorf("%s: %v, want %v", c.name, d.Outcome, c.want)
 		}
 	}
@@ -122,7 +122,7 @@ func TestSignedInRequestGetsIdentityHeaders(t *testing.T) {
 	g := f.gateway(t, false)
 	tok := f.login(t, "a")
 	r := request("GET", "/app", "a.example.com", tok, "X-Gatehouse-User-Email", "forged@evil.example", "Remote-User", "forged")
-	d := g.Decide(r, false)
+	d := g.Decide(r, false, "192.0.2.1")
 	if d.Outcome != Allow || r.Header.Get("X-Gatehouse-User-Email") != "u@a.example.com" {
 		t.Fatalf("%v %v", d.Outcome, r.Header)
 	}
@@ -131,7 +131,7 @@ func TestSignedInRequestGetsIdentityHeaders(t *testing.T) {
 	}
 	g.RemoteHeaders = true
 	r = request("GET", "/app", "a.example.com", tok)
-	g.Decide(r, false)
+	g.Decide(r, false, "192.0.2.1")
 	if r.Header.Get("Remote-User") != "u@a.example.com" {
 		t.Fatalf("Remote-User = %q", r.Header.Get("Remote-User"))
 	}
@@ -142,13 +142,13 @@ func TestTenantIsolationByHost(t *testing.T) {
 	f := newFixture(t)
 	g := f.gateway(t, true)
 	tokA := f.login(t, "a")
-	if d := g.Decide(request("GET", "/app", "a.example.com:443", tokA), false); d.Outcome != Allow || d.Tenant.Slug != "a" {
+	if d := g.Decide(request("GET", "/app", "a.example.com:443", tokA), false, "192.0.2.1"); d.Outcome != Allow || d.Tenant.Slug != "a" {
 		t.Fatalf("own host: %v %q", d.Outcome, d.Tenant.Slug)
 	}
-	if d := g.Decide(request("GET", "/app", "B.Example.com", tokA), false); d.Outcome != RedirectLogin || d.Tenant.Slug != "b" {
+	if d := g.Decide(request("GET", "/app", "B.Example.com", tokA), false, "192.0.2.1"); d.Outcome != RedirectLogin || d.Tenant.Slug != "b" {
 		t.Fatalf("other tenant's host: %v %q", d.Outcome, d.Tenant.Slug)
 	}
-	if d := g.Decide(request("GET", "/app", "c.example.com", tokA), false); d.Outcome != UnknownTenant {
+	if d := g.Decide(request("GET", "/app", "c.example.com", tokA), false, "192.0.2.1"); d.Outcome != UnknownTenant {
 		t.Fatalf("unknown host: %v", d.Outcome)
 	}
 }
@@ -161,11 +161,11 @@ func TestStoreFailureFailsClosed(t *testing.T) {
 	g.Sessions = session.NewManager(f.st, clock.Real{}, session.Options{}) // cold cache
 	tok := f.login(t, "a")
 	f.st.Close()
-	if d := g.Decide(request("GET", "/app", "a.example.com", tok), false); d.Outcome != Unavailable {
+	if d := g.Decide(request("GET", "/app", "a.example.com", tok), false, "192.0.2.1"); d.Outcome != Unavailable {
 		t.Fatalf("protected with store down: %v", d.Outcome)
 	}
 	r := request("GET", "/public/x", "a.example.com", tok)
-	if d := g.Decide(r, false); d.Outcome != Allow || r.Header.Get("X-Gatehouse-User-Id") != "" {
+	if d := g.Decide(r, false, "192.0.2.1"); d.Outcome != Allow || r.Header.Get("X-Gatehouse-User-Id") != "" {
 		t.Fatalf("public with store down: %v %v", d.Outcome, r.Header)
 	}
 	w := httptest.NewRecorder()
@@ -237,7 +237,7 @@ func BenchmarkDecideSignedInAllowed(b *testing.B) {
 		for k, v := range base {
 			r.Header[k] = v
 		}
-		if d := g.Decide(r, false); d.Outcome != Allow {
+		if d := g.Decide(r, false, "192.0.2.1"); d.Outcome != Allow {
 			b.Fatal(d.Outcome)
 		}
 	}
@@ -254,11 +254,11 @@ func TestMethodOverrideDecidedStrictly(t *testing.T) {
 	tok := f.login(t, "a")
 	for _, h := range []string{"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"} {
 		r := request("POST", "/api/items/7", "a.example.com", tok, h, "DELETE")
-		if d := g.Decide(r, false); d.Outcome != Deny {
+		if d := g.Decide(r, false, "192.0.2.1"); d.Outcome != Deny {
 			t.Errorf("POST with %s: DELETE: %v", h, d.Outcome)
 		}
 	}
-	if d := g.Decide(request("POST", "/api/items/7", "a.example.com", tok), false); d.Outcome != Allow {
+	if d := g.Decide(request("POST", "/api/items/7", "a.example.com", tok), false, "192.0.2.1"); d.Outcome != Allow {
 		t.Errorf("plain POST: %v", d.Outcome)
 	}
 }

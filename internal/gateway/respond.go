@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/gatehouse-dev/gatehouse/internal/web"
 )
@@ -27,6 +28,10 @@ func (g *Gateway) Respond(w http.ResponseWriter, r *http.Request, d Decision) {
 	case Unavailable:
 		h.Set("Retry-After", "5")
 		plainOrJSON(w, r, http.StatusServiceUnavailable, "unavailable")
+	case RateLimited:
+		secs := int(d.RetryAfter.Seconds() + 0.999)
+		h.Set("Retry-After", strconv.Itoa(max(secs, 1)))
+		plainOrJSON(w, r, http.StatusTooManyRequests, "too_many_requests")
 	case UnknownTenant:
 		plainOrJSON(w, r, http.StatusNotFound, "unknown_site")
 	default:

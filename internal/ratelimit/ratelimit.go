@@ -71,6 +71,12 @@ func New(store limiter.Store, rules map[Class]Rule) *Limiter {
 	return &Limiter{rules: rules, primary: store, fallback: mem}
 }
 
+// WithRules returns a limiter with other rules on the same stores (and degraded state
+// handling), e.g. for limits on proxied routes.
+func (l *Limiter) WithRules(rules map[Class]Rule) *Limiter {
+	return &Limiter{rules: rules, primary: l.primary, fallback: l.fallback, OnDegraded: l.OnDegraded}
+}
+
 // Degraded tells whether the limiter is running on the per-instance fallback.
 func (l *Limiter) Degraded() bool { return l.degraded.Load() }
 
