@@ -10,6 +10,7 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/clock"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/store/sqlstore"
@@ -92,4 +93,10 @@ type commonFlags struct{ config, adapter string }
 func (c *commonFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&c.config, "config", "c", "", "Caddyfile or JSON config the gateway runs with (required)")
 	cmd.Flags().StringVarP(&c.adapter, "adapter", "a", "", "config adapter (default: caddyfile for files named Caddyfile*)")
+}
+
+// cliAudit records a CLI action in the tenant's audit trail (actor "cli").
+func cliAudit(ctx context.Context, th store.TenantHandle, rec store.AuditRecord) (store.AuditRecord, error) {
+	rec.ActorID, rec.Outcome = "cli", audit.Success
+	return audit.NewWriter(clock.Real{}).Write(ctx, th, rec)
 }

@@ -14,7 +14,6 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
-	"github.com/gatehouse-dev/gatehouse/internal/clock"
 	"github.com/gatehouse-dev/gatehouse/internal/secret"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -54,8 +53,8 @@ func tenantCreateCmd() *cobra.Command {
 				}
 				return err
 			}
-			if _, err := audit.NewWriter(clock.Real{}).Write(ctx, st.Tenant(t.ID), store.AuditRecord{
-				Action: audit.ActionTenantCreate, Outcome: audit.Success, ActorID: "cli", Target: "tenant:" + t.Slug,
+			if _, err := cliAudit(ctx, st.Tenant(t.ID), store.AuditRecord{
+				Action: audit.ActionTenantCreate, Target: "tenant:" + t.Slug,
 			}); err != nil {
 				return err
 			}
@@ -102,7 +101,7 @@ func tenantSecurityCmd() *cobra.Command {
 	var tenant, require2FA, passkeysForAdmins, grace, onAnomaly, lockDur, lockMax string
 	var lockThreshold int
 	cmd := &cobra.Command{
-		Use:   "security --config <file> [--tenant <slug>] [--require-2fa on|off] [--grace 7d] [--passkeys-for-admins on|off] [--on-anomaly alert|second_factor|block]",
+		Use:   "security --config <file> [--tenant <slug>] [--require-2fa on|off] [--grace 7d] [--passkeys-for-admins on|off] [--on-anomaly alert|second_factor|block] [--lockout-threshold n] [--lockout-duration d] [--lockout-max d]",
 		Short: "Show or change a tenant's second-factor policy",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -164,8 +163,8 @@ func tenantSecurityCmd() *cobra.Command {
 				if err := th.Settings().PutSecuritySettings(ctx, next); err != nil {
 					return err
 				}
-				if _, err := audit.NewWriter(clock.Real{}).Write(ctx, th, store.AuditRecord{
-					Action: audit.ActionSecuritySettings, Outcome: audit.Success, ActorID: "cli", Target: "tenant:" + t.Slug,
+				if _, err := cliAudit(ctx, th, store.AuditRecord{
+					Action: audit.ActionSecuritySettings, Target: "tenant:" + t.Slug,
 					Details: map[string]string{"require_2fa": strconv.FormatBool(r2), "grace": g.String(), "require_passkeys_for_admins": strconv.FormatBool(pka),
 						"anomaly_action": next.AnomalyAction},
 				}); err != nil {

@@ -61,8 +61,8 @@ func userAddCmd() *cobra.Command {
 				}
 				return err
 			}
-			if _, err := audit.NewWriter(clock.Real{}).Write(ctx, th, store.AuditRecord{
-				Action: audit.ActionUserCreate, Outcome: audit.Success, ActorID: "cli", Target: "user:" + u.ID,
+			if _, err := cliAudit(ctx, th, store.AuditRecord{
+				Action: audit.ActionUserCreate, Target: "user:" + u.ID,
 				Details: map[string]string{"email": u.Email, "roles": strings.Join(u.Roles, ",")},
 			}); err != nil {
 				return err
@@ -147,8 +147,8 @@ func userResetFactorsCmd() *cobra.Command {
 			if err := (&authn.MFA{Clock: clock.Real{}}).ResetFactors(ctx, th, u.ID); err != nil {
 				return err
 			}
-			if _, err := audit.NewWriter(clock.Real{}).Write(ctx, th, store.AuditRecord{
-				Action: audit.ActionFactorsReset, Outcome: audit.Success, ActorID: "cli", Target: "user:" + u.ID,
+			if _, err := cliAudit(ctx, th, store.AuditRecord{
+				Action: audit.ActionFactorsReset, Target: "user:" + u.ID,
 				Details: map[string]string{"email": u.Email},
 			}); err != nil {
 				return err
@@ -202,8 +202,8 @@ func userUnlockCmd() *cobra.Command {
 			if u, err := th.Users().UserByEmail(ctx, norm); err == nil {
 				target = "user:" + u.ID
 			}
-			if _, err := audit.NewWriter(clock.Real{}).Write(ctx, th, store.AuditRecord{
-				Action: audit.ActionAccountUnlocked, Outcome: audit.Success, ActorID: "cli", Target: target,
+			if _, err := cliAudit(ctx, th, store.AuditRecord{
+				Action: audit.ActionAccountUnlocked, Target: target,
 				Details: map[string]string{"email": norm},
 			}); err != nil {
 				return err
