@@ -89,6 +89,31 @@ func (h Hasher) Hash(pw string) (string, error) {
 // they always need a re-hash. An unknown format never verifies, after the same work as
 // a real check.
 func (h Hasher) Verify(hash, pw string) (ok bool, needsRehash bool) {
+	ok, needsRehash = h.verify(hash, pw)
+	if !ok {
+		h.topUp(hash)
+	}
+	return ok, needsRehash
+}
+
+// topUp makes a failed check against a hash of a lower cost than the configured one
+// (stored before the cost was raised, or imported) take as long as a check at the
+// configured cost, so the answer's timing does not tell such accounts from unknown
+// e-mails. bcrypt's work doubles per cost step: dummy checks at costs low … high-1
+// add exactly the missing 2^high − 2^low.
+func (h Hasher) topUp(hash string) {
+	b := strings.TrimPrefix(hash, passwordHashPrefix)
+	low, err := bcrypt.Cost([]byte(b))
+	if err != nil {
+		return
+	}
+	for c := low; c < h.cost(); c++ {
+		dummy := strings.TrimPrefix(Hasher{Cost: c}.DummyHash(), passwordHashPrefix)
+		_ = bcrypt.CompareHashAndPassword([]byte(dummy), []byte("not the password"))
+	}
+}
+
+func (h Hasher) verify(hash, pw string) (ok bool, needsRehash bool) {
 	switch {
 	case strings.HasPrefix(hash, passwordHashPrefix+"$"):
 		b := []byte(hash[len(passwordHashPrefix):])

@@ -2,8 +2,10 @@ package identity
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -194,5 +196,40 @@ func TestDefaultCost(t *testing.T) {
 	cost, err := bcrypt.Cost([]byte(strings.TrimPrefix(h, passwordHashPrefix)))
 	if err != nil || cost != DefaultBcryptCost || DefaultBcryptCost != 12 {
 		t.Errorf("default cost = %d, %v; want 12", cost, err)
+	}
+}
+
+// TestFailedCheckOfOlderCostTakesConfiguredTime: after the configured cost was raised,
+// a wrong password for an account still hashed at the old cost takes as long as one
+// for an unknown e-mail (a dummy check at the new cost).
+func TestFailedCheckOfOlderCostTakesConfiguredTime(t *testing.T) {
+	old, err := Hasher{Cost: 6}.Hash("the account's real passphrase")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := Hasher{Cost: 9}
+	h.DummyHash()
+	Hasher{Cost: 6}.DummyHash()
+	Hasher{Cost: 7}.DummyHash()
+	Hasher{Cost: 8}.DummyHash()
+	// Interleaved, so that load on the machine affects both alike.
+	var ws, us []time.Duration
+	for range 9 {
+		start := time.Now()
+		h.Verify(old, "a wrong guess")
+		ws = append(ws, time.Since(start))
+		start = time.Now()
+		h.EqualiseTiming("a wrong guess")
+		us = append(us, time.Since(start))
+	}
+	slices.Sort(ws)
+	slices.Sort(us)
+	wrong, unknown := ws[len(ws)/2], us[len(us)/2]
+	t.Logf("wrong password at old cost %v, unknown e-mail %v", wrong, unknown)
+	if wrong < unknown*3/4 {
+		t.Fatalf("a failed check of an old-cost hash takes %v, an unknown e-mail %v", wrong, unknown)
+	}
+	if ok, rehash := h.Verify(old, "the account's real passphrase"); !ok || !rehash {
+		t.Fatal("the old-cost hash no longer verifies or is not marked for re-hashing")
 	}
 }
