@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -125,12 +126,14 @@ type App struct {
 	// (the link is logged as a path).
 	BaseURL string `json:"base_url,omitempty"`
 
-	svc        *services
-	mailWorker *notify.Worker
-	poolKey    string
-	hotKey     string
-	logger     *zap.Logger
-	metrics    *metrics
+	svc           *services
+	mailWorker    *notify.Worker
+	defaultTenant store.Tenant
+	portals       *sync.Map // tenant id → portal prefix of the first site serving it
+	poolKey       string
+	hotKey        string
+	logger        *zap.Logger
+	metrics       *metrics
 }
 
 // CaddyModule returns the Caddy module information.
@@ -141,6 +144,7 @@ func (App) CaddyModule() caddy.ModuleInfo {
 // Provision opens (or shares) the store and builds the services.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
+	a.portals = new(sync.Map)
 	if err := a.applyDefaults(); err != nil {
 		return err
 	}
@@ -288,33 +292,55 @@ func (a *App) fieldCipher() (*secret.FieldCipher, error) {
 	return secret.NewFieldCipher(key)
 }
 
-// firstRun creates the default tenant in an empty store and logs a one-time setup link
-// while that tenant has no users.
+// firstRun creates the default tenant in an empty store (sites resolve it while they
+// provision); the setup link is issued in Start, once the sites have said which portal
+// prefix serves that tenant.
 func (a *App) firstRun(ctx context.Context) error {
-	st := a.svc.store
-	t, err := ensureDefaultTenant(ctx, st, a.svc.clock)
-	if err != nil || t.ID == "" {
-		return err
+	t, err := ensureDefaultTenant(ctx, a.svc.store, a.svc.clock)
+	a.defaultTenant = t
+	return err
+}
+
+// notePortal records the portal prefix a site serves the tenant under (for the link).
+func (a *App) notePortal(tenantID, prefix string) { a.portals.LoadOrStore(tenantID, prefix) }
+
+// setupLink logs a one-time link while the default tenant has no users.
+func (a *App) setupLink(ctx context.Context) error {
+	t := a.defaultTenant
+	if t.ID == "" {
+		return nil
 	}
-	tok, err := authn.IssueSetupToken(ctx, st.Tenant(t.ID), a.svc.clock)
+	tok, err := authn.IssueSetupToken(ctx, a.svc.store.Tenant(t.ID), a.svc.clock)
 	if errors.Is(err, authn.ErrSetupDone) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("issuing setup link: %w", err)
 	}
-	link := a.BaseURL + "/auth/setup?token=" + tok
+	prefix := "/auth"
+	if p, ok := a.portals.Load(t.ID); ok {
+		prefix = p.(string)
+	}
+	link := a.BaseURL + prefix + "/setup?token=" + tok
 	a.logger.Warn("first run: open this one-time link (valid 1 h) to create the owner account",
 		zap.String("tenant", t.Slug), zap.String("setup_url", link))
 	rec := store.AuditRecord{Action: audit.ActionSetupLink, Outcome: audit.Success, ActorID: "system"}
-	if _, err := a.svc.audit.Write(ctx, st.Tenant(t.ID), rec); err != nil {
+	if _, err := a.svc.audit.Write(ctx, a.svc.store.Tenant(t.ID), rec); err != nil {
 		return err
 	}
 	return nil
 }
 
-// Start runs the mail outbox worker (the HTTP app serves the handlers).
-func (a *App) Start() error { return a.startMail() }
+// Start logs the first-run setup link if one is due and runs the mail outbox worker
+// (the HTTP app serves the handlers).
+func (a *App) Start() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.setupLink(ctx); err != nil {
+		return err
+	}
+	return a.startMail()
+}
 
 // Stop stops the mail worker; Cleanup releases the store.
 func (a *App) Stop() error {

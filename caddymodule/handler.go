@@ -119,6 +119,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("tenant %q: %w (create it with: gatehouse tenant create --slug %s)", h.Tenant, err, h.Tenant)
 		}
 		resolver = &gateway.StaticTenant{Tenant: t, Handle: svc.store.Tenant(t.ID)}
+		h.app.notePortal(t.ID, h.Portal)
 	}
 	portal := &web.Portal{
 		Prefix: h.Portal, Sessions: svc.sessions, Authn: svc.authn, MFA: svc.mfa, Passkeys: svc.passkeys, Limiter: svc.limiter, Audit: svc.audit,

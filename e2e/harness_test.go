@@ -197,7 +197,7 @@ func (g *gateway) start() {
 		if g.cmd.ProcessState != nil {
 			break
 		}
-		resp, err := insecureClient.Get(g.url + "/auth/login")
+		resp, err := insecureClient.Get(g.url + "/")
 		if err == nil {
 			resp.Body.Close()
 			return

@@ -154,3 +154,18 @@ func TestNewcomerFlowSQLite(t *testing.T) {
 func TestNewcomerFlowPostgres(t *testing.T) {
 	runNewcomerFlow(t, postgresDSN(t))
 }
+
+// TestSetupLinkUsesThePortalPrefix: a site with its own portal prefix gets a setup link
+// under that prefix, and the link works there.
+func TestSetupLinkUsesThePortalPrefix(t *testing.T) {
+	up := newRecorder(t)
+	g := startGatewayWith(t, gatewayConfig{dsn: "sqlite://" + filepath.Join(t.TempDir(), "gh.db"), upstream: up.URL,
+		site: "\n\t\tportal /_gatehouse"})
+	link := g.setupURL()
+	if !strings.HasPrefix(link, g.url+"/_gatehouse/setup?token=") {
+		t.Fatalf("setup link %q", link)
+	}
+	if st, body, _ := get(t, browser(t), link); st != http.StatusOK || !strings.Contains(body, `action="/_gatehouse/setup"`) {
+		t.Fatalf("setup page under the prefix: %d\n%s", st, body)
+	}
+}
