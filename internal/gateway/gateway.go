@@ -96,7 +96,8 @@ func (g *Gateway) Decide(r *http.Request, https bool, clientIP string) Decision 
 		d.Outcome = Portal
 		return d
 	}
-	pd := g.decidePolicy(r, stripPort(r.Host), path)
+	host := stripPort(r.Host)
+	pd := g.decidePolicy(r, host, path)
 	d.Rule = pd.Rule
 	if pd.Access == policy.Deny {
 		d.Outcome = Deny
@@ -119,7 +120,7 @@ func (g *Gateway) Decide(r *http.Request, https bool, clientIP string) Decision 
 		}
 	}
 	switch {
-	case g.RouteLimits != nil && !g.RouteLimits.allow(r, &d, stripPort(r.Host), path, clientIP):
+	case g.RouteLimits != nil && !g.RouteLimits.allow(r, &d, host, path, clientIP):
 		d.Outcome = RateLimited
 	case d.Entry != nil:
 		d.Entry.Headers.Apply(r.Header)
