@@ -240,40 +240,7 @@ func testConcurrentClaims(t *testing.T, o notify.Outbox) {
 	for i := 1; i <= n; i++ {
 		must(t, o.Enqueue(t.Context(), Msg(i)))
 	}
-	now := base.Add(time.Hour)
-	var (
-		mu    sync.Mutex
-		seen  = map[string]int{}
-		wg    sync.WaitGroup
-		start = make(chan struct{})
-		errs  = make(chan error, workers)
-	)
-	for range workers {
-		wg.Go(func() {
-			<-start
-			for {
-				got, err := o.ClaimDue(t.Context(), now, lease, batch)
-				if err != nil {
-					errs <- err
-					return
-				}
-				if len(got) == 0 {
-					return
-				}
-				mu.Lock()
-				for _, m := range got {
-					seen[m.ID]++
-				}
-				mu.Unlock()
-			}
-		})
-	}
-	close(start)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	seen := DrainConcurrently(t, []notify.Outbox{o}, workers, base.Add(time.Hour), time.Minute, batch)
 	for id, c := range seen {
 		if c != 1 {
 			t.Errorf("%s claimed %d times by concurrent workers", id, c)
@@ -282,4 +249,47 @@ func testConcurrentClaims(t *testing.T, o notify.Outbox) {
 	if len(seen) != n {
 		t.Fatalf("%d of %d messages claimed", len(seen), n)
 	}
+}
+
+// DrainConcurrently starts workersEach workers on every outbox (several handles on one
+// store test claims across processes), releases them at the same instant, lets them
+// claim until nothing is due at now, and returns how often each message id was claimed.
+func DrainConcurrently(t *testing.T, outboxes []notify.Outbox, workersEach int, now time.Time, lease time.Duration, batch int) map[string]int {
+	t.Helper()
+	var (
+		mu    sync.Mutex
+		seen  = map[string]int{}
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		errs  = make(chan error, len(outboxes)*workersEach)
+	)
+	for _, o := range outboxes {
+		for range workersEach {
+			wg.Go(func() {
+				<-start
+				for {
+					got, err := o.ClaimDue(t.Context(), now, lease, batch)
+					if err != nil {
+						errs <- err
+						return
+					}
+					if len(got) == 0 {
+						return
+					}
+					mu.Lock()
+					for _, m := range got {
+						seen[m.ID]++
+					}
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("ClaimDue: %v", err)
+	}
+	return seen
 }

@@ -69,41 +69,7 @@ func TestOutboxTwoStoresClaimExclusive(t *testing.T) {
 			}
 		}
 		now := outboxNow.Add(time.Hour)
-		var (
-			mu    sync.Mutex
-			seen  = map[string]int{}
-			wg    sync.WaitGroup
-			start = make(chan struct{})
-			errs  = make(chan error, 2*perStore)
-		)
-		for _, s := range []*Store{s1, s2} {
-			for range perStore {
-				wg.Go(func() {
-					<-start
-					for {
-						got, err := s.Outbox().ClaimDue(t.Context(), now, time.Minute, batch)
-						if err != nil {
-							errs <- err
-							return
-						}
-						if len(got) == 0 {
-							return
-						}
-						mu.Lock()
-						for _, m := range got {
-							seen[m.ID]++
-						}
-						mu.Unlock()
-					}
-				})
-			}
-		}
-		close(start)
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Fatalf("ClaimDue: %v", err)
-		}
+		seen := outboxtest.DrainConcurrently(t, []notify.Outbox{s1.Outbox(), s2.Outbox()}, perStore, now, time.Minute, batch)
 		perTenant := map[string]int{}
 		for id, c := range seen {
 			if c != 1 {
