@@ -34,17 +34,7 @@ func (ts tokenStore) ConsumeOneTimeToken(ctx context.Context, purpose string, ha
 	res, err := s.exec(ctx, `UPDATE one_time_tokens SET used_at = ?
 		WHERE tenant_id = ? AND purpose = ? AND token_hash = ? AND used_at IS NULL AND expires_at > ?`,
 		n, ts.tenantID, purpose, hash, n)
-	if err != nil {
-		return mapErr(err)
-	}
-	one, err := affectedOne(res)
-	if err != nil {
-		return mapErr(err)
-	}
-	if !one {
-		return store.ErrNotFound
-	}
-	return nil
+	return oneRow(res, err, store.ErrNotFound)
 }
 
 // CheckOneTimeToken tells whether the token is live without using it (for showing a

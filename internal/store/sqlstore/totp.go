@@ -24,17 +24,7 @@ func (ts totpStore) PutPendingTOTP(ctx context.Context, sec store.TOTPSecret) er
 			created_at = excluded.created_at, confirmed_at = NULL
 		WHERE totp_secrets.confirmed_at IS NULL`,
 		ts.tenantID, sec.UserID, sec.Ciphertext, sec.KeyID, timeArg(sec.CreatedAt))
-	if err != nil {
-		return mapErr(err)
-	}
-	one, err := affectedOne(res)
-	if err != nil {
-		return mapErr(err)
-	}
-	if !one {
-		return store.ErrConflict
-	}
-	return nil
+	return oneRow(res, err, store.ErrConflict)
 }
 
 // ConfirmTOTP confirms a pending secret; ErrNotFound when the user has none or it is
@@ -87,17 +77,7 @@ func (ts totpStore) UseTOTPStep(ctx context.Context, userID string, step int64, 
 // oneRowOrNotFound turns the result of a one-row UPDATE or DELETE into nil (one row
 // changed) or ErrNotFound (none).
 func oneRowOrNotFound(res sql.Result, err error) error {
-	if err != nil {
-		return mapErr(err)
-	}
-	one, err := affectedOne(res)
-	if err != nil {
-		return mapErr(err)
-	}
-	if !one {
-		return store.ErrNotFound
-	}
-	return nil
+	return oneRow(res, err, store.ErrNotFound)
 }
 
 // Interface guards

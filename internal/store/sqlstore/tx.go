@@ -38,6 +38,22 @@ func (s *Store) lockWrites() (unlock func()) {
 }
 
 // affectedOne reports whether a statement changed exactly one row.
+// oneRow turns the result of a statement meant to change exactly one row into an
+// error: the statement's own (mapped), or none when it changed no row.
+func oneRow(res sql.Result, err error, none error) error {
+	if err != nil {
+		return mapErr(err)
+	}
+	one, err := affectedOne(res)
+	if err != nil {
+		return mapErr(err)
+	}
+	if !one {
+		return none
+	}
+	return nil
+}
+
 func affectedOne(res sql.Result) (bool, error) {
 	n, err := res.RowsAffected()
 	if err != nil {

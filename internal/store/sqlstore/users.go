@@ -77,17 +77,7 @@ func (us userStore) SetLastLogin(ctx context.Context, userID string, at time.Tim
 func (us userStore) update(ctx context.Context, query string, value any, userID string) error {
 	s := us.s
 	res, err := s.exec(ctx, query, value, us.tenantID, userID)
-	if err != nil {
-		return mapErr(err)
-	}
-	one, err := affectedOne(res)
-	if err != nil {
-		return mapErr(err)
-	}
-	if !one {
-		return store.ErrNotFound
-	}
-	return nil
+	return oneRow(res, err, store.ErrNotFound)
 }
 
 // scanner is what *sql.Row and *sql.Rows have in common.
