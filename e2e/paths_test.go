@@ -34,6 +34,10 @@ func TestPathTricksAreDenied(t *testing.T) {
 		{"/public//../private", http.StatusBadRequest},
 		{"/public/./x", http.StatusBadRequest},
 		{"/public/%00", http.StatusBadRequest},
+		{"/admin./x", http.StatusBadRequest},        // trailing dot
+		{"/admin%20/x", http.StatusBadRequest},      // trailing space
+		{"/%EF%BD%81dmin/x", http.StatusBadRequest}, // fullwidth a (NFKC)
+		{"/private./x", http.StatusBadRequest},
 		{"/PUBLIC/x", http.StatusFound},           // case change: not the public rule
 		{"/Public/x", http.StatusFound},           // case change
 		{"/private?x=/public/", http.StatusFound}, // the query is not the path
@@ -71,6 +75,25 @@ func TestPathTricksAreDenied(t *testing.T) {
 		st := rawRequest(t, g.url, p, []string{cookie})
 		if st != http.StatusForbidden && st != http.StatusBadRequest {
 			t.Errorf("signed in %s: status %d, want 403 or 400", p, st)
+		}
+		if up.count() != before {
+			t.Errorf("signed in %s reached the upstream", p)
+		}
+	}
+
+	// An outside battery reached /admin past the deny rule, with full identity headers,
+	// through segments that Windows/IIS and some frameworks trim (a trailing dot or
+	// space) or normalise (NFKC: fullwidth "ａ"). Its exact cases come first, then
+	// variants. Each must be refused as ambiguous (400) before any rule is consulted.
+	for _, p := range []string{
+		"/admin./x", "/admin%2e/x", "/admin%20/x", "/%EF%BD%81dmin/x",
+		"/admin%2E/x", "/admin../x", "/admin%20%20/x", "/admin.%20/x", "/admin.;x/users",
+		"/admin%20;x/users", "/admin./", "/admin%C2%A0/x", "/admin%E3%80%80/x",
+		"/%EF%BC%A1DMIN/x", "/adm%E2%85%B0n/x", "/admin%EF%BC%8E/x", "/x/%E2%80%A5/admin/x",
+	} {
+		before := up.count()
+		if st := rawRequest(t, g.url, p, []string{cookie}); st != http.StatusBadRequest {
+			t.Errorf("signed in %s: status %d, want 400", p, st)
 		}
 		if up.count() != before {
 			t.Errorf("signed in %s reached the upstream", p)
