@@ -63,59 +63,6 @@ func foldEqual(s, target string) bool {
 	return true
 }
 
-// StripIdentityHeaders removes every identity header the client sent, in every
-// spelling and all duplicates, and removes from Connection any token naming one (a
-// proxy deletes the headers a Connection header names, which would otherwise let a
-// client delete the headers Gatehouse sets). It returns how many headers were removed.
-func StripIdentityHeaders(h http.Header) int {
-	n := 0
-	for k := range h {
-		if IsIdentityHeader(k) {
-			delete(h, k)
-			n++
-		}
-	}
-	if conn, ok := h["Connection"]; ok {
-		if cleaned, changed := cleanConnection(conn); changed {
-			n++
-			if len(cleaned) == 0 {
-				delete(h, "Connection")
-			} else {
-				h["Connection"] = cleaned
-			}
-		}
-	}
-	return n
-}
-
-// cleanConnection drops tokens naming identity headers from Connection values.
-func cleanConnection(values []string) ([]string, bool) {
-	bad := false
-	for _, v := range values {
-		for tok := range strings.SplitSeq(v, ",") {
-			if IsIdentityHeader(strings.TrimSpace(tok)) {
-				bad = true
-			}
-		}
-	}
-	if !bad {
-		return values, false
-	}
-	var keep []string
-	for _, v := range values {
-		for tok := range strings.SplitSeq(v, ",") {
-			tok = strings.TrimSpace(tok)
-			if tok != "" && !IsIdentityHeader(tok) {
-				keep = append(keep, tok)
-			}
-		}
-	}
-	if len(keep) == 0 {
-		return nil, true
-	}
-	return []string{strings.Join(keep, ", ")}, true
-}
-
 // Facts are the verified facts about a signed-in request that go upstream.
 type Facts struct {
 	UserID, Email, Name  string
@@ -170,7 +117,7 @@ func NewRemoteHeaderSet(f Facts) *HeaderSet {
 	return hs
 }
 
-// Apply sets the headers on h (after StripIdentityHeaders). The values are copied into
+// Apply sets the headers on h (after Stripper.Strip or StripIdentityHeaders). The values are copied into
 // one fresh array per request: a later handler that edits a header value in place
 // (Caddy's request_header with a replacement) must not change the cached set.
 func (hs *HeaderSet) Apply(h http.Header) {
