@@ -11,6 +11,7 @@ import (
 )
 
 func TestMemoryOutboxConformance(t *testing.T) {
+	t.Parallel()
 	outboxtest.Run(t, func(*testing.T) notify.Outbox { return notify.NewMemoryOutbox(0) })
 }
 
@@ -18,6 +19,7 @@ func TestMemoryOutboxConformance(t *testing.T) {
 // at a time, so that both are inside ClaimDue for the same message: exactly one of
 // them gets it every time.
 func TestMemoryOutboxClaimExclusive(t *testing.T) {
+	t.Parallel()
 	o := notify.NewMemoryOutbox(0)
 	now := time.Date(2026, 5, 4, 12, 0, 0, 0, time.UTC)
 	for i := range 500 {
@@ -54,6 +56,7 @@ func TestMemoryOutboxClaimExclusive(t *testing.T) {
 }
 
 func TestMemoryOutboxBounded(t *testing.T) {
+	t.Parallel()
 	o := notify.NewMemoryOutbox(2)
 	for i := 1; i <= 2; i++ {
 		if err := o.Enqueue(t.Context(), outboxtest.Msg(i)); err != nil {
@@ -75,6 +78,7 @@ func TestMemoryOutboxBounded(t *testing.T) {
 }
 
 func TestMemoryOutboxPending(t *testing.T) {
+	t.Parallel()
 	o := notify.NewMemoryOutbox(0)
 	for _, i := range []int{2, 1} {
 		if err := o.Enqueue(t.Context(), outboxtest.Msg(i)); err != nil {

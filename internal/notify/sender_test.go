@@ -12,6 +12,7 @@ import (
 )
 
 func TestLogSender(t *testing.T) {
+	t.Parallel()
 	core, logs := observer.New(zapcore.InfoLevel)
 	subject, text, html, err := Render(KindAccountLocked, lockedData)
 	if err != nil {
@@ -43,6 +44,7 @@ func TestLogSender(t *testing.T) {
 }
 
 func TestSMTPConfigValidate(t *testing.T) {
+	t.Parallel()
 	good := SMTPConfig{Host: "smtp.example.com", From: "Gatehouse <no-reply@example.com>", Username: "u", Password: "p"}
 	if err := good.Validate(); err != nil {
 		t.Fatalf("valid config: %v", err)
@@ -64,6 +66,7 @@ func TestSMTPConfigValidate(t *testing.T) {
 		{"negative timeout", func(c *SMTPConfig) { c.Timeout = -time.Second }, "negative timeout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			c := good
 			tc.edit(&c)
 			err := c.Validate()
@@ -92,6 +95,7 @@ func TestSMTPConfigValidate(t *testing.T) {
 }
 
 func TestSMTPConfigDefaults(t *testing.T) {
+	t.Parallel()
 	for mode, port := range map[string]int{"": 587, TLSStartTLS: 587, TLSImplicit: 465, TLSNone: 25} {
 		c := SMTPConfig{TLS: mode}.withDefaults()
 		if c.Port != port || c.Timeout != DefaultSMTPTimeout {
@@ -101,6 +105,7 @@ func TestSMTPConfigDefaults(t *testing.T) {
 }
 
 func TestSMTPConfigHidesPassword(t *testing.T) {
+	t.Parallel()
 	c := SMTPConfig{Host: "smtp.example.com", From: "a@example.com", Username: "u", Password: "hunter2-secret"}
 	for _, s := range []string{fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c)} {
 		if strings.Contains(s, "hunter2") {

@@ -10,10 +10,7 @@ import (
 
 func requireSMTPD(t *testing.T) { notifytest.RequireSMTPD(t) }
 func freePort(t *testing.T) int { return notifytest.FreePort(t) }
-func startSMTPD(t *testing.T, port int) *smtpdProcess {
-	return &smtpdProcess{notifytest.StartSMTPD(t, port)}
-}
 
-type smtpdProcess struct{ *notifytest.SMTPD }
-
-func (s *smtpdProcess) waitMessage(t *testing.T) string { return s.WaitMessage(t) }
+// startSMTPD starts a real server on port, or on a port of the kernel's choice when
+// port is 0 (see Port).
+func startSMTPD(t *testing.T, port int) *notifytest.SMTPD { return notifytest.StartSMTPD(t, port) }

@@ -57,6 +57,7 @@ func wantNotContains(t *testing.T, what, s string, subs ...string) {
 }
 
 func TestEmbeddedTemplatesLoad(t *testing.T) {
+	t.Parallel()
 	tm, err := loadTemplates(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -70,6 +71,7 @@ func TestEmbeddedTemplatesLoad(t *testing.T) {
 }
 
 func TestRenderAccountLocked(t *testing.T) {
+	t.Parallel()
 	subject, text, html := mustRender(t, DefaultTemplates(), KindAccountLocked, lockedData)
 	if subject != "Your Example Clinic account is locked for 30 minutes" {
 		t.Errorf("subject = %q", subject)
@@ -89,6 +91,7 @@ func TestRenderAccountLocked(t *testing.T) {
 }
 
 func TestRenderNewSignIn(t *testing.T) {
+	t.Parallel()
 	subject, text, html := mustRender(t, DefaultTemplates(), KindNewSignIn, signInData)
 	if subject != "New sign-in to your Example Clinic account" {
 		t.Errorf("subject = %q", subject)
@@ -117,6 +120,7 @@ func TestRenderNewSignIn(t *testing.T) {
 // at sign-up, the User-Agent, a GeoIP city name) and a tenant link an operator got
 // wrong: HTML stays inert, the text body keeps its lines, the subject its header.
 func TestRenderEscapesHostileValues(t *testing.T) {
+	t.Parallel()
 	locked := lockedData
 	locked.UserEmail = `"<script>alert(1)</script>"@evil.example`
 	locked.TenantName = "Acme\r\nBcc: victim@example.com"
@@ -145,6 +149,7 @@ func TestRenderEscapesHostileValues(t *testing.T) {
 }
 
 func TestRenderErrors(t *testing.T) {
+	t.Parallel()
 	if _, _, _, err := Render("password_reset", lockedData); err == nil || !strings.Contains(err.Error(), `unknown message kind "password_reset"`) {
 		t.Errorf("unknown kind: err = %v", err)
 	}
@@ -169,6 +174,7 @@ func writeFiles(t *testing.T, files map[string]string) string {
 }
 
 func TestLoadTemplatesOverride(t *testing.T) {
+	t.Parallel()
 	dir := writeFiles(t, map[string]string{
 		"account_locked.subject.tmpl": "[{{.TenantName}}] Konto gesperrt ({{duration .LockDuration}})",
 		"account_locked.html.tmpl":    `<p>Gesperrt: {{.UserEmail}} <a href="{{.SignInURL}}">Anmelden</a></p>`,
@@ -206,6 +212,7 @@ func TestLoadTemplatesOverride(t *testing.T) {
 // TestLoadTemplatesReportsEveryProblem: a broken override fails at load, with every
 // problem named, instead of when the first alert is due.
 func TestLoadTemplatesReportsEveryProblem(t *testing.T) {
+	t.Parallel()
 	dir := writeFiles(t, map[string]string{
 		"account_locked.text.tmpl":    "Hello {{.Usr}}",     // no such field
 		"new_sign_in.html.tmpl":       "<p>{{.IP</p>",       // does not parse
@@ -225,6 +232,7 @@ func TestLoadTemplatesReportsEveryProblem(t *testing.T) {
 }
 
 func TestLoadTemplatesDir(t *testing.T) {
+	t.Parallel()
 	tm, err := LoadTemplates("")
 	if err != nil || tm != DefaultTemplates() {
 		t.Fatalf(`LoadTemplates("") = %p, %v; want the defaults`, tm, err)
@@ -239,6 +247,7 @@ func TestLoadTemplatesDir(t *testing.T) {
 }
 
 func TestHumanDuration(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		d    time.Duration
 		want string
@@ -261,6 +270,7 @@ func TestHumanDuration(t *testing.T) {
 }
 
 func TestOneLine(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ in, want string }{
 		{"Firefox on Linux", "Firefox on Linux"},
 		{"a\r\nb\tc\x00d", "a b c d"},

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/clock"
@@ -71,7 +72,45 @@ func notifyLocked(t *testing.T, n *Notifier) string {
 	return id
 }
 
+// signallingOutbox reports each outcome the worker records, so that a test whose
+// worker runs outside a synctest bubble (it talks to a real server) waits for the
+// event instead of polling the outbox.
+type signallingOutbox struct {
+	*MemoryOutbox
+	outcomes chan string // "sent" or "failed", after the update
+}
+
+func newSignallingOutbox() *signallingOutbox {
+	return &signallingOutbox{MemoryOutbox: NewMemoryOutbox(0), outcomes: make(chan string, 16)}
+}
+
+func (o *signallingOutbox) MarkSent(ctx context.Context, id string, at time.Time) error {
+	err := o.MemoryOutbox.MarkSent(ctx, id, at)
+	o.outcomes <- "sent"
+	return err
+}
+
+func (o *signallingOutbox) MarkFailed(ctx context.Context, id, errText string, next time.Time) error {
+	err := o.MemoryOutbox.MarkFailed(ctx, id, errText, next)
+	o.outcomes <- "failed"
+	return err
+}
+
+// wantOutcome waits, within a bound, for the worker's next recorded outcome.
+func (o *signallingOutbox) wantOutcome(t *testing.T, want string) {
+	t.Helper()
+	select {
+	case got := <-o.outcomes:
+		if got != want {
+			t.Fatalf("the worker recorded the message %s, want %s", got, want)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("timed out waiting for the worker to record the message %s", want)
+	}
+}
+
 func TestRetryDelay(t *testing.T) {
+	t.Parallel()
 	for attempts, want := range map[int]time.Duration{
 		0: 30 * time.Second, 1: 30 * time.Second, 2: time.Minute, 3: 2 * time.Minute,
 		4: 4 * time.Minute, 5: 8 * time.Minute, 6: 16 * time.Minute, 7: 32 * time.Minute,
@@ -87,6 +126,7 @@ func TestRetryDelay(t *testing.T) {
 // 30 s, 1 m, 2 m between attempts by the injected clock, records each error, and is
 // delivered on the fourth attempt, unchanged.
 func TestWorkerRetriesWithBackoff(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(t0)
 	s := &fakeSender{failures: 3}
 	w, ob, n := newTestWorker(t, s, clk, WorkerConfig{})
@@ -136,6 +176,7 @@ func TestWorkerRetriesWithBackoff(t *testing.T) {
 }
 
 func TestWorkerRetryCap(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(t0)
 	s := &fakeSender{failures: 1000}
 	w, ob, n := newTestWorker(t, s, clk, WorkerConfig{})
@@ -160,6 +201,7 @@ func TestWorkerRetryCap(t *testing.T) {
 
 // TestWorkerDrainsEveryBatch: one run sends everything due, batch after batch.
 func TestWorkerDrainsEveryBatch(t *testing.T) {
+	t.Parallel()
 	s := &fakeSender{}
 	w, _, n := newTestWorker(t, s, clock.NewFake(t0), WorkerConfig{Batch: 2})
 	for range 5 {
@@ -168,17 +210,6 @@ func TestWorkerDrainsEveryBatch(t *testing.T) {
 	sent, err := w.RunOnce(t.Context())
 	if err != nil || sent != 5 {
 		t.Fatalf("RunOnce = %d, %v; want 5 sent", sent, err)
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -191,62 +222,102 @@ func depth(t *testing.T, w *Worker) int {
 	return d
 }
 
+// The tests that run the worker's goroutine do it in a synctest bubble: the fake
+// sender and the memory outbox never block outside it, so synctest.Wait returns
+// exactly when the worker has nothing left to do, and the worker's ticker and the
+// batch and record timeouts run on the bubble's fake time.
+
 // TestWorkerKick: with an interval far away, Notify's kick alone gets the mail out.
 func TestWorkerKick(t *testing.T) {
-	s := &fakeSender{}
-	w, _, n := newTestWorker(t, s, clock.NewFake(t0), WorkerConfig{Interval: time.Hour})
-	if err := w.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(w.Stop)
-	if err := w.Start(t.Context()); err == nil {
-		t.Error("a second Start succeeded")
-	}
-	for i := range 3 {
-		notifyLocked(t, n)
-		waitFor(t, fmt.Sprintf("message %d to be sent", i+1), func() bool {
-			_, sent := s.snapshot()
-			return len(sent) == i+1 && depth(t, w) == 0
-		})
-	}
-	w.Stop()
-	w.Stop() // idempotent
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		s := &fakeSender{}
+		w, _, n := newTestWorker(t, s, clock.NewFake(t0), WorkerConfig{Interval: time.Hour})
+		if err := w.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(w.Stop)
+		if err := w.Start(t.Context()); err == nil {
+			t.Error("a second Start succeeded")
+		}
+		synctest.Wait() // the first run, on an empty outbox, is over: only a kick sends now
+		for i := range 3 {
+			notifyLocked(t, n)
+			synctest.Wait()
+			if _, sent := s.snapshot(); len(sent) != i+1 || depth(t, w) != 0 {
+				t.Fatalf("after Notify #%d: %d sent, Depth %d; want %d sent and an empty outbox", i+1, len(sent), depth(t, w), i+1)
+			}
+		}
+		w.Stop()
+		w.Stop() // idempotent
+	})
+}
+
+// TestWorkerIntervalFindsRetry: without any kick, the worker's own polling finds a
+// failed message again when its back-off ends. The bubble's fake time drives both
+// the ticker and the wall clock the worker reads.
+func TestWorkerIntervalFindsRetry(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		s := &fakeSender{failures: 1}
+		w, _, n := newTestWorker(t, s, nil, WorkerConfig{Interval: 10 * time.Second})
+		notifyLocked(t, n) // kicks a stopped worker: the kick waits in the channel
+		start := time.Now()
+		if err := w.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(w.Stop)
+		synctest.Wait()
+		if calls, _ := s.snapshot(); calls != 1 {
+			t.Fatalf("sender called %d times at start, want 1", calls)
+		}
+		// Polls at 10 s and 20 s find the message not yet due.
+		time.Sleep(DefaultRetryBase - time.Nanosecond)
+		synctest.Wait()
+		if calls, _ := s.snapshot(); calls != 1 {
+			t.Fatalf("sender called %d times before the back-off ended, want 1", calls)
+		}
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		if _, sent := s.snapshot(); len(sent) != 1 || depth(t, w) != 0 {
+			t.Fatalf("at %s, %d sent, Depth %d; want the retry delivered by the poll", time.Since(start), len(sent), depth(t, w))
+		}
+	})
 }
 
 // TestWorkerStopAbandonsSend: a send cut short by Stop is not marked failed (its
 // outcome is unknown); the message stays claimed, and goes out after the lease.
 func TestWorkerStopAbandonsSend(t *testing.T) {
-	clk := clock.NewFake(t0)
-	s := &fakeSender{block: true, entered: make(chan struct{}, 1)}
-	w, ob, n := newTestWorker(t, s, clk, WorkerConfig{Interval: time.Hour, Lease: time.Minute})
-	if err := w.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	id := notifyLocked(t, n)
-	select {
-	case <-s.entered:
-	case <-time.After(15 * time.Second):
-		t.Fatal("the worker never started sending")
-	}
-	w.Stop()
-	p := ob.Pending()
-	if len(p) != 1 || p[0].LastError != "" || p[0].Attempts != 1 || !p[0].NextAttempt.Equal(t0) {
-		t.Fatalf("after Stop mid-send, outbox = %+v; want the message claimed, not failed", p)
-	}
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		clk := clock.NewFake(t0)
+		s := &fakeSender{block: true, entered: make(chan struct{}, 1)}
+		w, ob, n := newTestWorker(t, s, clk, WorkerConfig{Interval: time.Hour, Lease: time.Minute})
+		if err := w.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		id := notifyLocked(t, n)
+		<-s.entered // if the worker never sends, the bubble deadlocks and the test fails
+		w.Stop()
+		p := ob.Pending()
+		if len(p) != 1 || p[0].LastError != "" || p[0].Attempts != 1 || !p[0].NextAttempt.Equal(t0) {
+			t.Fatalf("after Stop mid-send, outbox = %+v; want the message claimed, not failed", p)
+		}
 
-	s.mu.Lock()
-	s.block = false
-	s.mu.Unlock()
-	if sent, _ := w.RunOnce(t.Context()); sent != 0 {
-		t.Fatal("a claimed message was sent again before its lease ended")
-	}
-	clk.Advance(time.Minute)
-	if sent, err := w.RunOnce(t.Context()); err != nil || sent != 1 {
-		t.Fatalf("after the lease, RunOnce = %d, %v; want 1 sent", sent, err)
-	}
-	if _, sent := s.snapshot(); len(sent) != 1 || sent[0].ID != id || sent[0].Attempts != 2 {
-		t.Fatalf("delivered %+v", sent)
-	}
+		s.mu.Lock()
+		s.block = false
+		s.mu.Unlock()
+		if sent, _ := w.RunOnce(t.Context()); sent != 0 {
+			t.Fatal("a claimed message was sent again before its lease ended")
+		}
+		clk.Advance(time.Minute)
+		if sent, err := w.RunOnce(t.Context()); err != nil || sent != 1 {
+			t.Fatalf("after the lease, RunOnce = %d, %v; want 1 sent", sent, err)
+		}
+		if _, sent := s.snapshot(); len(sent) != 1 || sent[0].ID != id || sent[0].Attempts != 2 {
+			t.Fatalf("delivered %+v", sent)
+		}
+	})
 }
 
 // failingOutbox fails every call: the worker reports it and keeps going.
@@ -257,6 +328,7 @@ func (*failingOutbox) ClaimDue(context.Context, time.Time, time.Duration, int) (
 }
 
 func TestWorkerOutboxError(t *testing.T) {
+	t.Parallel()
 	w, err := NewWorker(&failingOutbox{}, &fakeSender{}, clock.NewFake(t0), WorkerConfig{})
 	if err != nil {
 		t.Fatal(err)
@@ -267,6 +339,7 @@ func TestWorkerOutboxError(t *testing.T) {
 }
 
 func TestNewWorkerValidates(t *testing.T) {
+	t.Parallel()
 	_, err := NewWorker(nil, nil, nil, WorkerConfig{Interval: -1, Lease: -time.Second, Batch: -1, RetryBase: -1, RetryMax: -1})
 	if err == nil {
 		t.Fatal("NewWorker accepted nonsense")
@@ -279,6 +352,7 @@ func TestNewWorkerValidates(t *testing.T) {
 }
 
 func TestNotifierRefuses(t *testing.T) {
+	t.Parallel()
 	n := NewNotifier(nil, NewMemoryOutbox(0), clock.NewFake(t0), nil)
 	for _, to := range []string{"", "not an address", "Ada <ada@example.com>", "a@example.com, b@example.com", "ada@example.com\r\nBcc: x@example.com"} {
 		if _, err := n.Notify(t.Context(), "tenant-1", to, KindAccountLocked, lockedData); err == nil {
@@ -301,6 +375,7 @@ func (f senderFunc) Send(ctx context.Context, m Message) error { return f(ctx, m
 // TestWorkerRecordsDeliveryWhileStopping: a stop that arrives just after a message
 // went out must not lose the record of it, or the message is sent twice.
 func TestWorkerRecordsDeliveryWhileStopping(t *testing.T) {
+	t.Parallel()
 	ctx, stop := context.WithCancel(t.Context())
 	s := senderFunc(func(context.Context, Message) error {
 		stop() // the worker is being stopped as the server accepts the message
