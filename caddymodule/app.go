@@ -13,18 +13,12 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
-	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
-	"github.com/gatehouse-dev/gatehouse/internal/clock"
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/mfa/passkey"
 	"github.com/gatehouse-dev/gatehouse/internal/notify"
 	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
-	"github.com/gatehouse-dev/gatehouse/internal/risk"
-	"github.com/gatehouse-dev/gatehouse/internal/secret"
-	"github.com/gatehouse-dev/gatehouse/internal/session"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
-	"github.com/gatehouse-dev/gatehouse/internal/store/sqlstore"
 )
 
 func init() {
@@ -33,6 +27,12 @@ func init() {
 
 // App is the `gatehouse` app: the store and the services every site shares. Configure
 // it with the `gatehouse` global option; without one, the defaults apply.
+//
+// Provision only reads and checks the configuration; everything with side effects —
+// opening (and migrating) the store, creating the master key, connecting to Redis,
+// creating the default workspace, logging the setup link — happens in Start, so
+// `caddy validate` and `caddy adapt` change nothing. Sites wait for Start (briefly, on
+// their first requests) before they serve.
 type App struct {
 	// Store is where state of record lives: "sqlite:///path/to/gatehouse.db" or
 	// "postgres://user@host/db?sslmode=verify-full". Caddy placeholders such as
@@ -48,6 +48,11 @@ type App struct {
 	// MinPasswordLength in Unicode code points. Default 15 (NIST SP 800-63B, password
 	// as the only factor). Values under 8 are refused.
 	MinPasswordLength int `json:"min_password_length,omitempty"`
+
+	// SigninCPUShare is the fraction of the machine's CPU that password hashing may use
+	// over time (a login flood from rotating addresses then leaves the rest to proxied
+	// traffic; attempts over the budget get 503 with Retry-After at once). Default 0.15.
+	SigninCPUShare float64 `json:"signin_cpu_share,omitempty"`
 
 	// SessionLifetime is the absolute session lifetime. Default 30 days.
 	SessionLifetime caddy.Duration `json:"session_lifetime,omitempty"`
@@ -126,14 +131,31 @@ type App struct {
 	// (the link is logged as a path).
 	BaseURL string `json:"base_url,omitempty"`
 
-	svc           *services
-	mailWorker    *notify.Worker
-	defaultTenant store.Tenant
-	portals       *sync.Map // tenant id → portal prefix of the first site serving it
-	poolKey       string
-	hotKey        string
-	logger        *zap.Logger
-	metrics       *metrics
+	logger     *zap.Logger
+	metrics    *metrics
+	rateRules  map[ratelimit.Class]ratelimit.Rule
+	templates  *notify.Templates
+	passkeyCfg passkey.Config
+	hasher     *identity.Hasher
+
+	// sites are the static tenants the handlers serve, with their portal prefixes
+	// (checked and primed at Start; the first prefix names the setup link's path).
+	sites *siteList
+
+	// Set by Start, read by handlers after ready is closed.
+	ready      chan struct{}
+	startErr   error
+	svc        *services
+	mailWorker *notify.Worker
+	poolKey    string
+	hotKey     string
+}
+
+type siteTenant struct{ slug, prefix string }
+
+type siteList struct {
+	mu    sync.Mutex
+	sites []siteTenant
 }
 
 // CaddyModule returns the Caddy module information.
@@ -141,80 +163,31 @@ func (App) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "gatehouse", New: func() caddy.Module { return new(App) }}
 }
 
-// Provision opens (or shares) the store and builds the services.
+// Provision reads and checks the configuration; it opens nothing and writes nothing.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
-	a.portals = new(sync.Map)
+	a.ready = make(chan struct{})
+	a.sites = new(siteList)
 	if err := a.applyDefaults(); err != nil {
 		return err
 	}
-	dsn := caddy.NewReplacer().ReplaceAll(a.Store, "")
-	a.poolKey = dsn
-	val, _, err := storePool.LoadOrNew(dsn, func() (caddy.Destructor, error) {
-		openCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		st, err := sqlstore.Open(openCtx, dsn)
-		if err != nil {
-			return nil, fmt.Errorf("opening store %s: %w", redactDSN(dsn), err)
+	var err error
+	if a.rateRules, err = a.parseRateRules(); err != nil {
+		return err
+	}
+	a.templates = notify.DefaultTemplates()
+	if a.MailTemplates != "" {
+		if a.templates, err = notify.LoadTemplates(a.MailTemplates); err != nil {
+			return fmt.Errorf("mail_templates: %w", err)
 		}
-		return &pooledStore{Store: st}, nil
-	})
-	if err != nil {
-		a.poolKey = ""
-		return err
 	}
-	st := val.(*pooledStore).Store
-	a.metrics = newMetrics(metricsRegistry(ctx))
-	hot, err := a.hotState(ctx)
-	if err != nil {
-		return err
-	}
-	cipher, err := a.fieldCipher()
-	if err != nil {
-		return err
-	}
-	var challenges passkey.ChallengeStore = passkey.NewMemoryChallenges(clock.Real{}) // bounded
-	if a.Redis != "" {
-		challenges = kvChallenges{kv: hot.kv} // any instance can finish a ceremony
-	}
-	pks, err := passkey.New(passkey.Config{RPDisplayName: "Gatehouse", RPID: a.PasskeyRPID, Origins: a.PasskeyOrigins,
-		Challenges: challenges, Clock: clock.Real{}})
-	if err != nil {
+	a.passkeyCfg = passkey.Config{RPDisplayName: "Gatehouse", RPID: a.PasskeyRPID, Origins: a.PasskeyOrigins}
+	if _, err := passkey.New(passkey.Config{RPID: a.PasskeyRPID, Origins: a.PasskeyOrigins, Challenges: passkey.NewMemoryChallenges(nil)}); err != nil {
 		return fmt.Errorf("passkeys: %w", err)
 	}
-	clk := clock.Real{}
-	hasher := &identity.Hasher{Cost: a.BcryptCost}
-	hasher.DummyHash() // computed now, so the first unknown-user sign-in is not faster
-	a.svc = &services{
-		store: st,
-		clock: clk,
-		sessions: session.NewManager(st, clk, session.Options{
-			Lifetime:    time.Duration(a.SessionLifetime),
-			IdleTimeout: time.Duration(a.IdleTimeout),
-			CacheTTL:    time.Duration(a.SessionCacheTTL),
-		}),
-		hasher: hasher,
-		authn: &authn.Service{Hasher: hasher, Clock: clk, Gate: authn.NewGate(0, 2*time.Second),
-			Lockout: &authn.Lockout{KV: hot.kv, Clock: clk, Policy: authn.LockoutPolicy{
-				Threshold: a.LockoutThreshold, Base: time.Duration(a.LockoutDuration), Max: time.Duration(a.LockoutMax)},
-				TenantPolicy: tenantLockoutPolicy(st)}},
-		limiter:  hot.limiter,
-		mfa:      &authn.MFA{Cipher: cipher, Clock: clk},
-		passkeys: pks,
-		audit:    audit.NewWriter(clk),
-		rules:    identity.PasswordRules{MinLength: a.MinPasswordLength},
-	}
-	outboxer, ok := st.(interface{ Outbox() *sqlstore.Outbox })
-	if !ok {
-		return errors.New("store has no mail outbox")
-	}
-	if a.svc.notifier, a.mailWorker, err = a.mailer(outboxer.Outbox()); err != nil {
-		return err
-	}
-	a.svc.geoip = risk.OpenGeoIP(caddy.NewReplacer().ReplaceAll(a.GeoIPDB, ""), a.logger.Named("geoip"))
-	a.metrics.outboxDepth(a.mailWorker)
-	a.logger.Info("store ready", zap.String("store", redactDSN(dsn)))
-	return a.firstRun(ctx)
+	a.hasher = &identity.Hasher{Cost: a.BcryptCost}
+	a.metrics = sharedMetrics(metricsRegistry(ctx))
+	return nil
 }
 
 func (a *App) applyDefaults() error {
@@ -230,6 +203,9 @@ func (a *App) applyDefaults() error {
 	}
 	if a.MaxTravelSpeed < 0 {
 		errs = append(errs, fmt.Errorf("max_travel_speed %v: must be positive", a.MaxTravelSpeed))
+	}
+	if a.SigninCPUShare < 0 || a.SigninCPUShare > 1 {
+		errs = append(errs, fmt.Errorf("signin_cpu_share %v: must be between 0 and 1 (e.g. 0.15)", a.SigninCPUShare))
 	}
 	if a.SMTP != nil && a.SMTP.Host != "" && a.SMTP.From == "" {
 		errs = append(errs, errors.New("smtp: from is required with a host"))
@@ -264,7 +240,7 @@ func (a *App) applyDefaults() error {
 	if time.Duration(a.SessionCacheTTL) > time.Minute {
 		errs = append(errs, fmt.Errorf("session_cache_ttl %v: at most 1m (it bounds how late a revocation elsewhere takes effect)", time.Duration(a.SessionCacheTTL)))
 	}
-	if _, err := a.rateRules(); err != nil {
+	if _, err := a.parseRateRules(); err != nil {
 		errs = append(errs, err)
 	}
 	if a.BaseURL != "" {
@@ -277,69 +253,22 @@ func (a *App) applyDefaults() error {
 	return errors.Join(errs...)
 }
 
-// fieldCipher loads the master key (value or file) and derives the field keys.
-func (a *App) fieldCipher() (*secret.FieldCipher, error) {
-	var key []byte
-	var err error
-	if v := caddy.NewReplacer().ReplaceAll(a.MasterKey, ""); v != "" {
-		key, err = secret.ParseMasterKey(v)
-	} else {
-		key, err = secret.LoadOrCreateMasterKey(caddy.NewReplacer().ReplaceAll(a.MasterKeyFile, ""))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("master key: %w", err)
-	}
-	return secret.NewFieldCipher(key)
+// serveTenant records that a site serves the tenant slug under prefix (handlers call
+// it while they provision; Start checks that the tenant exists).
+func (a *App) serveTenant(slug, prefix string) {
+	a.sites.mu.Lock()
+	defer a.sites.mu.Unlock()
+	a.sites.sites = append(a.sites.sites, siteTenant{slug: slug, prefix: prefix})
 }
 
-// firstRun creates the default tenant in an empty store (sites resolve it while they
-// provision); the setup link is issued in Start, once the sites have said which portal
-// prefix serves that tenant.
-func (a *App) firstRun(ctx context.Context) error {
-	t, err := ensureDefaultTenant(ctx, a.svc.store, a.svc.clock)
-	a.defaultTenant = t
-	return err
-}
-
-// notePortal records the portal prefix a site serves the tenant under (for the link).
-func (a *App) notePortal(tenantID, prefix string) { a.portals.LoadOrStore(tenantID, prefix) }
-
-// setupLink logs a one-time link while the default tenant has no users.
-func (a *App) setupLink(ctx context.Context) error {
-	t := a.defaultTenant
-	if t.ID == "" {
-		return nil
-	}
-	tok, err := authn.IssueSetupToken(ctx, a.svc.store.Tenant(t.ID), a.svc.clock)
-	if errors.Is(err, authn.ErrSetupDone) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("issuing setup link: %w", err)
-	}
-	prefix := "/auth"
-	if p, ok := a.portals.Load(t.ID); ok {
-		prefix = p.(string)
-	}
-	link := a.BaseURL + prefix + "/setup?token=" + tok
-	a.logger.Warn("first run: open this one-time link (valid 1 h) to create the owner account",
-		zap.String("tenant", t.Slug), zap.String("setup_url", link))
-	rec := store.AuditRecord{Action: audit.ActionSetupLink, Outcome: audit.Success, ActorID: "system"}
-	if _, err := a.svc.audit.Write(ctx, a.svc.store.Tenant(t.ID), rec); err != nil {
-		return err
-	}
-	return nil
-}
-
-// Start logs the first-run setup link if one is due and runs the mail outbox worker
-// (the HTTP app serves the handlers).
+// Start opens the store and the hot shared state, builds the services, creates the
+// default workspace on first run, checks the sites' tenants, logs the setup link when
+// one is due, and starts the mail worker. Sites serve once it has finished.
 func (a *App) Start() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := a.setupLink(ctx); err != nil {
-		return err
-	}
-	return a.startMail()
+	err := a.start()
+	a.startErr = err
+	close(a.ready)
+	return err
 }
 
 // Stop stops the mail worker; Cleanup releases the store.
@@ -350,7 +279,8 @@ func (a *App) Stop() error {
 	return nil
 }
 
-// Cleanup releases this config's hold on the shared store (safe after a failed Provision).
+// Cleanup releases this config's hold on the shared store and state (safe after a
+// failed Provision or Start).
 func (a *App) Cleanup() error {
 	var errs []error
 	if a.hotKey != "" {
@@ -364,34 +294,24 @@ func (a *App) Cleanup() error {
 	return errors.Join(errs...)
 }
 
+// services returns the app's services once Start has run, waiting for it at most
+// until ctx ends (a request that arrives while the gateway starts).
+func (a *App) services(ctx context.Context) (*services, error) {
+	select {
+	case <-a.ready:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("gatehouse app not started: %w", ctx.Err())
+	}
+	if a.startErr != nil {
+		return nil, a.startErr
+	}
+	return a.svc, nil
+}
+
 // RateLimit is one class's limits, each "<count>/<period>" such as "30/1m".
 type RateLimit struct {
 	PerIP   string `json:"per_ip,omitempty"`
 	PerUser string `json:"per_user,omitempty"`
-}
-
-// tenantLockoutPolicy reads a tenant's lockout overrides from its security settings.
-func tenantLockoutPolicy(st store.Store) func(context.Context, string) (authn.LockoutPolicy, error) {
-	return func(ctx context.Context, tenantID string) (authn.LockoutPolicy, error) {
-		s, err := st.Tenant(tenantID).Settings().SecuritySettings(ctx)
-		return authn.LockoutPolicy{Threshold: s.LockoutThreshold, Base: s.LockoutDuration, Max: s.LockoutMax}, err
-	}
-}
-
-// services are what handlers need from the app.
-type services struct {
-	store    store.Store
-	clock    clock.Clock
-	sessions *session.Manager
-	hasher   *identity.Hasher
-	authn    *authn.Service
-	mfa      *authn.MFA
-	passkeys *passkey.Service
-	limiter  *ratelimit.Limiter
-	notifier *notify.Notifier
-	geoip    *risk.GeoIP
-	audit    *audit.Writer
-	rules    identity.PasswordRules
 }
 
 // storePool shares one store (one connection pool) across config reloads.

@@ -10,8 +10,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/policy"
-	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 )
 
 func init() {
@@ -26,6 +26,7 @@ func init() {
 //	    store               <dsn>
 //	    bcrypt_cost         <n>
 //	    min_password_length <n>
+//	    signin_cpu_share    <fraction, e.g. 0.15>
 //	    session_lifetime    <duration>
 //	    idle_timeout        <duration>
 //	    session_cache_ttl   <duration>
@@ -106,6 +107,14 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			app.BcryptCost, err = intArg(d)
 		case "min_password_length":
 			app.MinPasswordLength, err = intArg(d)
+		case "signin_cpu_share":
+			var v string
+			if v, err = oneArg(d); err == nil {
+				app.SigninCPUShare, err = strconv.ParseFloat(v, 64)
+				if err != nil || app.SigninCPUShare <= 0 || app.SigninCPUShare > 1 {
+					err = d.Errf("gatehouse: signin_cpu_share %q: a fraction of the CPU above 0 and at most 1, e.g. 0.15", v)
+				}
+			}
 		case "session_lifetime":
 			app.SessionLifetime, err = durationArg(d)
 		case "idle_timeout":
@@ -128,7 +137,10 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //	    tenant         <slug>
 //	    tenant_by_host
 //	    portal         <path prefix>
+//	    home_url       <path or URL of the app>
 //	    remote_headers
+//	    strip_header   <name>...
+//	    keep_header    <name>...
 //	    default_policy signed_in|deny
 //	    rule           <path pattern> public|signed_in|deny [<METHOD>...]
 //	    limit          <path pattern> <per-IP count/period> [<per-user count/period>]
@@ -143,7 +155,7 @@ func parseHandlerDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 	seen := map[string]bool{}
 	for d.NextBlock(0) {
 		name := d.Val()
-		if seen[name] && name != "rule" && name != "limit" {
+		if seen[name] && name != "rule" && name != "limit" && name != "strip_header" && name != "keep_header" {
 			return nil, d.Errf("gatehouse: subdirective %q given twice", name)
 		}
 		seen[name] = true
@@ -156,9 +168,27 @@ func parseHandlerDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 			hd.TenantByHost = true
 		case "portal":
 			hd.Portal, err = oneArg(d)
+		case "home_url":
+			hd.HomeURL, err = oneArg(d)
+			if err == nil && !validHomeURL(hd.HomeURL) {
+				err = d.Errf("gatehouse: home_url %q: a same-site path such as / or an absolute http(s) URL", hd.HomeURL)
+			}
 		case "remote_headers":
 			err = noArgs(d)
 			hd.RemoteHeaders = true
+		case "strip_header", "keep_header":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return nil, d.Errf("gatehouse: %s needs at least one header name", name)
+			}
+			if name == "strip_header" {
+				hd.StripHeaders = append(hd.StripHeaders, args...)
+			} else {
+				hd.KeepHeaders = append(hd.KeepHeaders, args...)
+			}
+			if _, serr := identity.NewStripper(hd.StripHeaders, hd.KeepHeaders); serr != nil {
+				err = d.Errf("gatehouse: %s %s: %v", name, strings.Join(args, " "), serr)
+			}
 		case "default_policy":
 			hd.DefaultPolicy, err = oneArg(d)
 			if err == nil {
@@ -176,7 +206,7 @@ func parseHandlerDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 				l.PerUser = args[2]
 			}
 			hd.Limits = append(hd.Limits, l)
-			if _, perr := (&Handler{Limits: []RouteLimit{l}}).routeLimits(ratelimit.New(nil, nil)); perr != nil {
+			if _, perr := (&Handler{Limits: []RouteLimit{l}}).routeLimits(); perr != nil {
 				err = d.Errf("gatehouse: %v", perr)
 			}
 		case "rule":
@@ -274,7 +304,7 @@ func rateLimitArgs(d *caddyfile.Dispenser, app *App) error {
 		rl.PerUser = args[2]
 	}
 	app.RateLimits[args[0]] = rl
-	if _, err := (&App{RateLimits: map[string]RateLimit{args[0]: rl}}).rateRules(); err != nil {
+	if _, err := (&App{RateLimits: map[string]RateLimit{args[0]: rl}}).parseRateRules(); err != nil {
 		return d.Errf("gatehouse: %v", err)
 	}
 	return nil

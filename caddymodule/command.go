@@ -5,16 +5,24 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse-dev/gatehouse/internal/admin"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/clock"
+	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/store/kv"
 	"github.com/gatehouse-dev/gatehouse/internal/store/sqlstore"
 )
+
+// The CLI translates flags into calls of the same use cases the portal calls
+// (internal/admin); it acts as an owner (audit actor "cli").
 
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
@@ -35,59 +43,6 @@ func init() {
 	})
 }
 
-// cliStore opens the store the config file names (the same Caddyfile or JSON the
-// server runs with), running migrations like the server does.
-func cliStore(ctx context.Context, configFile, adapter string) (store.Store, *App, error) {
-	if configFile == "" {
-		return nil, nil, errors.New("--config is required (the Caddyfile or JSON config the gateway runs with)")
-	}
-	cfg, _, _, err := caddycmd.LoadConfig(configFile, adapter)
-	if err != nil {
-		return nil, nil, fmt.Errorf("loading config %s: %w", configFile, err)
-	}
-	var doc struct {
-		Apps struct {
-			Gatehouse json.RawMessage `json:"gatehouse"`
-		} `json:"apps"`
-	}
-	if err := json.Unmarshal(cfg, &doc); err != nil {
-		return nil, nil, fmt.Errorf("reading config %s: %w", configFile, err)
-	}
-	var app App
-	if len(doc.Apps.Gatehouse) > 0 {
-		if err := json.Unmarshal(doc.Apps.Gatehouse, &app); err != nil {
-			return nil, nil, fmt.Errorf("reading gatehouse app config: %w", err)
-		}
-	}
-	if err := app.applyDefaults(); err != nil {
-		return nil, nil, err
-	}
-	dsn := caddy.NewReplacer().ReplaceAll(app.Store, "")
-	st, err := sqlstore.Open(ctx, dsn)
-	if err != nil {
-		return nil, nil, fmt.Errorf("opening store %s: %w", redactDSN(dsn), err)
-	}
-	if _, err := ensureDefaultTenant(ctx, st, clock.Real{}); err != nil {
-		st.Close()
-		return nil, nil, err
-	}
-	return st, &app, nil
-}
-
-// cliTenant opens the store and finds the tenant a command works on.
-func cliTenant(ctx context.Context, c commonFlags, slug string) (store.Store, *App, store.Tenant, error) {
-	st, app, err := cliStore(ctx, c.config, c.adapter)
-	if err != nil {
-		return nil, nil, store.Tenant{}, err
-	}
-	t, err := st.Tenants().TenantBySlug(ctx, slug)
-	if err != nil {
-		st.Close()
-		return nil, nil, store.Tenant{}, fmt.Errorf("tenant %q: %w", slug, err)
-	}
-	return st, app, t, nil
-}
-
 type commonFlags struct{ config, adapter string }
 
 func (c *commonFlags) add(cmd *cobra.Command) {
@@ -95,8 +50,108 @@ func (c *commonFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&c.adapter, "adapter", "a", "", "config adapter (default: caddyfile for files named Caddyfile*)")
 }
 
-// cliAudit records a CLI action in the tenant's audit trail (actor "cli").
-func cliAudit(ctx context.Context, th store.TenantHandle, rec store.AuditRecord) (store.AuditRecord, error) {
-	rec.ActorID, rec.Outcome = "cli", audit.Success
-	return audit.NewWriter(clock.Real{}).Write(ctx, th, rec)
+// cli is what a command works with: the store and the use cases, configured from the
+// same config file the gateway runs with.
+type cli struct {
+	store store.Store
+	app   *App
+	admin *admin.Service
+	redis kv.Store // nil without the redis option
+}
+
+func (c *cli) Close() {
+	if c.redis != nil {
+		c.redis.Close()
+	}
+	c.store.Close()
+}
+
+// openCLI reads the config (without Caddy's config-loading log lines), opens the store
+// it names — running migrations like the server does — and builds the admin use cases.
+// With withRedis, the lockout counters in Redis are reachable too (when configured).
+func openCLI(ctx context.Context, f commonFlags, withRedis bool) (*cli, error) {
+	if f.config == "" {
+		return nil, errors.New("--config is required (the Caddyfile or JSON config the gateway runs with)")
+	}
+	cfg, err := loadConfigQuiet(f.config, f.adapter)
+	if err != nil {
+		return nil, fmt.Errorf("--config %s: %w", f.config, err)
+	}
+	var doc struct {
+		Apps struct {
+			Gatehouse json.RawMessage `json:"gatehouse"`
+		} `json:"apps"`
+	}
+	if err := json.Unmarshal(cfg, &doc); err != nil {
+		return nil, fmt.Errorf("--config %s: %w", f.config, err)
+	}
+	app := &App{}
+	if len(doc.Apps.Gatehouse) > 0 {
+		if err := json.Unmarshal(doc.Apps.Gatehouse, app); err != nil {
+			return nil, fmt.Errorf("--config %s: reading the gatehouse app: %w", f.config, err)
+		}
+	}
+	if err := app.applyDefaults(); err != nil {
+		return nil, fmt.Errorf("--config %s: %w", f.config, err)
+	}
+	dsn := caddy.NewReplacer().ReplaceAll(app.Store, "")
+	st, err := sqlstore.Open(ctx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening store %s: %w", redactDSN(dsn), err)
+	}
+	c := &cli{store: st, app: app}
+	if _, err := admin.EnsureDefaultTenant(ctx, st, clock.Real{}); err != nil {
+		st.Close()
+		return nil, err
+	}
+	lockout := &authn.Lockout{Policy: authn.LockoutPolicy{Threshold: app.LockoutThreshold,
+		Base: time.Duration(app.LockoutDuration), Max: time.Duration(app.LockoutMax)}, TenantPolicy: tenantLockoutPolicy(st)}
+	if withRedis && app.Redis != "" {
+		prefix := app.RedisKeyPrefix
+		if prefix == "" {
+			prefix = kv.DefaultKeyPrefix
+		}
+		url := caddy.NewReplacer().ReplaceAll(app.Redis, "")
+		r, err := kv.OpenRedis(ctx, url, kv.RedisOptions{KeyPrefix: prefix})
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("redis %s: %w", redactDSN(url), err)
+		}
+		c.redis, lockout.KV = r, r
+	}
+	clk := clock.Real{}
+	c.admin = &admin.Service{Lockout: lockout, MFA: &authn.MFA{Clock: clk}, Audit: audit.NewWriter(clk),
+		Hasher: &identity.Hasher{Cost: app.BcryptCost}, Rules: identity.PasswordRules{MinLength: app.MinPasswordLength}, Clock: clk}
+	return c, nil
+}
+
+// workspace finds the tenant a command works on (--tenant).
+func (c *cli) workspace(ctx context.Context, slug string) (store.Workspace, error) {
+	t, err := c.store.Tenants().TenantBySlug(ctx, slug)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Workspace{}, fmt.Errorf("--tenant %q: no such tenant (gatehouse tenant list shows them)", slug)
+	}
+	if err != nil {
+		return store.Workspace{}, fmt.Errorf("--tenant %q: %w", slug, err)
+	}
+	return store.Workspace{Tenant: t, TenantHandle: c.store.Tenant(t.ID)}, nil
+}
+
+// flagError names the flag behind a use case's input error.
+func flagError(err error, flags map[string]string) error {
+	var ie *authn.InputError
+	var fe *admin.FieldError
+	field, msg := "", ""
+	switch {
+	case errors.As(err, &ie):
+		field, msg = ie.Field, ie.Msg
+	case errors.As(err, &fe):
+		field, msg = fe.Field, fe.Msg
+	default:
+		return err
+	}
+	if flag, ok := flags[field]; ok {
+		return fmt.Errorf("%s: %s", flag, msg)
+	}
+	return errors.New(msg)
 }

@@ -1,10 +1,8 @@
 package caddymodule
 
 import (
-	"errors"
 	"fmt"
-	"regexp"
-	"strconv"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -12,13 +10,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/spf13/cobra"
 
-	"github.com/gatehouse-dev/gatehouse/internal/audit"
-	"github.com/gatehouse-dev/gatehouse/internal/authn"
-	"github.com/gatehouse-dev/gatehouse/internal/secret"
-	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/admin"
 )
-
-var slugRE = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
 
 func tenantCreateCmd() *cobra.Command {
 	var c commonFlags
@@ -27,36 +20,17 @@ func tenantCreateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "create --config <file> --slug <slug> --name <name> [--host <host>...]",
 		Short: "Create a tenant",
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !slugRE.MatchString(slug) {
-				return fmt.Errorf("--slug %q: use 1-63 lowercase letters, digits and dashes", slug)
-			}
-			if strings.TrimSpace(name) == "" {
-				name = slug
-			}
-			for i, h := range hosts {
-				hosts[i] = strings.ToLower(strings.TrimSpace(h))
-				if hosts[i] == "" || strings.ContainsAny(hosts[i], "/:@ ") {
-					return fmt.Errorf("--host %q: give a bare host name such as acme.example.com", h)
-				}
-			}
 			ctx := cmd.Context()
-			st, _, err := cliStore(ctx, c.config, c.adapter)
+			env, err := openCLI(ctx, c, false)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			t := store.Tenant{ID: secret.NewID(), Slug: slug, Name: name, Hosts: hosts, CreatedAt: time.Now()}
-			if err := st.Tenants().CreateTenant(ctx, t); err != nil {
-				if errors.Is(err, store.ErrConflict) {
-					return fmt.Errorf("tenant %q or one of its hosts exists already", slug)
-				}
-				return err
-			}
-			if _, err := cliAudit(ctx, st.Tenant(t.ID), store.AuditRecord{
-				Action: audit.ActionTenantCreate, Target: "tenant:" + t.Slug,
-			}); err != nil {
-				return err
+			defer env.Close()
+			t, err := env.admin.CreateTenant(ctx, env.store, admin.CLI(), admin.NewTenant{Slug: slug, Name: name, Hosts: hosts})
+			if err != nil {
+				return flagError(err, map[string]string{"slug": "--slug", "host": "--host"})
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "created tenant %s (%s) id %s\n", t.Slug, t.Name, t.ID)
 			return nil
@@ -74,13 +48,14 @@ func tenantListCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list --config <file>",
 		Short: "List tenants",
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, _, err := cliStore(cmd.Context(), c.config, c.adapter)
+			env, err := openCLI(cmd.Context(), c, false)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			ts, err := st.Tenants().ListTenants(cmd.Context())
+			defer env.Close()
+			ts, err := env.store.Tenants().ListTenants(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -102,91 +77,58 @@ func tenantSecurityCmd() *cobra.Command {
 	var lockThreshold int
 	cmd := &cobra.Command{
 		Use:   "security --config <file> [--tenant <slug>] [--require-2fa on|off] [--grace 7d] [--passkeys-for-admins on|off] [--on-anomaly alert|second_factor|block] [--lockout-threshold n] [--lockout-duration d] [--lockout-max d]",
-		Short: "Show or change a tenant's second-factor policy",
+		Short: "Show or change a tenant's sign-in policy",
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			var ch admin.SecurityChange
+			var err error
+			if ch.Require2FA, err = onOff("--require-2fa", require2FA); err != nil {
+				return err
+			}
+			if ch.PasskeysForAdmins, err = onOff("--passkeys-for-admins", passkeysForAdmins); err != nil {
+				return err
+			}
+			if ch.Grace, err = durationFlag("--grace", grace, "7d"); err != nil {
+				return err
+			}
+			if ch.LockoutDuration, err = durationFlag("--lockout-duration", lockDur, "15m"); err != nil {
+				return err
+			}
+			if ch.LockoutMax, err = durationFlag("--lockout-max", lockMax, "24h"); err != nil {
+				return err
+			}
+			if onAnomaly != "" {
+				ch.AnomalyAction = &onAnomaly
+			}
+			if lockThreshold >= 0 {
+				ch.LockoutThreshold = &lockThreshold
+			}
 			ctx := cmd.Context()
-			st, _, t, err := cliTenant(ctx, c, tenant)
+			env, err := openCLI(ctx, c, false)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			th := st.Tenant(t.ID)
-			cur, err := th.Settings().SecuritySettings(ctx)
+			defer env.Close()
+			ws, err := env.workspace(ctx, tenant)
 			if err != nil {
 				return err
 			}
-			if require2FA != "" || passkeysForAdmins != "" || grace != "" || onAnomaly != "" || lockThreshold >= 0 || lockDur != "" || lockMax != "" {
-				r2, pka, g := cur.Require2FA, cur.RequirePasskeysForAdmins, cur.GracePeriod
-				if g <= 0 && cur.UpdatedAt.IsZero() {
-					g = authn.DefaultGracePeriod
-				}
-				if r2, err = onOff("--require-2fa", require2FA, r2); err != nil {
-					return err
-				}
-				if pka, err = onOff("--passkeys-for-admins", passkeysForAdmins, pka); err != nil {
-					return err
-				}
-				if grace != "" {
-					d, err := caddy.ParseDuration(grace)
-					if err != nil || d < 0 || d > 90*24*time.Hour {
-						return fmt.Errorf("--grace %q: a duration from 0 to 90d, e.g. 7d", grace)
-					}
-					g = d
-				}
-				next := authn.UpdateSettings(cur, r2, g, pka, "cli", time.Now())
-				if lockThreshold >= 0 {
-					if lockThreshold > 100 {
-						return fmt.Errorf("--lockout-threshold %d: 0 (default) to 100", lockThreshold)
-					}
-					next.LockoutThreshold = lockThreshold
-				}
-				for _, f := range []struct {
-					flag, v string
-					dst     *time.Duration
-				}{{"--lockout-duration", lockDur, &next.LockoutDuration}, {"--lockout-max", lockMax, &next.LockoutMax}} {
-					if f.v == "" {
-						continue
-					}
-					d, err := caddy.ParseDuration(f.v)
-					if err != nil || d < 0 {
-						return fmt.Errorf("%s %q: a duration such as 15m (0 = the gateway's default)", f.flag, f.v)
-					}
-					*f.dst = d
-				}
-				switch onAnomaly {
-				case "":
-				case "alert", "second_factor", "block":
-					next.AnomalyAction = onAnomaly
-				default:
-					return fmt.Errorf("--on-anomaly %q: use alert, second_factor or block", onAnomaly)
-				}
-				if err := th.Settings().PutSecuritySettings(ctx, next); err != nil {
-					return err
-				}
-				if _, err := cliAudit(ctx, th, store.AuditRecord{
-					Action: audit.ActionSecuritySettings, Target: "tenant:" + t.Slug,
-					Details: map[string]string{"require_2fa": strconv.FormatBool(r2), "grace": g.String(), "require_passkeys_for_admins": strconv.FormatBool(pka),
-						"anomaly_action": next.AnomalyAction},
-				}); err != nil {
-					return err
-				}
-				cur = next
+			var sec admin.Security
+			if ch != (admin.SecurityChange{}) {
+				sec, err = env.admin.UpdateSecurity(ctx, ws, admin.CLI(), ch)
+			} else {
+				sec, err = env.admin.Security(ctx, ws)
 			}
-			g := cur.GracePeriod
-			if g <= 0 && cur.UpdatedAt.IsZero() {
-				g = authn.DefaultGracePeriod
+			if err != nil {
+				return flagError(err, map[string]string{"grace_period": "--grace", "anomaly_action": "--on-anomaly",
+					"lockout_threshold": "--lockout-threshold", "lockout_duration": "--lockout-duration", "lockout_max": "--lockout-max"})
 			}
-			action := cur.AnomalyAction
-			if action == "" {
-				action = "alert"
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "tenant %s: require 2FA %v (grace %v), require passkeys for admins %v, on anomaly %s, lockout after %d failures for %v up to %v (0: gateway default)\n",
-				t.Slug, cur.Require2FA, g, cur.RequirePasskeysForAdmins, action, cur.LockoutThreshold, cur.LockoutDuration, cur.LockoutMax)
+			printSecurity(cmd.OutOrStdout(), ws.Slug, ws.Name, sec)
 			return nil
 		},
 	}
 	c.add(cmd)
-	cmd.Flags().StringVar(&tenant, "tenant", DefaultTenantSlug, "tenant slug")
+	cmd.Flags().StringVar(&tenant, "tenant", admin.DefaultTenantSlug, "tenant slug")
 	cmd.Flags().StringVar(&require2FA, "require-2fa", "", "on or off")
 	cmd.Flags().StringVar(&passkeysForAdmins, "passkeys-for-admins", "", "on or off")
 	cmd.Flags().StringVar(&grace, "grace", "", "grace period for members without a second factor (e.g. 7d)")
@@ -197,14 +139,70 @@ func tenantSecurityCmd() *cobra.Command {
 	return cmd
 }
 
-func onOff(flag, v string, cur bool) (bool, error) {
+// printSecurity shows the policy as it is in effect, durations as people write them.
+func printSecurity(w io.Writer, slug, name string, s admin.Security) {
+	onoff := map[bool]string{true: "on", false: "off"}
+	req := onoff[s.Require2FA]
+	if s.Require2FA {
+		req += " since " + s.Require2FASince.UTC().Format("2006-01-02 15:04 MST")
+	}
+	source := func(own bool) string {
+		if own {
+			return "this tenant"
+		}
+		return "gateway default"
+	}
+	o, l := s.LockoutOverride, s.Lockout
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "tenant %s (%s)\n", slug, name)
+	fmt.Fprintf(tw, "  require 2FA:\t%s, grace period %s\n", req, formatDuration(s.Grace))
+	fmt.Fprintf(tw, "  require passkeys for admins:\t%s\n", onoff[s.PasskeysForAdmins])
+	fmt.Fprintf(tw, "  on unusual sign-in:\t%s\n", s.AnomalyAction)
+	fmt.Fprintf(tw, "  lockout:\tafter %d failures (%s), for %s (%s), doubling up to %s (%s)\n",
+		l.Threshold, source(o.Threshold > 0), formatDuration(l.Base), source(o.Base > 0), formatDuration(l.Max), source(o.Max > 0))
+	_ = tw.Flush()
+}
+
+// formatDuration writes d the way it is usually given: 7d, 24h, 15m, 90s.
+func formatDuration(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "0"
+	case d%(24*time.Hour) == 0 && d >= 48*time.Hour:
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	case d%time.Second == 0:
+		return fmt.Sprintf("%ds", d/time.Second)
+	}
+	return d.String()
+}
+
+// onOff reads an on/off flag (nil when not given).
+func onOff(flag, v string) (*bool, error) {
+	var b bool
 	switch v {
 	case "":
-		return cur, nil
+		return nil, nil
 	case "on", "true", "yes":
-		return true, nil
+		b = true
 	case "off", "false", "no":
-		return false, nil
+	default:
+		return nil, fmt.Errorf("%s %q: use on or off", flag, v)
 	}
-	return cur, fmt.Errorf("%s %q: use on or off", flag, v)
+	return &b, nil
+}
+
+// durationFlag reads a duration flag such as 7d or 15m (nil when not given).
+func durationFlag(flag, v, example string) (*time.Duration, error) {
+	if v == "" {
+		return nil, nil
+	}
+	d, err := caddy.ParseDuration(v)
+	if err != nil || d < 0 {
+		return nil, fmt.Errorf("%s %q: a duration such as %s", flag, v, example)
+	}
+	return &d, nil
 }

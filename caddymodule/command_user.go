@@ -9,15 +9,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/spf13/cobra"
 
-	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/admin"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
-	"github.com/gatehouse-dev/gatehouse/internal/clock"
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
-	"github.com/gatehouse-dev/gatehouse/internal/store/kv"
 )
 
 func userAddCmd() *cobra.Command {
@@ -29,45 +26,42 @@ func userAddCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "add --config <file> --tenant <slug> --email <e-mail> --role <role> [--password-stdin]",
 		Short: "Add a user; without --password-stdin a password is generated and printed once",
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			pw, generated := "", false
 			if fromStdin {
 				b, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), 4096))
 				if err != nil {
-					return fmt.Errorf("reading password from stdin: %w", err)
+					return fmt.Errorf("--password-stdin: reading the password: %w", err)
 				}
 				pw = strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
 			} else {
 				pw, generated = generatePassword(), true
 			}
-			st, app, t, err := cliTenant(ctx, c, tenant)
+			if cost != 0 && (cost < 4 || cost > 31) {
+				return fmt.Errorf("--bcrypt-cost %d: must be between 4 and 31", cost)
+			}
+			env, err := openCLI(ctx, c, false)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
+			defer env.Close()
+			ws, err := env.workspace(ctx, tenant)
+			if err != nil {
+				return err
+			}
 			if cost != 0 {
-				app.BcryptCost = cost
+				env.admin.Hasher = &identity.Hasher{Cost: cost}
 			}
-			u, err := authn.PrepareUser(authn.NewUser{Email: email, DisplayName: name, Password: pw, Roles: roles},
-				&identity.Hasher{Cost: app.BcryptCost}, identity.PasswordRules{MinLength: app.MinPasswordLength}, clock.Real{})
+			u, err := env.admin.AddUser(ctx, ws, admin.CLI(), authn.NewUser{Email: email, DisplayName: name, Password: pw, Roles: roles})
+			if errors.Is(err, store.ErrConflict) {
+				return fmt.Errorf("--email %s: a user with this e-mail exists already in tenant %s", email, ws.Slug)
+			}
 			if err != nil {
-				return err
+				return flagError(err, map[string]string{"email": "--email", "name": "--name", "roles": "--role", "password": "--password-stdin"})
 			}
-			th := st.Tenant(t.ID)
-			if err := th.Users().CreateUser(ctx, u); err != nil {
-				if errors.Is(err, store.ErrConflict) {
-					return fmt.Errorf("a user with e-mail %s exists already in tenant %s", u.Email, t.Slug)
-				}
-				return err
-			}
-			if _, err := cliAudit(ctx, th, store.AuditRecord{
-				Action: audit.ActionUserCreate, Target: "user:" + u.ID,
-				Details: map[string]string{"email": u.Email, "roles": strings.Join(u.Roles, ",")},
-			}); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "added %s to tenant %s (id %s, roles %s)\n", u.Email, t.Slug, u.ID, strings.Join(u.Roles, ","))
+			fmt.Fprintf(cmd.OutOrStdout(), "added %s to tenant %s (id %s, roles %s)\n", u.Email, ws.Slug, u.ID, strings.Join(u.Roles, ","))
 			if generated {
 				fmt.Fprintf(cmd.OutOrStdout(), "password (shown once): %s\n", pw)
 			}
@@ -75,7 +69,7 @@ func userAddCmd() *cobra.Command {
 		},
 	}
 	c.add(cmd)
-	cmd.Flags().StringVar(&tenant, "tenant", DefaultTenantSlug, "tenant slug")
+	cmd.Flags().StringVar(&tenant, "tenant", admin.DefaultTenantSlug, "tenant slug")
 	cmd.Flags().StringVar(&email, "email", "", "e-mail address (required)")
 	cmd.Flags().StringVar(&name, "name", "", "display name")
 	cmd.Flags().StringSliceVar(&roles, "role", []string{identity.RoleMember}, "role (repeatable): owner, admin, manager, member")
@@ -90,14 +84,19 @@ func userListCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list --config <file> [--tenant <slug>]",
 		Short: "List the users of a tenant",
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			st, _, t, err := cliTenant(ctx, c, tenant)
+			env, err := openCLI(ctx, c, false)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			us, err := st.Tenant(t.ID).Users().ListUsers(ctx)
+			defer env.Close()
+			ws, err := env.workspace(ctx, tenant)
+			if err != nil {
+				return err
+			}
+			us, err := ws.Users().ListUsers(ctx)
 			if err != nil {
 				return err
 			}
@@ -114,7 +113,7 @@ func userListCmd() *cobra.Command {
 		},
 	}
 	c.add(cmd)
-	cmd.Flags().StringVar(&tenant, "tenant", DefaultTenantSlug, "tenant slug")
+	cmd.Flags().StringVar(&tenant, "tenant", admin.DefaultTenantSlug, "tenant slug")
 	return cmd
 }
 
@@ -128,29 +127,23 @@ func userResetFactorsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "reset-2fa --config <file> [--tenant <slug>] --email <e-mail>",
 		Short: "Remove a user's second factors (authenticator app, passkeys, recovery codes)",
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			st, _, t, err := cliTenant(ctx, c, tenant)
+			env, err := openCLI(ctx, c, false)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			th := st.Tenant(t.ID)
-			norm, err := identity.NormalizeEmail(email)
+			defer env.Close()
+			ws, err := env.workspace(ctx, tenant)
 			if err != nil {
 				return err
 			}
-			u, err := th.Users().UserByEmail(ctx, norm)
+			u, err := env.admin.ResetFactors(ctx, ws, admin.CLI(), admin.Target{Email: email})
+			if errors.Is(err, admin.ErrNoSuchUser) {
+				return fmt.Errorf("--email %q: no such user in tenant %s", email, ws.Slug)
+			}
 			if err != nil {
-				return fmt.Errorf("user %s: %w", norm, err)
-			}
-			if err := (&authn.MFA{Clock: clock.Real{}}).ResetFactors(ctx, th, u.ID); err != nil {
-				return err
-			}
-			if _, err := cliAudit(ctx, th, store.AuditRecord{
-				Action: audit.ActionFactorsReset, Target: "user:" + u.ID,
-				Details: map[string]string{"email": u.Email},
-			}); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "removed the second factors of %s\n", u.Email)
@@ -158,7 +151,7 @@ func userResetFactorsCmd() *cobra.Command {
 		},
 	}
 	c.add(cmd)
-	cmd.Flags().StringVar(&tenant, "tenant", DefaultTenantSlug, "tenant slug")
+	cmd.Flags().StringVar(&tenant, "tenant", admin.DefaultTenantSlug, "tenant slug")
 	cmd.Flags().StringVar(&email, "email", "", "the user's e-mail (required)")
 	return cmd
 }
@@ -169,51 +162,39 @@ func userUnlockCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "unlock --config <file> [--tenant <slug>] --email <e-mail>",
 		Short: "Lift a sign-in lockout (needs the redis option: in-memory counters live in the running gateway)",
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			st, app, t, err := cliTenant(ctx, c, tenant)
+			env, err := openCLI(ctx, c, true)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			if app.Redis == "" {
+			defer env.Close()
+			ws, err := env.workspace(ctx, tenant)
+			if err != nil {
+				return err
+			}
+			u, err := env.admin.Unlock(ctx, ws, admin.CLI(), admin.Target{Email: email})
+			switch {
+			case errors.Is(err, admin.ErrNoLockoutState):
 				return errors.New("this gateway keeps lockout counters in its own memory: unlock through the admin page " +
 					"(/auth/admin/security) or POST /auth/api/v1/admin/users/{id}/unlock, or configure the redis option")
+			case err != nil:
+				return flagError(err, map[string]string{"email": "--email"})
 			}
-			prefix := app.RedisKeyPrefix
-			if prefix == "" {
-				prefix = kv.DefaultKeyPrefix
+			switch {
+			case u.User.ID == "" && !u.WasLocked:
+				fmt.Fprintf(cmd.OutOrStdout(), "unlocked %s (it was not locked, and no user of tenant %s has this e-mail)\n", u.Email, ws.Slug)
+			case !u.WasLocked:
+				fmt.Fprintf(cmd.OutOrStdout(), "unlocked %s (it was not locked)\n", u.Email)
+			default:
+				fmt.Fprintf(cmd.OutOrStdout(), "unlocked %s\n", u.Email)
 			}
-			url := caddy.NewReplacer().ReplaceAll(app.Redis, "")
-			r, err := kv.OpenRedis(ctx, url, kv.RedisOptions{KeyPrefix: prefix})
-			if err != nil {
-				return fmt.Errorf("redis %s: %w", redactDSN(url), err)
-			}
-			defer r.Close()
-			norm, err := identity.NormalizeEmail(email)
-			if err != nil {
-				return err
-			}
-			if err := (&authn.Lockout{KV: r}).Unlock(ctx, t.ID, norm); err != nil {
-				return err
-			}
-			th := st.Tenant(t.ID)
-			target := ""
-			if u, err := th.Users().UserByEmail(ctx, norm); err == nil {
-				target = "user:" + u.ID
-			}
-			if _, err := cliAudit(ctx, th, store.AuditRecord{
-				Action: audit.ActionAccountUnlocked, Target: target,
-				Details: map[string]string{"email": norm},
-			}); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "unlocked %s\n", norm)
 			return nil
 		},
 	}
 	c.add(cmd)
-	cmd.Flags().StringVar(&tenant, "tenant", DefaultTenantSlug, "tenant slug")
+	cmd.Flags().StringVar(&tenant, "tenant", admin.DefaultTenantSlug, "tenant slug")
 	cmd.Flags().StringVar(&email, "email", "", "the e-mail the lockout is for (required)")
 	return cmd
 }

@@ -1,10 +1,13 @@
 package caddymodule
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -12,7 +15,9 @@ import (
 	"github.com/ulule/limiter/v3"
 	"go.uber.org/zap"
 
+	"github.com/gatehouse-dev/gatehouse/internal/admin"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
+	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/policy"
 	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/internal/session"
@@ -25,7 +30,7 @@ func init() {
 
 // Handler is `http.handlers.gatehouse`: it decides every request of a site and serves
 // Gatehouse's pages under the portal prefix. Identity headers sent by the client are
-// removed before anything else, in every spelling.
+// removed before the request goes on, in every spelling.
 type Handler struct {
 	// Tenant is the slug of the tenant this site belongs to. Default "default".
 	// Mutually exclusive with TenantByHost.
@@ -38,10 +43,23 @@ type Handler struct {
 	// Portal is the path prefix of Gatehouse's pages and API. Default "/auth".
 	Portal string `json:"portal,omitempty"`
 
+	// HomeURL is where the portal's "Back to the app" link and the end of first-run
+	// setup lead: a same-site path or an absolute URL. Default "/".
+	HomeURL string `json:"home_url,omitempty"`
+
 	// RemoteHeaders also sends Remote-User, Remote-Email, Remote-Name and
 	// Remote-Groups upstream (a convention many apps read). Default false. Client-sent
 	// Remote-* headers are removed either way.
 	RemoteHeaders bool `json:"remote_headers,omitempty"`
+
+	// StripHeaders names more request headers to remove before the upstream sees them
+	// (besides Gatehouse's own and identity.DefaultForeignHeaders). Default: none.
+	StripHeaders []string `json:"strip_headers,omitempty"`
+
+	// KeepHeaders names headers of identity.DefaultForeignHeaders that this site's
+	// upstream needs from the client and may keep (e.g. X-Original-URL behind a trusted
+	// front proxy). Default: none (all are stripped).
+	KeepHeaders []string `json:"keep_headers,omitempty"`
 
 	// Rules are matched in order against the normalised path; the first match decides.
 	Rules []Rule `json:"rules,omitempty"`
@@ -54,9 +72,26 @@ type Handler struct {
 	// Default "signed_in".
 	DefaultPolicy string `json:"default_policy,omitempty"`
 
-	gw  *gateway.Gateway
-	app *App
-	log *zap.Logger
+	app    *App
+	log    *zap.Logger
+	policy *policy.Policy
+	strip  *identity.Stripper
+	limits []gateway.RouteLimit
+
+	wired *wiring
+}
+
+// wiring connects a provisioned handler to the app's services, once.
+type wiring struct {
+	once  sync.Once
+	ready atomic.Pointer[site] // set once the site is wired
+	err   error
+}
+
+// site is a handler wired to the app's services.
+type site struct {
+	gw     *gateway.Gateway
+	portal *web.Portal
 }
 
 // Rule is one route rule.
@@ -85,23 +120,36 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "http.handlers.gatehouse", New: func() caddy.Module { return new(Handler) }}
 }
 
-// Provision compiles the policy and wires the site to the app's services.
+// Provision fills in the defaults and compiles the policy, the route limits and the
+// header stripper; every problem is reported at once. It opens nothing: the gateway
+// is wired to the app's services on the first request after the app started.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.log = ctx.Logger()
+	h.wired = new(wiring)
 	if h.Portal == "" {
 		h.Portal = "/auth"
 	}
 	if h.Tenant == "" && !h.TenantByHost {
-		h.Tenant = DefaultTenantSlug
+		h.Tenant = admin.DefaultTenantSlug
 	}
 	if h.DefaultPolicy == "" {
 		h.DefaultPolicy = policy.SignedIn.String()
 	}
-	if err := h.Validate(); err != nil {
-		return err
+	if h.HomeURL == "" {
+		h.HomeURL = "/"
 	}
-	pol, err := h.compilePolicy()
-	if err != nil {
+	var errs []error
+	var err error
+	if h.policy, err = h.compilePolicy(); err != nil {
+		errs = append(errs, err)
+	}
+	if h.limits, err = h.routeLimits(); err != nil {
+		errs = append(errs, err)
+	}
+	if h.strip, err = identity.NewStripper(h.StripHeaders, h.KeepHeaders); err != nil {
+		errs = append(errs, fmt.Errorf("strip_header/keep_header: %w", err))
+	}
+	if err := errors.Join(errs...); err != nil {
 		return err
 	}
 	appVal, err := ctx.App("gatehouse")
@@ -109,67 +157,41 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("loading gatehouse app: %w", err)
 	}
 	h.app = appVal.(*App)
-	svc := h.app.svc
-	var resolver gateway.TenantResolver
-	if h.TenantByHost {
-		resolver = &gateway.HostTenants{Store: svc.store, TTL: 30 * time.Second, Now: svc.clock.Now}
-	} else {
-		t, err := svc.store.Tenants().TenantBySlug(ctx, h.Tenant)
-		if err != nil {
-			return fmt.Errorf("tenant %q: %w (create it with: gatehouse tenant create --slug %s)", h.Tenant, err, h.Tenant)
-		}
-		resolver = &gateway.StaticTenant{Tenant: t, Handle: svc.store.Tenant(t.ID)}
-		h.app.notePortal(t.ID, h.Portal)
-	}
-	portal := &web.Portal{
-		Prefix: h.Portal, Sessions: svc.sessions, Authn: svc.authn, MFA: svc.mfa, Passkeys: svc.passkeys, Limiter: svc.limiter, Audit: svc.audit,
-		Notifier: svc.notifier, Risk: web.RiskConfig{GeoIP: svc.geoip, MaxSpeedKmh: h.app.MaxTravelSpeed}, BaseURL: h.app.BaseURL,
-		Hasher: svc.hasher, Rules: svc.rules, Clock: svc.clock, Logger: h.log, Metrics: h.app.metrics,
-	}
-	portal.Init()
-	routeLimits, err := h.routeLimits(svc.limiter)
-	if err != nil {
-		return err
-	}
-	h.gw = &gateway.Gateway{RouteLimits: routeLimits,
-		Prefix: h.Portal, Tenants: resolver, Policy: pol, Sessions: svc.sessions, RemoteHeaders: h.RemoteHeaders,
-		Portal: portal, Metrics: h.app.metrics, Logger: h.log,
+	if !h.TenantByHost {
+		h.app.serveTenant(h.Tenant, h.Portal)
 	}
 	return nil
 }
 
-// Validate checks the configuration without changing anything; every problem is
-// reported at once.
+// Validate checks the configuration without building or changing anything.
 func (h *Handler) Validate() error {
 	var errs []error
 	if h.Tenant != "" && h.TenantByHost {
 		errs = append(errs, errors.New("tenant and tenant_by_host are mutually exclusive"))
 	}
-	if h.Portal != "" && (!strings.HasPrefix(h.Portal, "/") || strings.HasSuffix(h.Portal, "/") || strings.ContainsAny(h.Portal, "*{}?#%\\ ")) {
+	if !strings.HasPrefix(h.Portal, "/") || strings.HasSuffix(h.Portal, "/") || strings.ContainsAny(h.Portal, "*{}?#%\\ ") {
 		errs = append(errs, fmt.Errorf("portal %q: must be a path like /auth, without a trailing slash", h.Portal))
 	}
-	if h.DefaultPolicy != "" {
-		if a, err := policy.ParseAccess(h.DefaultPolicy); err != nil || a == policy.Public {
-			errs = append(errs, fmt.Errorf("default_policy %q: must be signed_in or deny", h.DefaultPolicy))
-		}
+	if a, err := policy.ParseAccess(h.DefaultPolicy); err != nil || a == policy.Public {
+		errs = append(errs, fmt.Errorf("default_policy %q: must be signed_in or deny", h.DefaultPolicy))
 	}
-	if _, err := h.compilePolicy(); err != nil {
-		errs = append(errs, err)
-	}
-	if _, err := h.routeLimits(ratelimit.New(nil, nil)); err != nil {
-		errs = append(errs, err)
+	if !validHomeURL(h.HomeURL) {
+		errs = append(errs, fmt.Errorf("home_url %q: must be a same-site path such as / or an absolute http(s) URL", h.HomeURL))
 	}
 	return errors.Join(errs...)
 }
 
+func validHomeURL(u string) bool {
+	if strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://") {
+		return !strings.ContainsAny(u, " \t\r\n<>\"")
+	}
+	return strings.HasPrefix(u, "/") && !strings.HasPrefix(u, "//") && !strings.ContainsAny(u, "\\ \t\r\n<>\"")
+}
+
 func (h *Handler) compilePolicy() (*policy.Policy, error) {
-	def := policy.SignedIn
-	if h.DefaultPolicy != "" {
-		a, err := policy.ParseAccess(h.DefaultPolicy)
-		if err != nil {
-			return nil, err
-		}
-		def = a
+	def, err := policy.ParseAccess(h.DefaultPolicy)
+	if err != nil || def == policy.Public {
+		return nil, fmt.Errorf("default_policy %q: must be signed_in or deny", h.DefaultPolicy)
 	}
 	rules := make([]policy.Rule, 0, len(h.Rules))
 	var errs []error
@@ -187,39 +209,8 @@ func (h *Handler) compilePolicy() (*policy.Policy, error) {
 	return policy.Compile(rules, def)
 }
 
-// ServeHTTP decides the request and calls next only when it is allowed.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	https := session.SecureRequest(r) // Secure, __Host- cookies unless plain HTTP on loopback
-	d := h.gw.Decide(r, https, clientIP(r))
-	switch d.Outcome {
-	case gateway.Allow:
-		if d.Entry != nil {
-			if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-				repl.Set("http.auth.user.id", d.Entry.User.ID)
-				repl.Set("http.auth.user.email", d.Entry.User.Email)
-				repl.Set("http.auth.user.tenant", d.Tenant.Slug)
-				repl.Set("http.auth.user.session_id", d.Entry.Session.ID)
-			}
-		}
-		return next.ServeHTTP(w, r)
-	case gateway.Portal:
-		req := web.Request{Tenant: d.Tenant, Handle: d.Handle, HTTPS: https, ClientIP: clientIP(r)}
-		if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-			req.RequestID = repl.ReplaceAll("{http.request.uuid}", "")
-		}
-		h.gw.Portal.Serve(w, r, d.Path, req)
-		return nil
-	default:
-		h.gw.Respond(w, r, d)
-		return nil
-	}
-}
-
-// routeLimits compiles the site's route limits (nil without any).
-func (h *Handler) routeLimits(base *ratelimit.Limiter) (*gateway.RouteLimits, error) {
-	if len(h.Limits) == 0 {
-		return nil, nil
-	}
+// routeLimits parses the site's route limits.
+func (h *Handler) routeLimits() ([]gateway.RouteLimit, error) {
 	var ls []gateway.RouteLimit
 	var errs []error
 	for _, l := range h.Limits {
@@ -235,10 +226,101 @@ func (h *Handler) routeLimits(base *ratelimit.Limiter) (*gateway.RouteLimits, er
 		}
 		ls = append(ls, gateway.RouteLimit{Path: l.Path, PerIP: ratelimit.Rule{PerIP: ip, PerUser: user}})
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
-	return gateway.NewRouteLimits(ls, base)
+	if _, err := gateway.NewRouteLimits(ls, ratelimit.New(nil, nil)); err != nil { // patterns compile
+		return nil, err
+	}
+	return ls, nil
+}
+
+// startWait bounds how long a request waits for the app to start.
+const startWait = 15 * time.Second
+
+// site wires the gateway and the portal to the app's services, once, after the app
+// started (a request that arrives earlier waits for it).
+func (h *Handler) site(ctx context.Context) (*site, error) {
+	w := h.wired
+	if s := w.ready.Load(); s != nil {
+		return s, nil // every request after the first: no wait, no allocation
+	}
+	ctx, cancel := context.WithTimeout(ctx, startWait)
+	defer cancel()
+	svc, err := h.app.services(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w.once.Do(func() {
+		var s *site
+		if s, w.err = h.build(svc); w.err == nil {
+			w.ready.Store(s)
+		}
+	})
+	return w.ready.Load(), w.err
+}
+
+func (h *Handler) build(svc *services) (*site, error) {
+	var resolver gateway.TenantResolver = gateway.StaticTenant{Dir: svc.tenants, Slug: h.Tenant}
+	if h.TenantByHost {
+		resolver = gateway.HostTenants{Dir: svc.tenants}
+	}
+	var routeLimits *gateway.RouteLimits
+	if len(h.limits) > 0 {
+		var err error
+		if routeLimits, err = gateway.NewRouteLimits(h.limits, svc.limiter); err != nil {
+			return nil, err
+		}
+	}
+	portal := &web.Portal{
+		Prefix: h.Portal, HomeURL: h.HomeURL, BaseURL: h.app.BaseURL,
+		SignIn: svc.signIn, Account: svc.account, Admin: svc.admin, Sessions: svc.sessions,
+		Limiter: svc.limiter, Metrics: h.app.metrics, Rules: svc.rules, Clock: svc.clock, Logger: h.log,
+	}
+	portal.Init()
+	gw := &gateway.Gateway{RouteLimits: routeLimits, Strip: h.strip,
+		Prefix: h.Portal, Tenants: resolver, Policy: h.policy, Sessions: svc.sessions, RemoteHeaders: h.RemoteHeaders,
+		Metrics: h.app.metrics, Logger: h.log,
+	}
+	return &site{gw: gw, portal: portal}, nil
+}
+
+// ServeHTTP decides the request and calls next only when it is allowed.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	s, err := h.site(r.Context())
+	if err != nil {
+		h.log.Error("gateway not ready", zap.Error(err))
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+		return nil
+	}
+	https := session.SecureRequest(r) // Secure, __Host- cookies unless plain HTTP on loopback
+	ip := clientIP(r)
+	gw := s.gw
+	d := gw.Decide(r, https, ip)
+	switch d.Outcome {
+	case gateway.Allow:
+		gw.Apply(r, d)
+		if d.Entry != nil {
+			if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+				repl.Set("http.auth.user.id", d.Entry.User.ID)
+				repl.Set("http.auth.user.email", d.Entry.User.Email)
+				repl.Set("http.auth.user.tenant", d.Workspace.Slug)
+				repl.Set("http.auth.user.session_id", d.Entry.Session.ID)
+			}
+		}
+		return next.ServeHTTP(w, r)
+	case gateway.Portal:
+		req := web.Request{Workspace: d.Workspace, HTTPS: https, ClientIP: ip}
+		if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+			req.RequestID = repl.ReplaceAll("{http.request.uuid}", "")
+		}
+		s.portal.ServeHTTP(w, r.WithContext(web.WithRequest(r.Context(), req)))
+		return nil
+	default:
+		gw.Respond(w, r, d)
+		return nil
+	}
 }
 
 func upper(ms []string) []string {

@@ -15,11 +15,13 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/store/kv"
 )
 
-// hot is the hot shared state: lockout counters (kv) and rate limits. It sits in a
-// UsagePool so that a config reload keeps the counts (a reload must not unlock).
+// hot is the hot shared state: lockout counters and passkey ceremonies (kv) and the
+// rate-limit counters. It sits in a UsagePool keyed by where it lives (Redis address
+// and key prefix, or this process's memory) — not by the configured limits — so a
+// config reload keeps every count: a reload must never unlock an account.
 type hot struct {
 	kv      kv.Store
-	limiter *ratelimit.Limiter
+	limiter *ratelimit.Limiter // the shared stores; each config applies its own rules
 	closers []func() error
 }
 
@@ -33,25 +35,21 @@ func (h *hot) Destruct() error {
 
 var hotPool = caddy.NewUsagePool()
 
-// hotState opens (or shares) the kv store and the limiter: Redis when configured,
-// memory otherwise. A Redis that is down at start does not stop Gatehouse: lockout
-// checks answer 503 (closed) and rate limits run per instance until it answers.
-func (a *App) hotState(ctx caddy.Context) (*hot, error) {
+// hotState opens (or shares) the kv store and the limiter stores: Redis when
+// configured, memory otherwise. A Redis that is down at start does not stop Gatehouse:
+// lockout checks answer 503 (closed) and rate limits run per instance until it answers.
+func (a *App) hotState(ctx context.Context) (*hot, error) {
 	url := caddy.NewReplacer().ReplaceAll(a.Redis, "")
-	rules, err := a.rateRules()
-	if err != nil {
-		return nil, err
-	}
 	prefix := a.RedisKeyPrefix
 	if prefix == "" {
-		prefix = "gatehouse:"
+		prefix = kv.DefaultKeyPrefix
 	}
-	a.hotKey = fmt.Sprintf("hot:%s|%s|%v", url, prefix, rules)
-	val, _, err := hotPool.LoadOrNew(a.hotKey, func() (caddy.Destructor, error) {
+	key := "hot:" + url + "|" + prefix
+	val, _, err := hotPool.LoadOrNew(key, func() (caddy.Destructor, error) {
 		if url == "" {
-			return &hot{kv: kv.NewMemory(clock.Real{}, 1_000_000), limiter: ratelimit.New(nil, rules)}, nil
+			return &hot{kv: kv.NewMemory(clock.Real{}, 1_000_000), limiter: ratelimit.New(nil, nil)}, nil
 		}
-		openCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		openCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		r, err := kv.OpenRedis(openCtx, url, kv.RedisOptions{KeyPrefix: prefix, Lazy: true})
 		if err != nil {
@@ -62,26 +60,17 @@ func (a *App) hotState(ctx caddy.Context) (*hot, error) {
 			r.Close()
 			return nil, fmt.Errorf("redis %s: %w", redactDSN(url), err)
 		}
-		h := &hot{kv: r, limiter: ratelimit.New(rl, rules), closers: []func() error{r.Close}}
+		h := &hot{kv: r, limiter: ratelimit.New(rl, nil), closers: []func() error{r.Close}}
 		if c, ok := rl.(interface{ Close() error }); ok {
 			h.closers = append(h.closers, c.Close)
 		}
 		return h, nil
 	})
 	if err != nil {
-		a.hotKey = ""
 		return nil, err
 	}
+	a.hotKey = key
 	h := val.(*hot)
-	logger, m := a.logger, a.metrics
-	h.limiter.OnDegraded = func(degraded bool, err error) {
-		m.Degraded(degraded)
-		if degraded {
-			logger.Warn("Redis unreachable: rate limits fall back to this instance's memory; sign-in answers 503 until it returns", zap.Error(err))
-		} else {
-			logger.Info("Redis reachable again: rate limits shared")
-		}
-	}
 	if a.Redis != "" {
 		pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()

@@ -32,13 +32,7 @@ type SMTP struct {
 
 // mailer builds the notifier and the outbox worker (started in Start).
 func (a *App) mailer(outbox notify.Outbox) (*notify.Notifier, *notify.Worker, error) {
-	tpl := notify.DefaultTemplates()
-	if a.MailTemplates != "" {
-		var err error
-		if tpl, err = notify.LoadTemplates(a.MailTemplates); err != nil {
-			return nil, nil, fmt.Errorf("mail_templates: %w", err)
-		}
-	}
+	tpl := a.templates
 	var sender notify.Sender = notify.NewLogSender(a.logger.Named("mail"))
 	if a.SMTP != nil && a.SMTP.Host != "" {
 		repl := caddy.NewReplacer()

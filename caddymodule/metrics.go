@@ -3,73 +3,122 @@ package caddymodule
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
 
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/notify"
+	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 )
 
-// metrics are Gatehouse's Prometheus series, registered in Caddy's registry. Counters
-// per label are resolved once so the request path only does an atomic add.
+// metrics are Gatehouse's Prometheus series. Like Caddy's own, the collectors are
+// created once per process and registered in each config's registry, so the counts
+// survive `caddy reload` and admin-API edits (a new registry per config would start
+// them at zero). Counters per label are resolved once, so the request path only does an
+// atomic add.
 type metrics struct {
 	signIns     *prometheus.CounterVec
 	decisions   [gateway.NumOutcomes]prometheus.Counter
+	decisionVec *prometheus.CounterVec
 	lockouts    prometheus.Counter
 	rateLimited *prometheus.CounterVec
 	degraded    prometheus.Gauge
 	anomalies   *prometheus.CounterVec
-	reg         prometheus.Registerer
+	outbox      prometheus.GaugeFunc
+
+	worker atomic.Pointer[notify.Worker] // the current config's outbox worker
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+var (
+	metricsOnce sync.Once
+	theMetrics  *metrics
+)
+
+// sharedMetrics returns the process's collectors, registered in reg.
+func sharedMetrics(reg prometheus.Registerer) *metrics {
+	metricsOnce.Do(func() { theMetrics = newMetrics() })
+	theMetrics.register(reg)
+	return theMetrics
+}
+
+func newMetrics() *metrics {
 	m := &metrics{
-		reg: reg,
-		signIns: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		signIns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "gatehouse", Name: "signins_total",
-			Help: "Sign-in attempts by outcome (success, failure, error).",
-		}, []string{"outcome"})),
+			Help: "Sign-in attempts by outcome (success, failure, locked, busy, overloaded, error).",
+		}, []string{"outcome"}),
+		decisionVec: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "gatehouse", Name: "policy_decisions_total",
+			Help: "Decisions on requests by outcome (portal: Gatehouse's own pages and API).",
+		}, []string{"outcome"}),
+		lockouts: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "gatehouse", Name: "lockouts_total",
+			Help: "Accounts locked after repeated sign-in failures.",
+		}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "gatehouse", Name: "rate_limited_total",
+			Help: "Requests refused by rate limits, by endpoint class.",
+		}, []string{"class"}),
+		degraded: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "gatehouse", Name: "redis_degraded",
+			Help: "1 while Redis is unreachable and rate limits run on per-instance memory.",
+		}),
+		anomalies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "gatehouse", Name: "signin_anomalies_total",
+			Help: "Unusual sign-ins by kind (new_device, new_country, impossible_travel).",
+		}, []string{"kind"}),
 	}
-	dec := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "gatehouse", Name: "policy_decisions_total",
-		Help: "Decisions on proxied requests by outcome.",
-	}, []string{"outcome"}))
-	m.lockouts = register(reg, prometheus.NewCounter(prometheus.CounterOpts{
-		Namespace: "gatehouse", Name: "lockouts_total",
-		Help: "Accounts locked after repeated sign-in failures.",
-	}))
-	m.rateLimited = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "gatehouse", Name: "rate_limited_total",
-		Help: "Requests refused by rate limits, by endpoint class.",
-	}, []string{"class"}))
-	m.degraded = register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
-		Namespace: "gatehouse", Name: "redis_degraded",
-		Help: "1 while Redis is unreachable and rate limits run on per-instance memory.",
-	}))
-	m.anomalies = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "gatehouse", Name: "signin_anomalies_total",
-		Help: "Unusual sign-ins by kind (new_device, new_country, impossible_travel).",
-	}, []string{"kind"}))
+	m.outbox = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "gatehouse", Name: "mail_outbox_depth",
+		Help: "Mails waiting in the durable outbox (unsent, including those being retried).",
+	}, func() float64 {
+		w := m.worker.Load()
+		if w == nil {
+			return 0
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		n, err := w.Depth(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	})
 	for o := range m.decisions {
-		m.decisions[o] = dec.WithLabelValues(gateway.Outcome(o).String())
+		m.decisions[o] = m.decisionVec.WithLabelValues(gateway.Outcome(o).String())
 	}
 	return m
 }
 
-// register adds c to reg, reusing an identical collector registered before (config
-// reloads provision again against the same registry).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
+func (m *metrics) register(reg prometheus.Registerer) {
+	for _, c := range []prometheus.Collector{m.signIns, m.decisionVec, m.lockouts, m.rateLimited, m.degraded, m.anomalies, m.outbox} {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				caddy.Log().Named("gatehouse").Error("registering metric", zap.Error(err))
 			}
 		}
 	}
-	return c
+}
+
+// watchOutbox makes the outbox gauge read w (the config that started last).
+func (m *metrics) watchOutbox(w *notify.Worker) { m.worker.Store(w) }
+
+// watchLimiter reports the limiter falling back to memory and recovering.
+func (m *metrics) watchLimiter(l *ratelimit.Limiter, logger *zap.Logger) {
+	l.OnDegraded = func(degraded bool, err error) {
+		m.Degraded(degraded)
+		if degraded {
+			logger.Warn("Redis unreachable: rate limits fall back to this instance's memory; sign-in answers 503 until it returns", zap.Error(err))
+		} else {
+			logger.Info("Redis reachable again: rate limits shared")
+		}
+	}
 }
 
 func (m *metrics) SignIn(outcome string) { m.signIns.WithLabelValues(outcome).Inc() }
@@ -101,23 +150,4 @@ func metricsRegistry(ctx caddy.Context) prometheus.Registerer {
 		return r
 	}
 	return prometheus.NewRegistry()
-}
-
-// outboxDepth exports the number of mails waiting in the outbox, read at scrape time.
-func (m *metrics) outboxDepth(w *notify.Worker) {
-	if w == nil || m.reg == nil {
-		return
-	}
-	register(m.reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Namespace: "gatehouse", Name: "mail_outbox_depth",
-		Help: "Mails waiting in the durable outbox (unsent, including those being retried).",
-	}, func() float64 {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		n, err := w.Depth(ctx)
-		if err != nil {
-			return -1
-		}
-		return float64(n)
-	}))
 }

@@ -14,7 +14,7 @@ import (
 )
 
 // rateRules merges the configured limits over the defaults.
-func (a *App) rateRules() (map[ratelimit.Class]ratelimit.Rule, error) {
+func (a *App) parseRateRules() (map[ratelimit.Class]ratelimit.Rule, error) {
 	rules := maps.Clone(ratelimit.DefaultRules)
 	var errs []error
 	for name, rl := range a.RateLimits {

@@ -7,9 +7,11 @@ import (
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
-	_ "github.com/gatehouse-dev/gatehouse/caddymodule"
+	"github.com/gatehouse-dev/gatehouse/caddymodule"
 )
 
 func main() {
+	// Only this binary is branded: a Caddy built with xcaddy --with gatehouse stays Caddy.
+	caddymodule.UseGatehouseCLI()
 	caddycmd.Main()
 }

@@ -101,6 +101,23 @@ func (m *MFA) BeginTOTP(ctx context.Context, tenant store.TenantHandle, u store.
 	return k, nil
 }
 
+// PendingTOTP returns the key of the user's enrolment that is not confirmed yet, to
+// show it again after a mistyped code (no new scan); ErrNoTOTP when there is none.
+func (m *MFA) PendingTOTP(ctx context.Context, tenant store.TenantHandle, u store.User, issuer string) (totp.Key, error) {
+	s, err := tenant.TOTP().TOTPByUser(ctx, u.ID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !s.ConfirmedAt.IsZero()) {
+		return totp.Key{}, ErrNoTOTP
+	}
+	if err != nil {
+		return totp.Key{}, fmt.Errorf("reading TOTP key: %w", err)
+	}
+	key, err := m.Cipher.Open(s.Ciphertext, s.KeyID, totpAD(tenant.TenantID(), u.ID))
+	if err != nil {
+		return totp.Key{}, fmt.Errorf("opening TOTP key: %w", err)
+	}
+	return totp.FromSecret(issuer, u.Email, string(key))
+}
+
 // ConfirmTOTP activates the pending key when code is right (the step is spent). When
 // the user has no recovery codes yet, a new set is made and returned (shown once).
 func (m *MFA) ConfirmTOTP(ctx context.Context, tenant store.TenantHandle, userID, code string) ([]string, error) {

@@ -34,21 +34,26 @@ func (e *FailureError) Error() string { return "invalid credentials: " + e.Reaso
 // Unwrap makes errors.Is(err, ErrInvalidCredentials) hold.
 func (e *FailureError) Unwrap() error { return ErrInvalidCredentials }
 
-// Service verifies passwords.
-type Service struct {
+// Passwords verifies passwords under the lockout and the hashing gate.
+type Passwords struct {
 	Hasher  *identity.Hasher
 	Clock   clock.Clock
-	Gate    *Gate    // bounds concurrent hashing; nil: unbounded (tests)
+	Gate    *Gate    // bounds hashing; nil: unbounded (tests)
 	Lockout *Lockout // nil: no lockout
 }
 
-// PasswordLogin checks email and password in tenant. On success it returns the user
-// (re-hashing the password first if the configured cost changed). Every failure is a
-// *FailureError wrapping ErrInvalidCredentials; other errors are store failures.
-func (s *Service) PasswordLogin(ctx context.Context, tenant store.TenantHandle, email, password string) (store.User, error) {
+// Check verifies email and password in tenant. On success it returns the user
+// (re-hashing the password first if the configured cost changed). Every wrong
+// credential is a *FailureError wrapping ErrInvalidCredentials; a locked account is a
+// *LockedError, an account with attempts in flight a *BusyError, an exhausted hashing
+// budget an *OverloadError; other errors are store failures.
+func (s *Passwords) Check(ctx context.Context, tenant store.TenantHandle, email, password string) (store.User, error) {
+	if err := s.Gate.Admit(); err != nil {
+		return store.User{}, err // refused before anything else is done for it
+	}
 	attempt, err := s.Lockout.Begin(ctx, tenant.TenantID(), email)
 	if err != nil {
-		return store.User{}, err // *LockedError, or the kv store failed: no password check
+		return store.User{}, err // locked, busy, or the kv store failed: no password check
 	}
 	u, err := s.checkPassword(ctx, tenant, email, password)
 	var fe *FailureError
@@ -59,6 +64,7 @@ func (s *Service) PasswordLogin(ctx context.Context, tenant store.TenantHandle, 
 		}
 		return store.User{}, fe
 	case err != nil:
+		_ = s.Lockout.Abort(ctx, attempt)
 		return store.User{}, err
 	}
 	if err := s.Lockout.Succeed(ctx, attempt); err != nil {
@@ -67,8 +73,8 @@ func (s *Service) PasswordLogin(ctx context.Context, tenant store.TenantHandle, 
 	return u, nil
 }
 
-// checkPassword is PasswordLogin without the lockout.
-func (s *Service) checkPassword(ctx context.Context, tenant store.TenantHandle, email, password string) (store.User, error) {
+// checkPassword is Check without the lockout.
+func (s *Passwords) checkPassword(ctx context.Context, tenant store.TenantHandle, email, password string) (store.User, error) {
 	var u store.User
 	if norm, err := identity.NormalizeEmail(email); err == nil {
 		u, err = tenant.Users().UserByEmail(ctx, norm)

@@ -43,7 +43,7 @@ func bcryptCost(t *testing.T, hash string) int {
 	return c
 }
 
-func TestPasswordLoginOutcomes(t *testing.T) {
+func TestPasswordCheckOutcomes(t *testing.T) {
 	th := newTenant(t)
 	ctx := context.Background()
 	clk := clock.NewFake(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
@@ -67,8 +67,8 @@ func TestPasswordLoginOutcomes(t *testing.T) {
 	}
 
 	// The configured cost went up: a successful sign-in re-hashes.
-	svc := &Service{Hasher: &identity.Hasher{Cost: 5}, Clock: clk}
-	u, err := svc.PasswordLogin(ctx, th, " ACTIVE@example.com ", "an entirely adequate passphrase")
+	svc := &Passwords{Hasher: &identity.Hasher{Cost: 5}, Clock: clk}
+	u, err := svc.Check(ctx, th, " ACTIVE@example.com ", "an entirely adequate passphrase")
 	if err != nil || u.ID != active.ID {
 		t.Fatalf("valid login: %v", err)
 	}
@@ -79,7 +79,7 @@ func TestPasswordLoginOutcomes(t *testing.T) {
 	if !stored.LastLoginAt.Equal(clk.Now()) {
 		t.Errorf("last login %v", stored.LastLoginAt)
 	}
-	if _, err := svc.PasswordLogin(ctx, th, "active@example.com", "an entirely adequate passphrase"); err != nil {
+	if _, err := svc.Check(ctx, th, "active@example.com", "an entirely adequate passphrase"); err != nil {
 		t.Fatalf("login after re-hash: %v", err)
 	}
 
@@ -90,7 +90,7 @@ func TestPasswordLoginOutcomes(t *testing.T) {
 		{"restricted@example.com", "an entirely adequate passphrase", ReasonNotActive},
 		{"nopw@example.com", "", ReasonNoPassword},
 	} {
-		_, err := svc.PasswordLogin(ctx, th, c.email, c.pw)
+		_, err := svc.Check(ctx, th, c.email, c.pw)
 		var fe *FailureError
 		if !errors.Is(err, ErrInvalidCredentials) || !errors.As(err, &fe) || fe.Reason != c.reason {
 			t.Errorf("%s: %v, want reason %s", c.email, err, c.reason)

@@ -56,7 +56,8 @@ type NewUser struct {
 }
 
 // InputError is a problem with what a person typed; its message is safe to show.
-type InputError struct{ Msg string }
+// Field names the input ("email", "name", "roles", "password"; "" when not one field).
+type InputError struct{ Field, Msg string }
 
 func (e *InputError) Error() string { return e.Msg }
 
@@ -65,19 +66,19 @@ func (e *InputError) Error() string { return e.Msg }
 func PrepareUser(n NewUser, hasher *identity.Hasher, rules identity.PasswordRules, clk clock.Clock) (store.User, error) {
 	email, err := identity.NormalizeEmail(n.Email)
 	if err != nil {
-		return store.User{}, &InputError{Msg: "Enter a valid e-mail address."}
+		return store.User{}, &InputError{Field: "email", Msg: "Enter a valid e-mail address."}
 	}
 	name := strings.TrimSpace(n.DisplayName)
 	if len(name) > 200 || strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		return store.User{}, &InputError{Msg: "The name is too long or contains control characters."}
+		return store.User{}, &InputError{Field: "name", Msg: "The name is too long or contains control characters."}
 	}
 	if err := identity.CheckRoles(n.Roles); err != nil {
-		return store.User{}, &InputError{Msg: err.Error()}
+		return store.User{}, &InputError{Field: "roles", Msg: err.Error()}
 	}
 	var hash string
 	if n.Password != "" {
 		if err := identity.CheckPassword(n.Password, rules, email, name, "gatehouse"); err != nil {
-			return store.User{}, &InputError{Msg: err.Error()}
+			return store.User{}, &InputError{Field: "password", Msg: err.Error()}
 		}
 		if hash, err = hasher.Hash(n.Password); err != nil {
 			return store.User{}, fmt.Errorf("hashing password: %w", err)
@@ -87,6 +88,27 @@ func PrepareUser(n NewUser, hasher *identity.Hasher, rules identity.PasswordRule
 		ID: secret.NewID(), Email: email, DisplayName: name, PasswordHash: hash,
 		Status: store.UserActive, Roles: n.Roles, CreatedAt: clk.Now(),
 	}, nil
+}
+
+// SetupOpen tells whether a setup link can still be used: it is live and the tenant
+// still has no user. A link that can no longer create the owner shows "no longer
+// valid" rather than a form.
+func SetupOpen(ctx context.Context, tenant store.TenantHandle, token string, clk clock.Clock) (bool, error) {
+	if token == "" {
+		return false, nil
+	}
+	n, err := tenant.Users().CountUsers(ctx)
+	if err != nil {
+		return false, fmt.Errorf("counting users: %w", err)
+	}
+	if n > 0 {
+		return false, nil
+	}
+	err = tenant.OneTimeTokens().CheckOneTimeToken(ctx, PurposeSetup, secret.HashToken(token), clk.Now())
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // CompleteSetup spends the setup token and creates the first owner. It fails with

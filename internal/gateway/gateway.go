@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -12,7 +13,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/policy"
 	"github.com/gatehouse-dev/gatehouse/internal/session"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
-	"github.com/gatehouse-dev/gatehouse/internal/web"
 )
 
 // Outcome is what to do with a request.
@@ -48,32 +48,38 @@ type Gateway struct {
 	Prefix string // portal prefix, e.g. "/auth"
 	// RemoteHeaders adds the Remote-* headers for signed-in requests.
 	RemoteHeaders bool
-	Tenants       TenantResolver
-	Policy        *policy.Policy
-	Sessions      *session.Manager
-	Portal        *web.Portal
-	Metrics       Metrics
-	Logger        *zap.Logger
+	// Strip removes the identity headers a client must not send upstream: Gatehouse's
+	// own and those of other proxies (nil: the defaults).
+	Strip    *identity.Stripper
+	Tenants  TenantResolver
+	Policy   *policy.Policy
+	Sessions Sessions
+	Metrics  Metrics
+	Logger   *zap.Logger
 	// RouteLimits throttles proxied routes (optional).
 	RouteLimits *RouteLimits
 }
 
+// Sessions validates session tokens (session.Manager).
+type Sessions interface {
+	Validate(ctx context.Context, tenant store.TenantHandle, slug, token string) (*session.Entry, error)
+}
+
 // Decision is the result of Decide.
 type Decision struct {
-	Outcome Outcome
-	Path    string         // normalised path
-	Entry   *session.Entry // the session when signed in
-	Rule    int            // matched rule index, -1 for the default
-	Tenant  store.Tenant
-	Handle  store.TenantHandle
+	Outcome   Outcome
+	Path      string         // normalised path
+	Entry     *session.Entry // the session when signed in
+	Rule      int            // matched rule index, -1 for the default
+	Workspace store.Workspace
 	// RetryAfter is set for RateLimited.
 	RetryAfter time.Duration
 }
 
-// Decide strips the client's identity headers from r and decides it. On Allow with a
-// session, the identity headers are already set on r.
+// Decide decides a request without changing it: nothing it reads is an identity
+// header, so the decision cannot be steered by one. Apply then prepares an allowed
+// request for the upstream; Respond answers the others.
 func (g *Gateway) Decide(r *http.Request, https bool, clientIP string) Decision {
-	identity.StripIdentityHeaders(r.Header)
 	d := Decision{Rule: -1}
 	path, err := policy.NormalizePath(r.URL.EscapedPath())
 	if err != nil {
@@ -81,7 +87,7 @@ func (g *Gateway) Decide(r *http.Request, https bool, clientIP string) Decision 
 		return g.done(d)
 	}
 	d.Path = path
-	tenant, handle, err := g.Tenants.Resolve(r.Context(), r.Host)
+	ws, err := g.Tenants.Resolve(r.Context(), r.Host)
 	if err != nil {
 		if errors.Is(err, ErrUnknownTenant) {
 			d.Outcome = UnknownTenant
@@ -91,10 +97,10 @@ func (g *Gateway) Decide(r *http.Request, https bool, clientIP string) Decision 
 		}
 		return g.done(d)
 	}
-	d.Tenant, d.Handle = tenant, handle
+	d.Workspace = ws
 	if path == g.Prefix || (strings.HasPrefix(path, g.Prefix) && path[len(g.Prefix)] == '/') {
 		d.Outcome = Portal
-		return d
+		return g.done(d)
 	}
 	host := stripPort(r.Host)
 	pd := g.decidePolicy(r, host, path)
@@ -105,7 +111,7 @@ func (g *Gateway) Decide(r *http.Request, https bool, clientIP string) Decision 
 	}
 	token := cookieValue(r.Header, session.CookieName(https))
 	if token != "" {
-		e, err := g.Sessions.Validate(r.Context(), handle, tenant.Slug, token)
+		e, err := g.Sessions.Validate(r.Context(), ws, ws.Slug, token)
 		switch {
 		case err == nil:
 			d.Entry = e
@@ -122,15 +128,7 @@ func (g *Gateway) Decide(r *http.Request, https bool, clientIP string) Decision 
 	switch {
 	case g.RouteLimits != nil && !g.RouteLimits.allow(r, &d, host, path, clientIP):
 		d.Outcome = RateLimited
-	case d.Entry != nil:
-		d.Entry.Headers.Apply(r.Header)
-		if g.RemoteHeaders {
-			d.Entry.Remote.Apply(r.Header)
-		}
-		prepareUpstream(r)
-		d.Outcome = Allow
-	case pd.Access == policy.Public:
-		prepareUpstream(r)
+	case d.Entry != nil, pd.Access == policy.Public:
 		d.Outcome = Allow
 	case isAPIClient(r):
 		d.Outcome = Unauthorized
@@ -138,6 +136,21 @@ func (g *Gateway) Decide(r *http.Request, https bool, clientIP string) Decision 
 		d.Outcome = RedirectLogin
 	}
 	return g.done(d)
+}
+
+// Apply prepares an allowed request for the upstream: it strips every identity header
+// the client sent (in every spelling, and Connection tokens naming them), sets the
+// verified identity when signed in, and removes what the upstream must not see
+// (Gatehouse's cookies, identity headers smuggled as trailers).
+func (g *Gateway) Apply(r *http.Request, d Decision) {
+	g.Strip.Strip(r.Header)
+	if d.Entry != nil {
+		d.Entry.Headers.Apply(r.Header)
+		if g.RemoteHeaders {
+			d.Entry.Remote.Apply(r.Header)
+		}
+	}
+	prepareUpstream(r, g.Strip)
 }
 
 // decidePolicy matches the policy on the path and, strictest answer winning, on readings

@@ -69,11 +69,21 @@ func (f *fixture) gateway(t testing.TB, byHost bool) *Gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var res TenantResolver = &StaticTenant{Tenant: f.tenants["a"], Handle: f.st.Tenant(f.tenants["a"].ID)}
+	dir := &Directory{Store: f.st, TTL: time.Minute, Now: time.Now}
+	var res TenantResolver = StaticTenant{Dir: dir, Slug: "a"}
 	if byHost {
-		res = &HostTenants{Store: f.st, TTL: time.Minute, Now: time.Now}
+		res = HostTenants{Dir: dir}
 	}
 	return &Gateway{Prefix: "/auth", Tenants: res, Policy: pol, Sessions: f.sessions, Logger: nopLogger()}
+}
+
+// decide runs the request path as the handler does: Decide, then Apply when allowed.
+func decide(g *Gateway, r *http.Request, https bool, clientIP string) Decision {
+	d := g.Decide(r, https, clientIP)
+	if d.Outcome == Allow {
+		g.Apply(r, d)
+	}
+	return d
 }
 
 func request(method, target, host, token string, hdr ...string) *http.Request {
@@ -111,7 +121,7 @@ func TestDecideOutcomes(t *testing.T) {
 		{"dot segment into portal", request("GET", "/x/../auth/login", "a.example.com", ""), BadRequest},
 	}
 	for _, c := range cases {
-		if d := g.Decide(c.r, false, "192.0.2.1"); d.Outcome != c.want {
+		if d := decide(g, c.r, false, "192.0.2.1"); d.Outcome != c.want {
 			t.Errorf("%s: %v, want %v", c.name, d.Outcome, c.want)
 		}
 	}
@@ -122,7 +132,7 @@ func TestSignedInRequestGetsIdentityHeaders(t *testing.T) {
 	g := f.gateway(t, false)
 	tok := f.login(t, "a")
 	r := request("GET", "/app", "a.example.com", tok, "X-Gatehouse-User-Email", "forged@evil.example", "Remote-User", "forged")
-	d := g.Decide(r, false, "192.0.2.1")
+	d := decide(g, r, false, "192.0.2.1")
 	if d.Outcome != Allow || r.Header.Get("X-Gatehouse-User-Email") != "u@a.example.com" {
 		t.Fatalf("%v %v", d.Outcome, r.Header)
 	}
@@ -131,7 +141,7 @@ func TestSignedInRequestGetsIdentityHeaders(t *testing.T) {
 	}
 	g.RemoteHeaders = true
 	r = request("GET", "/app", "a.example.com", tok)
-	g.Decide(r, false, "192.0.2.1")
+	decide(g, r, false, "192.0.2.1")
 	if r.Header.Get("Remote-User") != "u@a.example.com" {
 		t.Fatalf("Remote-User = %q", r.Header.Get("Remote-User"))
 	}
@@ -142,13 +152,13 @@ func TestTenantIsolationByHost(t *testing.T) {
 	f := newFixture(t)
 	g := f.gateway(t, true)
 	tokA := f.login(t, "a")
-	if d := g.Decide(request("GET", "/app", "a.example.com:443", tokA), false, "192.0.2.1"); d.Outcome != Allow || d.Tenant.Slug != "a" {
-		t.Fatalf("own host: %v %q", d.Outcome, d.Tenant.Slug)
+	if d := decide(g, request("GET", "/app", "a.example.com:443", tokA), false, "192.0.2.1"); d.Outcome != Allow || d.Workspace.Slug != "a" {
+		t.Fatalf("own host: %v %q", d.Outcome, d.Workspace.Slug)
 	}
-	if d := g.Decide(request("GET", "/app", "B.Example.com", tokA), false, "192.0.2.1"); d.Outcome != RedirectLogin || d.Tenant.Slug != "b" {
-		t.Fatalf("other tenant's host: %v %q", d.Outcome, d.Tenant.Slug)
+	if d := decide(g, request("GET", "/app", "B.Example.com", tokA), false, "192.0.2.1"); d.Outcome != RedirectLogin || d.Workspace.Slug != "b" {
+		t.Fatalf("other tenant's host: %v %q", d.Outcome, d.Workspace.Slug)
 	}
-	if d := g.Decide(request("GET", "/app", "c.example.com", tokA), false, "192.0.2.1"); d.Outcome != UnknownTenant {
+	if d := decide(g, request("GET", "/app", "c.example.com", tokA), false, "192.0.2.1"); d.Outcome != UnknownTenant {
 		t.Fatalf("unknown host: %v", d.Outcome)
 	}
 }
@@ -160,12 +170,13 @@ func TestStoreFailureFailsClosed(t *testing.T) {
 	g := f.gateway(t, false)
 	g.Sessions = session.NewManager(f.st, clock.Real{}, session.Options{}) // cold cache
 	tok := f.login(t, "a")
+	decide(g, request("GET", "/public/x", "a.example.com", ""), false, "192.0.2.1") // the tenant is known
 	f.st.Close()
-	if d := g.Decide(request("GET", "/app", "a.example.com", tok), false, "192.0.2.1"); d.Outcome != Unavailable {
+	if d := decide(g, request("GET", "/app", "a.example.com", tok), false, "192.0.2.1"); d.Outcome != Unavailable {
 		t.Fatalf("protected with store down: %v", d.Outcome)
 	}
 	r := request("GET", "/public/x", "a.example.com", tok)
-	if d := g.Decide(r, false, "192.0.2.1"); d.Outcome != Allow || r.Header.Get("X-Gatehouse-User-Id") != "" {
+	if d := decide(g, r, false, "192.0.2.1"); d.Outcome != Allow || r.Header.Get("X-Gatehouse-User-Id") != "" {
 		t.Fatalf("public with store down: %v %v", d.Outcome, r.Header)
 	}
 	w := httptest.NewRecorder()
@@ -237,7 +248,7 @@ func BenchmarkDecideSignedInAllowed(b *testing.B) {
 		for k, v := range base {
 			r.Header[k] = v
 		}
-		if d := g.Decide(r, false, "192.0.2.1"); d.Outcome != Allow {
+		if d := decide(g, r, false, "192.0.2.1"); d.Outcome != Allow {
 			b.Fatal(d.Outcome)
 		}
 	}
@@ -254,11 +265,11 @@ func TestMethodOverrideDecidedStrictly(t *testing.T) {
 	tok := f.login(t, "a")
 	for _, h := range []string{"X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"} {
 		r := request("POST", "/api/items/7", "a.example.com", tok, h, "DELETE")
-		if d := g.Decide(r, false, "192.0.2.1"); d.Outcome != Deny {
+		if d := decide(g, r, false, "192.0.2.1"); d.Outcome != Deny {
 			t.Errorf("POST with %s: DELETE: %v", h, d.Outcome)
 		}
 	}
-	if d := g.Decide(request("POST", "/api/items/7", "a.example.com", tok), false, "192.0.2.1"); d.Outcome != Allow {
+	if d := decide(g, request("POST", "/api/items/7", "a.example.com", tok), false, "192.0.2.1"); d.Outcome != Allow {
 		t.Errorf("plain POST: %v", d.Outcome)
 	}
 }
@@ -267,18 +278,18 @@ func TestMethodOverrideDecidedStrictly(t *testing.T) {
 // a real tenant's entry.
 func TestHostCacheFloodKeepsTenants(t *testing.T) {
 	f := newFixture(t)
-	h := &HostTenants{Store: f.st, TTL: time.Hour, Now: time.Now}
-	if _, _, err := h.Resolve(t.Context(), "a.example.com"); err != nil {
+	h := &Directory{Store: f.st, TTL: time.Hour, Now: time.Now}
+	if _, err := h.ByHost(t.Context(), "a.example.com"); err != nil {
 		t.Fatal(err)
 	}
-	for i := range maxHostCache + 50 {
-		_, _, _ = h.Resolve(t.Context(), fmt.Sprintf("r%d.example.com", i))
+	for i := range maxDirectory + 50 {
+		_, _ = h.ByHost(t.Context(), fmt.Sprintf("r%d.example.com", i))
 	}
 	h.mu.RLock()
-	e, ok := h.cache["a.example.com"]
+	e, ok := h.cache["h:a.example.com"]
 	n := len(h.cache)
 	h.mu.RUnlock()
-	if !ok || !e.found || n > maxHostCache {
+	if !ok || !e.found || n > maxDirectory {
 		t.Fatalf("tenant entry kept: %v, cache size %d", ok, n)
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/gatehouse-dev/gatehouse/internal/web"
+	"github.com/gatehouse-dev/gatehouse/internal/redirect"
 )
 
 // Respond writes the answer for every outcome except Allow and Portal.
@@ -15,7 +15,7 @@ func (g *Gateway) Respond(w http.ResponseWriter, r *http.Request, d Decision) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	switch d.Outcome {
 	case RedirectLogin:
-		rd, ok := web.SafeRedirect(r.URL.RequestURI())
+		rd, ok := redirect.Safe(r.URL.RequestURI())
 		target := g.Prefix + "/login"
 		if ok && rd != "/" {
 			target += "?rd=" + url.QueryEscape(rd)

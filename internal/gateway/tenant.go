@@ -12,85 +12,125 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
-// ErrUnknownTenant: no tenant serves this host.
+// ErrUnknownTenant: no tenant serves this host (or the configured slug does not exist).
 var ErrUnknownTenant = errors.New("unknown tenant")
 
-// TenantResolver finds the tenant of a request.
+// TenantResolver finds the workspace of a request.
 type TenantResolver interface {
-	Resolve(ctx context.Context, host string) (store.Tenant, store.TenantHandle, error)
+	Resolve(ctx context.Context, host string) (store.Workspace, error)
 }
 
-// StaticTenant always resolves to one tenant (Caddyfile `tenant acme`).
-type StaticTenant struct {
-	Tenant store.Tenant
-	Handle store.TenantHandle
+// Registry is where tenants are looked up (a store.Store is one).
+type Registry interface {
+	Tenants() store.TenantStore
+	Tenant(tenantID string) store.TenantHandle
 }
 
-// Resolve returns the configured tenant.
-func (s *StaticTenant) Resolve(context.Context, string) (store.Tenant, store.TenantHandle, error) {
-	return s.Tenant, s.Handle, nil
-}
-
-// HostTenants resolves the tenant from the request host among the hosts registered
-// with the tenants (`gatehouse tenant create --host`). Answers are cached for TTL,
-// misses included, so unknown hosts cannot hammer the store.
-type HostTenants struct {
-	Store store.Store
+// Directory caches tenant lookups for the request path, by slug and by host, misses
+// included (so unknown hosts cannot hammer the store), for TTL. Forget drops it all,
+// for a change this instance made (a workspace renamed); other instances see changes
+// within TTL.
+type Directory struct {
+	Store Registry
 	TTL   time.Duration
 	Now   func() time.Time
 
 	mu    sync.RWMutex
-	cache map[string]hostEntry
+	cache map[string]dirEntry // "s:<slug>" or "h:<host>"
 }
 
-type hostEntry struct {
+type dirEntry struct {
 	t       store.Tenant
 	found   bool
 	expires time.Time
 }
 
-// maxHostCache bounds the cache; beyond it the cache is reset.
-const maxHostCache = 10_000
+// maxDirectory bounds the cache; beyond it one entry is evicted per insert.
+const maxDirectory = 10_000
 
-// Resolve looks the host up (lowercase, port removed).
-func (h *HostTenants) Resolve(ctx context.Context, host string) (store.Tenant, store.TenantHandle, error) {
+// BySlug finds the tenant with slug.
+func (d *Directory) BySlug(ctx context.Context, slug string) (store.Workspace, error) {
+	return d.lookup(ctx, "s:"+slug, func(ctx context.Context) (store.Tenant, error) {
+		return d.Store.Tenants().TenantBySlug(ctx, slug)
+	})
+}
+
+// ByHost finds the tenant that registered host (lowercase, port removed).
+func (d *Directory) ByHost(ctx context.Context, host string) (store.Workspace, error) {
 	host = strings.ToLower(stripPort(host))
-	now := h.Now()
-	h.mu.RLock()
-	e, ok := h.cache[host]
-	h.mu.RUnlock()
+	return d.lookup(ctx, "h:"+host, func(ctx context.Context) (store.Tenant, error) {
+		return d.Store.Tenants().TenantByHost(ctx, host)
+	})
+}
+
+func (d *Directory) lookup(ctx context.Context, key string, load func(context.Context) (store.Tenant, error)) (store.Workspace, error) {
+	now := d.Now()
+	d.mu.RLock()
+	e, ok := d.cache[key]
+	d.mu.RUnlock()
 	if !ok || !now.Before(e.expires) {
-		t, err := h.Store.Tenants().TenantByHost(ctx, host)
+		t, err := load(ctx)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			e = hostEntry{expires: now.Add(h.TTL)}
+			e = dirEntry{expires: now.Add(d.TTL)}
+		case err != nil && ok && e.found:
+			// The store is down: keep the tenant we knew (public routes keep working;
+			// protected ones fail closed on the session lookup anyway).
+			e.expires = now.Add(min(d.TTL, 5*time.Second))
 		case err != nil:
-			return store.Tenant{}, nil, fmt.Errorf("resolving tenant of host %q: %w", host, err)
+			return store.Workspace{}, fmt.Errorf("resolving tenant (%s): %w", key, err)
 		default:
-			e = hostEntry{t: t, found: true, expires: now.Add(h.TTL)}
+			e = dirEntry{t: t, found: true, expires: now.Add(d.TTL)}
 		}
-		h.mu.Lock()
-		if h.cache == nil {
-			h.cache = make(map[string]hostEntry)
+		d.mu.Lock()
+		if d.cache == nil {
+			d.cache = make(map[string]dirEntry)
 		}
-		if len(h.cache) >= maxHostCache {
-			// Evict one entry (map order is arbitrary), preferring an unknown host, so a
-			// flood of random subdomains cannot empty the cache of real tenants.
+		if len(d.cache) >= maxDirectory {
+			// Evict one entry (map order is arbitrary), preferring a miss, so a flood of
+			// random subdomains cannot empty the cache of real tenants.
 			victim := ""
-			for k, old := range h.cache {
+			for k, old := range d.cache {
 				if victim = k; !old.found {
 					break
 				}
 			}
-			delete(h.cache, victim)
+			delete(d.cache, victim)
 		}
-		h.cache[host] = e
-		h.mu.Unlock()
+		d.cache[key] = e
+		d.mu.Unlock()
 	}
 	if !e.found {
-		return store.Tenant{}, nil, ErrUnknownTenant
+		return store.Workspace{}, ErrUnknownTenant
 	}
-	return e.t, h.Store.Tenant(e.t.ID), nil
+	return store.Workspace{Tenant: e.t, TenantHandle: d.Store.Tenant(e.t.ID)}, nil
+}
+
+// Forget drops every cached answer.
+func (d *Directory) Forget() {
+	d.mu.Lock()
+	d.cache = nil
+	d.mu.Unlock()
+}
+
+// StaticTenant resolves every request to one tenant (Caddyfile `tenant acme`).
+type StaticTenant struct {
+	Dir  *Directory
+	Slug string
+}
+
+// Resolve returns the configured tenant.
+func (s StaticTenant) Resolve(ctx context.Context, _ string) (store.Workspace, error) {
+	return s.Dir.BySlug(ctx, s.Slug)
+}
+
+// HostTenants resolves the tenant from the request host among the hosts registered
+// with the tenants (`gatehouse tenant create --host`).
+type HostTenants struct{ Dir *Directory }
+
+// Resolve looks the host up.
+func (h HostTenants) Resolve(ctx context.Context, host string) (store.Workspace, error) {
+	return h.Dir.ByHost(ctx, host)
 }
 
 func stripPort(host string) string {

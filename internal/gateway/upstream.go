@@ -12,13 +12,13 @@ import (
 // Gatehouse's own cookies (a 30-day bearer token that an app might log) and identity
 // headers smuggled as request trailers (a proxy forwards trailers it reads at the end
 // of the body, and some servers merge them into the headers).
-func prepareUpstream(r *http.Request) {
+func prepareUpstream(r *http.Request, strip *identity.Stripper) {
 	stripOwnCookies(r.Header)
 	if len(r.Trailer) > 0 {
-		identity.StripIdentityHeaders(r.Trailer)
+		strip.Strip(r.Trailer)
 	}
 	if r.Body != nil && r.Body != http.NoBody && (r.ProtoMajor >= 2 || len(r.TransferEncoding) > 0) {
-		r.Body = &trailerScrubber{ReadCloser: r.Body, r: r}
+		r.Body = &trailerScrubber{ReadCloser: r.Body, r: r, strip: strip}
 	}
 }
 
@@ -26,13 +26,14 @@ func prepareUpstream(r *http.Request) {
 // body reader has parsed them (at EOF), before anything downstream copies them.
 type trailerScrubber struct {
 	io.ReadCloser
-	r *http.Request
+	r     *http.Request
+	strip *identity.Stripper
 }
 
 func (t *trailerScrubber) Read(p []byte) (int, error) {
 	n, err := t.ReadCloser.Read(p)
 	if err == io.EOF && len(t.r.Trailer) > 0 {
-		identity.StripIdentityHeaders(t.r.Trailer)
+		t.strip.Strip(t.r.Trailer)
 	}
 	return n, err
 }

@@ -19,7 +19,7 @@ func TestOwnCookiesNeverReachUpstream(t *testing.T) {
 	tok := f.login(t, "a")
 	r := request("GET", "/app", "a.example.com", "")
 	r.Header["Cookie"] = []string{"theme=dark; gatehouse=" + tok + "; gatehouse_csrf=abc", "__Host-gatehouse=zzz; lang=en; __Host-gatehouse-csrf=q"}
-	if d := g.Decide(r, false, "192.0.2.1"); d.Outcome != Allow {
+	if d := decide(g, r, false, "192.0.2.1"); d.Outcome != Allow {
 		t.Fatalf("outcome %v", d.Outcome)
 	}
 	if got := r.Header["Cookie"]; len(got) != 1 || got[0] != "theme=dark; lang=en" {
@@ -27,7 +27,7 @@ func TestOwnCookiesNeverReachUpstream(t *testing.T) {
 	}
 	r = request("GET", "/public/x", "a.example.com", "")
 	r.Header.Set("Cookie", "gatehouse=whatever")
-	g.Decide(r, false, "192.0.2.1")
+	decide(g, r, false, "192.0.2.1")
 	if _, ok := r.Header["Cookie"]; ok {
 		t.Fatalf("Cookie with only our cookie kept: %q", r.Header["Cookie"])
 	}
@@ -40,7 +40,7 @@ func TestTrailersCannotCarryIdentity(t *testing.T) {
 	r.TransferEncoding = []string{"chunked"}
 	r.Trailer = http.Header{"X-Gatehouse-User-Id": nil, "X-Checksum": nil}
 	r.Body = io.NopCloser(&trailerAtEOF{r: r, data: strings.NewReader("body")})
-	if d := g.Decide(r, false, "192.0.2.1"); d.Outcome != Allow {
+	if d := decide(g, r, false, "192.0.2.1"); d.Outcome != Allow {
 		t.Fatalf("outcome %v", d.Outcome)
 	}
 	if _, ok := r.Trailer["X-Gatehouse-User-Id"]; ok {
@@ -91,7 +91,7 @@ func TestFrameworkReadingsCannotDodgeRules(t *testing.T) {
 		{"POST", "/app/x", []string{"X-HTTP-Method-Override", "delete"}, Allow},
 	} {
 		r := request(c.method, c.target, "a.example.com", tok, c.hdr...)
-		if d := g.Decide(r, false, "192.0.2.1"); d.Outcome != c.want {
+		if d := decide(g, r, false, "192.0.2.1"); d.Outcome != c.want {
 			t.Errorf("%s %s %v: %v, want %v", c.method, c.target, c.hdr, d.Outcome, c.want)
 		}
 	}
@@ -109,18 +109,18 @@ func TestRouteLimits(t *testing.T) {
 	g.RouteLimits = rl
 	var got []Outcome
 	for range 3 {
-		got = append(got, g.Decide(request("GET", "/public/search", "a.example.com", ""), false, "198.51.100.1").Outcome)
+		got = append(got, decide(g, request("GET", "/public/search", "a.example.com", ""), false, "198.51.100.1").Outcome)
 	}
 	if got[0] != Allow || got[1] != Allow || got[2] != RateLimited {
 		t.Fatalf("outcomes %v", got)
 	}
-	if d := g.Decide(request("GET", "/public/search", "a.example.com", ""), false, "198.51.100.2"); d.Outcome != Allow {
+	if d := decide(g, request("GET", "/public/search", "a.example.com", ""), false, "198.51.100.2"); d.Outcome != Allow {
 		t.Fatalf("another client: %v", d.Outcome)
 	}
-	if d := g.Decide(request("GET", "/public/other", "a.example.com", ""), false, "198.51.100.1"); d.Outcome != Allow {
+	if d := decide(g, request("GET", "/public/other", "a.example.com", ""), false, "198.51.100.1"); d.Outcome != Allow {
 		t.Fatalf("another route: %v", d.Outcome)
 	}
-	d := g.Decide(request("GET", "/public/search", "a.example.com", ""), false, "198.51.100.1")
+	d := decide(g, request("GET", "/public/search", "a.example.com", ""), false, "198.51.100.1")
 	w := httptest.NewRecorder()
 	g.Respond(w, request("GET", "/public/search", "a.example.com", ""), d)
 	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") == "" {

@@ -42,6 +42,13 @@ type TenantHandle interface {
 	LoginHistory() LoginHistoryStore
 }
 
+// Workspace is a tenant with the handle bound to it: what a use case acts on. The
+// tenant's fields (ID, Slug, Name) and the handle's stores are both promoted.
+type Workspace struct {
+	Tenant
+	TenantHandle
+}
+
 // Tenant is a workspace.
 type Tenant struct {
 	ID        string
@@ -284,6 +291,8 @@ type SettingsStore interface {
 	// SecuritySettings returns the tenant's policy (the zero value when never set).
 	SecuritySettings(ctx context.Context) (SecuritySettings, error)
 	PutSecuritySettings(ctx context.Context, s SecuritySettings) error
+	// RenameTenant sets the tenant's display name (ErrNotFound for an unknown tenant).
+	RenameTenant(ctx context.Context, name string) error
 }
 
 // LoginEvent is one successful sign-in, as anomaly detection (package risk) records it.

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -9,6 +10,26 @@ import (
 
 var settingsTests = []test{
 	{"SecurityRoundTrip", testSettingsRoundTrip},
+	{"RenameTenant", testRenameTenant},
+}
+
+// testRenameTenant: the name is set through the tenant's own handle, and only there.
+func testRenameTenant(t *testing.T, st store.Store) {
+	a, b := newTenant(t, st), newTenant(t, st)
+	noErr(t, "RenameTenant", st.Tenant(a.ID).Settings().RenameTenant(ctx(t), "Salon Ruby"))
+	got, err := st.Tenants().TenantByID(ctx(t), a.ID)
+	noErr(t, "TenantByID", err)
+	if got.Name != "Salon Ruby" || got.Slug != a.Slug {
+		t.Fatalf("after rename: %+v", got)
+	}
+	other, err := st.Tenants().TenantByID(ctx(t), b.ID)
+	noErr(t, "TenantByID", err)
+	if other.Name != b.Name {
+		t.Fatalf("renaming one tenant renamed another: %+v", other)
+	}
+	if err := st.Tenant("tn-missing").Settings().RenameTenant(ctx(t), "x"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("RenameTenant of an unknown tenant: %v, want ErrNotFound", err)
+	}
 }
 
 func checkSettings(t *testing.T, what string, got, want store.SecuritySettings) {

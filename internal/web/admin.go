@@ -1,128 +1,113 @@
 package web
 
 import (
-	"context"
 	"errors"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/internal/audit"
-	"github.com/gatehouse-dev/gatehouse/internal/authn"
-	"github.com/gatehouse-dev/gatehouse/internal/identity"
-	"github.com/gatehouse-dev/gatehouse/internal/session"
-	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/admin"
 )
 
-// requireAdmin returns the session of an owner or admin (browser pages).
-func (p *Portal) requireAdmin(w http.ResponseWriter, r *http.Request, req Request) *session.Entry {
-	e := p.requireSession(w, r, req)
-	if e != nil && !authn.IsAdmin(e.User) {
-		p.message(w, http.StatusForbidden, req, "Not allowed", "Only owners and admins can change workspace settings.", p.Prefix+"/settings/security", "Back")
-		return nil
-	}
-	return e
-}
-
-// adminSecurity serves the tenant's second-factor policy page.
-func (p *Portal) adminSecurity(w http.ResponseWriter, r *http.Request, req Request) {
-	e := p.requireAdmin(w, r, req)
-	if e == nil {
-		return
-	}
-	ctx := r.Context()
-	cur, err := req.Handle.Settings().SecuritySettings(ctx)
+// adminSecurityPage serves the workspace's sign-in policy.
+func (p *Portal) adminSecurityPage(c *call) error {
+	sec, err := p.Admin.Security(c.r.Context(), c.Workspace)
 	if err != nil {
-		p.message(w, http.StatusServiceUnavailable, req, "Try again later", "Settings are unavailable right now.", "", "")
-		return
+		return unavailable(err)
 	}
-	status, notice := http.StatusOK, ""
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-	case http.MethodPost:
-		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-		if err := r.ParseForm(); err != nil || !checkCSRF(r, req.HTTPS) {
-			p.message(w, http.StatusForbidden, req, "Workspace security", "The form expired. Please try again.", p.Prefix+"/admin/security", "Back")
-			return
-		}
-		days, err := strconv.Atoi(strings.TrimSpace(r.PostFormValue("grace_days")))
-		if err != nil || days < 0 || days > 90 {
-			p.message(w, http.StatusBadRequest, req, "Workspace security", "The grace period must be 0 to 90 days.", p.Prefix+"/admin/security", "Back")
-			return
-		}
-		action := r.PostFormValue("anomaly_action")
-		if !validAnomalyAction(action) {
-			p.message(w, http.StatusBadRequest, req, "Workspace security", "Unknown action for unusual sign-ins.", p.Prefix+"/admin/security", "Back")
-			return
-		}
-		if cur, err = p.saveSecurity(ctx, r, req, e, cur, r.PostFormValue("require_2fa") == "on", time.Duration(days)*24*time.Hour, r.PostFormValue("passkeys_for_admins") == "on", action); err != nil {
-			p.message(w, http.StatusServiceUnavailable, req, "Try again later", "The settings could not be saved.", "", "")
-			return
-		}
-		notice = "Saved."
+	p.renderAdminSecurity(c, http.StatusOK, sec, "", "")
+	return nil
+}
+
+func (p *Portal) renderAdminSecurity(c *call, status int, sec admin.Security, notice, errMsg string) {
+	p.render(c, status, "admin_security", pageInfo{Title: "Workspace security", Nav: "workspace", Wide: true, Notice: notice, Error: errMsg}, sec)
+}
+
+// adminError shows what an administrator typed wrong on the page itself.
+func (p *Portal) adminError(c *call, err error) error {
+	e := useCaseError(err)
+	if e.status != http.StatusBadRequest && e.status != http.StatusNotFound {
+		return e
+	}
+	sec, serr := p.Admin.Security(c.r.Context(), c.Workspace)
+	if serr != nil {
+		return unavailable(serr)
+	}
+	p.renderAdminSecurity(c, e.status, sec, "", e.msg)
+	return nil
+}
+
+func (p *Portal) adminSecurityForm(c *call) error {
+	f := c.r.PostForm
+	days, err := strconv.Atoi(strings.TrimSpace(f.Get("grace_days")))
+	if err != nil {
+		return p.adminError(c, &admin.FieldError{Field: "grace_period", Msg: "give a number of days from 0 to 90"})
+	}
+	grace := time.Duration(days) * 24 * time.Hour
+	req2, pka, action := f.Get("require_2fa") == "on", f.Get("passkeys_for_admins") == "on", f.Get("anomaly_action")
+	sec, err := p.Admin.UpdateSecurity(c.r.Context(), c.Workspace, p.adminOf(c),
+		admin.SecurityChange{Require2FA: &req2, Grace: &grace, PasskeysForAdmins: &pka, AnomalyAction: &action})
+	if err != nil {
+		return p.adminError(c, err)
+	}
+	p.renderAdminSecurity(c, http.StatusOK, sec, "Saved.", "")
+	return nil
+}
+
+// adminUnlockForm unlocks by e-mail and tells the administrator what it found.
+func (p *Portal) adminUnlockForm(c *call) error {
+	u, err := p.Admin.Unlock(c.r.Context(), c.Workspace, p.adminOf(c), admin.Target{Email: c.r.PostFormValue("email")})
+	if err != nil {
+		return p.adminError(c, err)
+	}
+	sec, err := p.Admin.Security(c.r.Context(), c.Workspace)
+	if err != nil {
+		return unavailable(err)
+	}
+	var msg string
+	switch {
+	case u.User.ID == "" && !u.WasLocked:
+		msg = "No member has the address " + u.Email + ", and it was not locked."
+	case u.User.ID == "":
+		msg = "No member has the address " + u.Email + "; its lockout was lifted anyway."
+	case !u.WasLocked:
+		msg = u.Email + " was not locked: they can sign in."
 	default:
-		w.Header().Set("Allow", "GET, HEAD, POST")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
+		msg = u.Email + " is unlocked and can sign in again."
 	}
-	render(w, status, "admin_security", pageData{Title: "Workspace security", TenantName: req.Tenant.Name, Prefix: p.Prefix,
-		CSRF: csrfToken(w, r, req.HTTPS), Notice: notice, Settings: cur, GraceDays: graceDays(cur)})
+	p.renderAdminSecurity(c, http.StatusOK, sec, msg, "")
+	return nil
 }
 
-func graceDays(s store.SecuritySettings) int {
-	if s.GracePeriod <= 0 && s.UpdatedAt.IsZero() {
-		return int(authn.DefaultGracePeriod / (24 * time.Hour))
-	}
-	return int(s.GracePeriod / (24 * time.Hour))
-}
-
-// saveSecurity stores a policy change and audits it with the old and new values.
-func (p *Portal) saveSecurity(ctx context.Context, r *http.Request, req Request, e *session.Entry, old store.SecuritySettings, require2FA bool, grace time.Duration, passkeysForAdmins bool, anomalyAction string) (store.SecuritySettings, error) {
-	s := authn.UpdateSettings(old, require2FA, grace, passkeysForAdmins, e.User.ID, p.Clock.Now())
-	s.AnomalyAction = anomalyAction
-	if err := req.Handle.Settings().PutSecuritySettings(ctx, s); err != nil {
-		p.Logger.Error("saving security settings", zapErr(err))
-		return old, errUnavailable
-	}
-	details := map[string]string{
-		"require_2fa": strconv.FormatBool(s.Require2FA), "grace_days": strconv.Itoa(graceDays(s)),
-		"require_passkeys_for_admins": strconv.FormatBool(s.RequirePasskeysForAdmins),
-		"was_require_2fa":             strconv.FormatBool(old.Require2FA), "was_require_passkeys_for_admins": strconv.FormatBool(old.RequirePasskeysForAdmins),
-	}
-	if err := p.audit(ctx, r, req, e, audit.ActionSecuritySettings, details); err != nil {
-		return s, err
-	}
-	return s, nil
-}
-
-func settingsJSON(s store.SecuritySettings) map[string]any {
-	out := map[string]any{"require_2fa": s.Require2FA, "grace_period_days": graceDays(s), "require_passkeys_for_admins": s.RequirePasskeysForAdmins,
-		"anomaly_action": anomalyActionName(s.AnomalyAction), "lockout_threshold": s.LockoutThreshold,
-		"lockout_duration_minutes": int(s.LockoutDuration / time.Minute), "lockout_max_hours": int(s.LockoutMax / time.Hour)}
+// securityJSON is the policy as the API shows it.
+func securityJSON(s admin.Security) map[string]any {
+	out := map[string]any{"require_2fa": s.Require2FA, "grace_period_days": int(s.Grace / (24 * time.Hour)),
+		"require_passkeys_for_admins": s.PasskeysForAdmins, "anomaly_action": s.AnomalyAction,
+		"lockout_threshold": s.LockoutOverride.Threshold, "lockout_duration_minutes": int(s.LockoutOverride.Base / time.Minute),
+		"lockout_max_hours": int(s.LockoutOverride.Max / time.Hour),
+		"lockout_in_effect": map[string]any{"threshold": s.Lockout.Threshold, "duration_minutes": int(s.Lockout.Base / time.Minute),
+			"max_hours": int(s.Lockout.Max / time.Hour)}}
 	if s.Require2FA {
 		out["require_2fa_since"] = s.Require2FASince.UTC().Format(time.RFC3339)
 	}
 	return out
 }
 
-// apiAdminSecurity: GET → the policy; PUT/POST {"require_2fa","grace_period_days","require_passkeys_for_admins"}.
-func (p *Portal) apiAdminSecurity(w http.ResponseWriter, r *http.Request, req Request) {
-	e, ok := p.apiAdmin(w, r, req, r.Method == http.MethodGet)
-	if !ok {
-		return
-	}
-	ctx := r.Context()
-	cur, err := req.Handle.Settings().SecuritySettings(ctx)
+// apiAdminSecurity: GET /api/v1/admin/security.
+func (p *Portal) apiAdminSecurity(c *call) error {
+	sec, err := p.Admin.Security(c.r.Context(), c.Workspace)
 	if err != nil {
-		unavailableJSON(w)
-		return
+		return unavailable(err)
 	}
-	if r.Method == http.MethodGet {
-		writeJSON(w, http.StatusOK, settingsJSON(cur))
-		return
-	}
+	writeJSON(c.w, http.StatusOK, securityJSON(sec))
+	return nil
+}
+
+// apiAdminSecurityUpdate: PUT (or POST) /api/v1/admin/security with any of
+// {"require_2fa","grace_period_days","require_passkeys_for_admins","anomaly_action",
+// "lockout_threshold","lockout_duration_minutes","lockout_max_hours"}.
+func (p *Portal) apiAdminSecurityUpdate(c *call) error {
 	var body struct {
 		Require2FA        *bool   `json:"require_2fa"`
 		GraceDays         *int    `json:"grace_period_days"`
@@ -132,173 +117,57 @@ func (p *Portal) apiAdminSecurity(w http.ResponseWriter, r *http.Request, req Re
 		LockoutMinutes    *int    `json:"lockout_duration_minutes"`
 		LockoutMaxHours   *int    `json:"lockout_max_hours"`
 	}
-	if !decodeJSON(w, r, &body) {
-		return
+	if err := c.decode(&body, true); err != nil {
+		return err
 	}
-	req2, days, pka := cur.Require2FA, graceDays(cur), cur.RequirePasskeysForAdmins
-	if body.Require2FA != nil {
-		req2 = *body.Require2FA
-	}
-	if body.GraceDays != nil {
-		days = *body.GraceDays
-	}
-	if body.PasskeysForAdmins != nil {
-		pka = *body.PasskeysForAdmins
-	}
-	if days < 0 || days > 90 {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "grace_period_days must be 0 to 90"})
-		return
-	}
-	action := cur.AnomalyAction
-	if body.AnomalyAction != nil {
-		if action = *body.AnomalyAction; !validAnomalyAction(action) {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "anomaly_action must be alert, second_factor or block"})
-			return
-		}
-	}
-	lock := cur
-	if body.LockoutThreshold != nil {
-		lock.LockoutThreshold = *body.LockoutThreshold
-	}
-	if body.LockoutMinutes != nil {
-		lock.LockoutDuration = time.Duration(*body.LockoutMinutes) * time.Minute
-	}
-	if body.LockoutMaxHours != nil {
-		lock.LockoutMax = time.Duration(*body.LockoutMaxHours) * time.Hour
-	}
-	if lock.LockoutThreshold < 0 || lock.LockoutThreshold > 100 || lock.LockoutDuration < 0 || lock.LockoutMax < 0 ||
-		lock.LockoutMax > 0 && lock.LockoutMax < lock.LockoutDuration {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "lockout: threshold 0-100 (0 = default), durations not negative, max not below the duration"})
-		return
-	}
-	cur.LockoutThreshold, cur.LockoutDuration, cur.LockoutMax = lock.LockoutThreshold, lock.LockoutDuration, lock.LockoutMax
-	s, err := p.saveSecurity(ctx, r, req, e, cur, req2, time.Duration(days)*24*time.Hour, pka, action)
+	ch := admin.SecurityChange{Require2FA: body.Require2FA, PasskeysForAdmins: body.PasskeysForAdmins,
+		AnomalyAction: body.AnomalyAction, LockoutThreshold: body.LockoutThreshold,
+		Grace: scaled(body.GraceDays, 24*time.Hour), LockoutDuration: scaled(body.LockoutMinutes, time.Minute),
+		LockoutMax: scaled(body.LockoutMaxHours, time.Hour)}
+	sec, err := p.Admin.UpdateSecurity(c.r.Context(), c.Workspace, p.adminOf(c), ch)
 	if err != nil {
-		unavailableJSON(w)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, settingsJSON(s))
+	writeJSON(c.w, http.StatusOK, securityJSON(sec))
+	return nil
 }
 
-// apiAdminResetFactors: POST /api/v1/admin/users/{id}/reset-2fa removes a member's
-// second factors (they sign in with the password and enrol again). Admins may reset
-// members; only owners may reset owners and admins.
-func (p *Portal) apiAdminResetFactors(w http.ResponseWriter, r *http.Request, req Request, userID string) {
-	e, ok := p.apiAdmin(w, r, req, false)
-	if !ok || !p.jsonBodyIfAny(w, r) {
-		return
+func scaled(n *int, unit time.Duration) *time.Duration {
+	if n == nil {
+		return nil
 	}
-	ctx := r.Context()
-	u, err := req.Handle.Users().UserByID(ctx, userID)
-	if errors.Is(err, store.ErrNotFound) {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no_such_user"})
-		return
-	}
-	if err != nil {
-		unavailableJSON(w)
-		return
-	}
-	if authn.IsAdmin(u) && !hasRole(e.User, identity.RoleOwner) {
-		writeJSON(w, http.StatusForbidden, map[string]string{"error": "only_owners_reset_admins"})
-		return
-	}
-	if err := p.MFA.ResetFactors(ctx, req.Handle, u.ID); err != nil {
-		p.Logger.Error("resetting second factors", zapErr(err))
-		unavailableJSON(w)
-		return
-	}
-	rec := auditRecord(r, req, audit.ActionFactorsReset, audit.Success)
-	rec.ActorID, rec.ActorEmail, rec.SessionID, rec.Target = e.User.ID, e.User.Email, e.Session.ID, "user:"+u.ID
-	rec.Details = map[string]string{"email": u.Email}
-	if p.writeAudit(ctx, req, rec) != nil {
-		unavailableJSON(w)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "reset"})
-}
-
-// apiAdmin requires an owner's or admin's full session; reads are GET, changes POST or PUT.
-func (p *Portal) apiAdmin(w http.ResponseWriter, r *http.Request, req Request, read bool) (*session.Entry, bool) {
-	if !read && r.Method != http.MethodPost && r.Method != http.MethodPut {
-		methodNotAllowedJSON(w, "GET, POST, PUT")
-		return nil, false
-	}
-	e, ok := p.apiAuth(w, r, req, "")
-	if ok && !authn.IsAdmin(e.User) {
-		writeJSON(w, http.StatusForbidden, map[string]string{"error": "forbidden"})
-		return nil, false
-	}
-	return e, ok
-}
-
-func hasRole(u store.User, role string) bool { return slices.Contains(u.Roles, role) }
-
-// unlock lifts a lockout on u (by e-mail, as lockouts are kept for typed addresses) and
-// audits it.
-func (p *Portal) unlock(ctx context.Context, r *http.Request, req Request, e *session.Entry, email, userID string) error {
-	if err := p.Authn.Lockout.Unlock(ctx, req.Handle.TenantID(), email); err != nil {
-		p.Logger.Error("unlocking account", zapErr(err))
-		return errUnavailable
-	}
-	rec := auditRecord(r, req, audit.ActionAccountUnlocked, audit.Success)
-	rec.ActorID, rec.ActorEmail, rec.SessionID, rec.Target = e.User.ID, e.User.Email, e.Session.ID, "user:"+userID
-	rec.Details = map[string]string{"email": truncate(email, 254)}
-	return p.writeAudit(ctx, req, rec)
+	d := time.Duration(*n) * unit
+	return &d
 }
 
 // apiAdminUnlock: POST /api/v1/admin/users/{id}/unlock.
-func (p *Portal) apiAdminUnlock(w http.ResponseWriter, r *http.Request, req Request, userID string) {
-	e, ok := p.apiAdmin(w, r, req, false)
-	if !ok || !p.jsonBodyIfAny(w, r) {
-		return
+func (p *Portal) apiAdminUnlock(c *call) error {
+	var body struct{}
+	if err := c.decode(&body, false); err != nil {
+		return err
 	}
-	u, err := req.Handle.Users().UserByID(r.Context(), userID)
-	if errors.Is(err, store.ErrNotFound) {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no_such_user"})
-		return
+	u, err := p.Admin.Unlock(c.r.Context(), c.Workspace, p.adminOf(c), admin.Target{UserID: c.r.PathValue("id")})
+	if err != nil {
+		return err
 	}
-	if err != nil || p.unlock(r.Context(), r, req, e, u.Email, u.ID) != nil {
-		unavailableJSON(w)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "unlocked"})
+	writeJSON(c.w, http.StatusOK, map[string]any{"status": "unlocked", "was_locked": u.WasLocked})
+	return nil
 }
 
-// adminUnlock: POST /admin/unlock (form on the workspace security page), by e-mail.
-func (p *Portal) adminUnlock(w http.ResponseWriter, r *http.Request, req Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
+// apiAdminResetFactors: POST /api/v1/admin/users/{id}/reset-2fa removes a member's
+// second factors. Admins reset members; only owners reset owners and admins.
+func (p *Portal) apiAdminResetFactors(c *call) error {
+	var body struct{}
+	if err := c.decode(&body, false); err != nil {
+		return err
 	}
-	e := p.requireAdmin(w, r, req)
-	if e == nil {
-		return
+	_, err := p.Admin.ResetFactors(c.r.Context(), c.Workspace, p.adminOf(c), admin.Target{UserID: c.r.PathValue("id")})
+	if errors.Is(err, admin.ErrForbidden) {
+		return errorf(http.StatusForbidden, "only_owners_reset_admins", "Only owners reset the second factors of owners and admins.")
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	if err := r.ParseForm(); err != nil || !checkCSRF(r, req.HTTPS) {
-		p.message(w, http.StatusForbidden, req, "Workspace security", "The form expired. Please try again.", p.Prefix+"/admin/security", "Back")
-		return
+	if err != nil {
+		return err
 	}
-	email := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
-	userID := ""
-	if u, err := req.Handle.Users().UserByEmail(r.Context(), email); err == nil {
-		userID = u.ID
-	}
-	if p.unlock(r.Context(), r, req, e, email, userID) != nil {
-		p.message(w, http.StatusServiceUnavailable, req, "Try again later", "The account could not be unlocked.", p.Prefix+"/admin/security", "Back")
-		return
-	}
-	p.message(w, http.StatusOK, req, "Workspace security", email+" can sign in again.", p.Prefix+"/admin/security", "Back")
-}
-
-func validAnomalyAction(a string) bool {
-	return a == "" || a == "alert" || a == "second_factor" || a == "block"
-}
-
-func anomalyActionName(a string) string {
-	if a == "" {
-		return "alert"
-	}
-	return a
+	writeJSON(c.w, http.StatusOK, map[string]string{"status": "reset"})
+	return nil
 }

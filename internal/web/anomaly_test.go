@@ -42,10 +42,10 @@ func loginFrom(t *testing.T, f *fixture, c *http.Client, ip, email, pw string) {
 func TestSignInAnomalies(t *testing.T) {
 	f := newFixture(t, 4)
 	clk := clock.NewFake(time.Now())
-	f.portal.Clock = clk
-	f.portal.Risk = RiskConfig{GeoIP: risk.OpenGeoIP(risktest.WriteCityDB(t), zap.NewNop())}
+	f.setClock(clk)
+	f.signIn.Locations = risk.OpenGeoIP(risktest.WriteCityDB(t), zap.NewNop())
 	outbox := notify.NewMemoryOutbox(100)
-	f.portal.Notifier = notify.NewNotifier(notify.DefaultTemplates(), outbox, clk, func() {})
+	f.signIn.Mail = notify.NewNotifier(notify.DefaultTemplates(), outbox, clk, func() {})
 	const pw = "a perfectly fine passphrase"
 	f.addUser(t, "traveller@example.com", pw)
 
@@ -99,7 +99,7 @@ func TestBrokenGeoIPNeverBlocksSignIn(t *testing.T) {
 	if err := writeFile(path, []byte("this is not a maxmind database")); err != nil {
 		t.Fatal(err)
 	}
-	f.portal.Risk = RiskConfig{GeoIP: risk.OpenGeoIP(path, zap.NewNop())}
+	f.signIn.Locations = risk.OpenGeoIP(path, zap.NewNop())
 	f.addUser(t, "geo@example.com", "a perfectly fine passphrase")
 	loginFrom(t, f, noRedirect(t), risktest.IPLondon, "geo@example.com", "a perfectly fine passphrase")
 }
@@ -109,8 +109,8 @@ func TestBrokenGeoIPNeverBlocksSignIn(t *testing.T) {
 func TestObjectionToLocationProfiling(t *testing.T) {
 	f := newFixture(t, 4)
 	clk := clock.NewFake(time.Now())
-	f.portal.Clock = clk
-	f.portal.Risk = RiskConfig{GeoIP: risk.OpenGeoIP(risktest.WriteCityDB(t), zap.NewNop())}
+	f.setClock(clk)
+	f.signIn.Locations = risk.OpenGeoIP(risktest.WriteCityDB(t), zap.NewNop())
 	const pw = "a perfectly fine passphrase"
 	u := f.addUser(t, "private@example.com", pw)
 	c := noRedirect(t)
@@ -144,10 +144,10 @@ func TestObjectionToLocationProfiling(t *testing.T) {
 func TestAnomalyActions(t *testing.T) {
 	f := newFixture(t, 4)
 	clk := clock.NewFake(time.Now())
-	f.portal.Clock, f.portal.MFA.Clock = clk, clk
-	f.portal.Risk = RiskConfig{GeoIP: risk.OpenGeoIP(risktest.WriteCityDB(t), zap.NewNop())}
+	f.setClock(clk)
+	f.signIn.Locations = risk.OpenGeoIP(risktest.WriteCityDB(t), zap.NewNop())
 	outbox := notify.NewMemoryOutbox(100)
-	f.portal.Notifier = notify.NewNotifier(notify.DefaultTemplates(), outbox, clk, func() {})
+	f.signIn.Mail = notify.NewNotifier(notify.DefaultTemplates(), outbox, clk, func() {})
 	const pw = "a perfectly fine passphrase"
 	f.addUser(t, "plain@example.com", pw)
 	home := noRedirect(t)

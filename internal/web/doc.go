@@ -1,6 +1,6 @@
-// Package web serves Gatehouse's own pages and JSON API under the portal prefix
-// (/auth by default): sign-in, sign-out and first-run setup so far. Every response
-// carries a strict CSP, nosniff, a same-origin referrer policy and frame-ancestors
-// 'none'; every form is CSRF-protected; the JSON API refuses form bodies and
-// cross-site requests; redirect targets are same-site paths only.
+// Package web is Gatehouse's portal: the pages and the JSON API under the portal
+// prefix (/auth). It is HTTP translation only — routes (http.ServeMux method patterns),
+// two wrappers (browserForm for HTML forms, apiJSON for the API), templates, static
+// assets, CSRF and browser hardening — and calls the use cases in authn, account and
+// admin for everything else. It never reads or writes the store itself.
 package web

@@ -15,11 +15,12 @@ import (
 // sign-in follows it (here: the third failure locks).
 func TestTenantLockoutThroughAdminAPI(t *testing.T) {
 	f := newFixture(t, 4)
-	f.portal.Authn.Lockout = &authn.Lockout{KV: kv.NewMemory(clock.Real{}, 1000), Clock: clock.Real{}, Policy: authn.DefaultLockout,
+	f.passwords.Lockout = &authn.Lockout{KV: kv.NewMemory(clock.Real{}, 1000), Policy: authn.DefaultLockout,
 		TenantPolicy: func(ctx context.Context, _ string) (authn.LockoutPolicy, error) {
 			s, err := f.handle.Settings().SecuritySettings(ctx)
 			return authn.LockoutPolicy{Threshold: s.LockoutThreshold, Base: s.LockoutDuration, Max: s.LockoutMax}, err
 		}}
+	f.admin.Lockout = f.passwords.Lockout
 	const pw = "a perfectly fine passphrase"
 	f.addUserRole(t, "owner@example.com", pw, identity.RoleOwner)
 	f.addUser(t, "member@example.com", pw)

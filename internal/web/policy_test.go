@@ -12,21 +12,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/clock"
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
-	"github.com/gatehouse-dev/gatehouse/internal/session"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
-
-func (f *fixture) addUserRole(t *testing.T, email, pw, role string) store.User {
-	t.Helper()
-	u, err := authn.PrepareUser(authn.NewUser{Email: email, Password: pw, Roles: []string{role}}, f.hasher, f.portal.Rules, f.portal.Clock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.handle.Users().CreateUser(t.Context(), u); err != nil {
-		t.Fatal(err)
-	}
-	return u
-}
 
 func getStatus(t *testing.T, c *http.Client, u string) int {
 	t.Helper()
@@ -44,8 +31,7 @@ func getStatus(t *testing.T, c *http.Client, u string) int {
 func TestRequire2FAGracePeriodThenEnrolOnly(t *testing.T) {
 	f := newFixture(t, 4)
 	clk := clock.NewFake(time.Now())
-	f.portal.Clock, f.portal.MFA.Clock = clk, clk
-	f.portal.Sessions = session.NewManager(f.st, clk, session.Options{})
+	f.setClock(clk)
 	const pw = "a perfectly fine passphrase"
 	f.addUserRole(t, "owner@example.com", pw, identity.RoleOwner)
 	member := f.addUserRole(t, "member@example.com", pw, identity.RoleMember)
@@ -103,7 +89,7 @@ func TestRequire2FAGracePeriodThenEnrolOnly(t *testing.T) {
 	if st != 200 {
 		t.Fatalf("reset: %d", st)
 	}
-	if fs, _ := f.portal.MFA.Factors(t.Context(), f.handle, member.ID); fs.Any() || fs.RecoveryCodes != 0 {
+	if fs, _ := f.mfa.Factors(t.Context(), f.handle, member.ID); fs.Any() || fs.RecoveryCodes != 0 {
 		t.Fatalf("factors after reset: %+v", fs)
 	}
 	recs, _ := f.handle.Audit().ListAudit(t.Context(), 0, 1000)
@@ -132,7 +118,7 @@ func TestRequire2FAGracePeriodThenEnrolOnly(t *testing.T) {
 func TestPasskeysRequiredForAdmins(t *testing.T) {
 	f := newFixture(t, 4)
 	clk := clock.NewFake(time.Now())
-	f.portal.MFA.Clock = clk
+	f.setClock(clk)
 	const pw = "a perfectly fine passphrase"
 	f.addUserRole(t, "admin@example.com", pw, identity.RoleAdmin)
 	f.addUserRole(t, "member@example.com", pw, identity.RoleMember)

@@ -2,18 +2,19 @@ package web
 
 import (
 	"context"
-	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"go.uber.org/zap"
 
+	"github.com/gatehouse-dev/gatehouse/internal/account"
+	"github.com/gatehouse-dev/gatehouse/internal/admin"
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/clock"
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/mfa/passkey"
-	"github.com/gatehouse-dev/gatehouse/internal/notify"
 	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/internal/session"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -21,178 +22,144 @@ import (
 
 // Request carries what the gateway resolved about a request before the portal sees it.
 type Request struct {
-	Tenant    store.Tenant
-	Handle    store.TenantHandle
+	Workspace store.Workspace
 	HTTPS     bool
 	ClientIP  string
 	RequestID string
 }
 
-// Metrics receives portal events.
+type requestKey struct{}
+
+// WithRequest returns ctx carrying req, for Portal.ServeHTTP.
+func WithRequest(ctx context.Context, req Request) context.Context {
+	return context.WithValue(ctx, requestKey{}, req)
+}
+
+// Sessions is what the portal needs to know who is asking.
+type Sessions interface {
+	Validate(ctx context.Context, tenant store.TenantHandle, slug, token string) (*session.Entry, error)
+	ValidatePending(ctx context.Context, tenant store.TenantHandle, slug, token string) (*session.Entry, error)
+}
+
+// Limiter applies the per-IP limit of an endpoint class.
+type Limiter interface {
+	Allow(ctx context.Context, class ratelimit.Class, ip, user string) ratelimit.Result
+}
+
+// Metrics receives portal events; may be nil.
 type Metrics interface {
-	SignIn(outcome string)
-	Lockout()
 	RateLimited(class string)
-	Anomaly(kind string)
 }
 
 // Portal serves the pages and API under Prefix.
 type Portal struct {
-	Prefix   string // e.g. "/auth"
-	Sessions *session.Manager
-	Authn    *authn.Service
-	MFA      *authn.MFA
-	Passkeys *passkey.Service
-	Limiter  *ratelimit.Limiter // nil: no rate limits
-	Notifier *notify.Notifier   // nil: no mail
-	Risk     RiskConfig
-	BaseURL  string // public address for links in mail ("" = the request's host)
-	Audit    *audit.Writer
-	Hasher   *identity.Hasher
-	Rules    identity.PasswordRules
+	Prefix  string // e.g. "/auth"
+	HomeURL string // where "back to the app" leads (default "/")
+	BaseURL string // public address for links in mail ("" = the request's own)
+
+	SignIn   *authn.SignIn
+	Account  *account.Service
+	Admin    *admin.Service
+	Sessions Sessions
+	Limiter  Limiter // nil: no per-IP limits
+	Metrics  Metrics
+	Rules    identity.PasswordRules // shown on the setup page
 	Clock    clock.Clock
 	Logger   *zap.Logger
-	Metrics  Metrics
 
-	static http.Handler
+	mux *http.ServeMux
 }
 
-// Init prepares internal state; call once before ServeHTTP.
+// Init builds the routes; call once before ServeHTTP.
 func (p *Portal) Init() {
-	p.static = http.StripPrefix(p.Prefix+"/static", staticFiles())
 	if p.Logger == nil {
 		p.Logger = zap.NewNop()
 	}
+	if p.HomeURL == "" {
+		p.HomeURL = "/"
+	}
+	p.mux = http.NewServeMux()
+	p.routes()
 }
 
-// Serve handles a request whose (normalised) path is under the prefix.
-func (p *Portal) Serve(w http.ResponseWriter, r *http.Request, path string, req Request) {
-	setSecurityHeaders(w.Header())
-	sub := strings.TrimPrefix(path, p.Prefix)
-	if class, ok := endpointClass(r.Method, sub); ok && !p.allow(w, r, req, class, req.ClientIP, "") {
-		return
+// ServeHTTP serves a request under the prefix; its context must carry the Request
+// (WithRequest). The path is the one the gateway normalised and decided on.
+func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	setSecurityHeaders(w.Header(), p.request(r).HTTPS)
+	p.mux.ServeHTTP(w, r)
+}
+
+func (p *Portal) request(r *http.Request) Request {
+	req, _ := r.Context().Value(requestKey{}).(Request)
+	return req
+}
+
+// call is one portal request as a handler sees it, after its wrapper ran.
+type call struct {
+	Request
+	w    http.ResponseWriter
+	r    *http.Request
+	api  bool           // answer errors as JSON
+	me   *session.Entry // the caller's session, when the route requires one
+	csrf string         // the CSRF token for forms on the page
+}
+
+// client describes the caller for the sign-in use cases.
+func (p *Portal) client(c *call) authn.Client {
+	return authn.Client{
+		Origin:    audit.Origin{IP: c.ClientIP, UserAgent: c.r.UserAgent(), RequestID: c.RequestID},
+		Token:     session.TokenFromRequest(c.r, c.HTTPS),
+		DeviceID:  cookie(c.r, deviceCookieName(c.HTTPS)),
+		Site:      passkey.Site{Host: c.r.Host, HTTPS: c.HTTPS},
+		PortalURL: p.portalURL(c),
 	}
-	switch {
-	case sub == "/login":
-		p.login(w, r, req)
-	case sub == "/logout":
-		p.logout(w, r, req)
-	case sub == "/setup":
-		p.setup(w, r, req)
-	case sub == "/login/2fa":
-		p.secondFactor(w, r, req)
-	case sub == "/settings" || sub == "/settings/security":
-		p.security(w, r, req)
-	case strings.HasPrefix(sub, "/settings/"):
-		p.settingsAction(w, r, req, strings.TrimPrefix(sub, "/settings/"))
-	case sub == "/api/v1/login/totp":
-		p.apiSecondFactor(w, r, req, authn.MethodTOTP)
-	case sub == "/api/v1/login/recovery":
-		p.apiSecondFactor(w, r, req, authn.MethodRecovery)
-	case sub == "/api/v1/webauthn/register/begin":
-		p.apiPasskeyRegisterBegin(w, r, req)
-	case sub == "/api/v1/webauthn/register/finish":
-		p.apiPasskeyRegisterFinish(w, r, req)
-	case sub == "/api/v1/webauthn/login/begin":
-		p.apiPasskeyLoginBegin(w, r, req)
-	case sub == "/api/v1/webauthn/login/finish":
-		p.apiPasskeyLoginFinish(w, r, req)
-	case sub == "/admin/security":
-		p.adminSecurity(w, r, req)
-	case sub == "/admin/unlock":
-		p.adminUnlock(w, r, req)
-	case strings.HasPrefix(sub, "/api/v1/admin/users/") && strings.HasSuffix(sub, "/unlock"):
-		p.apiAdminUnlock(w, r, req, strings.TrimSuffix(strings.TrimPrefix(sub, "/api/v1/admin/users/"), "/unlock"))
-	case sub == "/api/v1/admin/security":
-		p.apiAdminSecurity(w, r, req)
-	case strings.HasPrefix(sub, "/api/v1/admin/users/") && strings.HasSuffix(sub, "/reset-2fa"):
-		p.apiAdminResetFactors(w, r, req, strings.TrimSuffix(strings.TrimPrefix(sub, "/api/v1/admin/users/"), "/reset-2fa"))
-	case sub == "/api/v1/me/privacy":
-		p.apiPrivacy(w, r, req)
-	case sub == "/api/v1/totp/enroll":
-		p.apiTOTPEnroll(w, r, req)
-	case sub == "/api/v1/totp/confirm":
-		p.apiTOTPConfirm(w, r, req)
-	case sub == "/api/v1/login":
-		p.apiLogin(w, r, req)
-	case sub == "/api/v1/logout":
-		p.apiLogout(w, r, req)
-	case sub == "/api/v1/me":
-		p.apiMe(w, r, req)
-	case strings.HasPrefix(sub, "/static/") && (r.Method == http.MethodGet || r.Method == http.MethodHead):
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		p.static.ServeHTTP(w, r)
-	case sub == "" || sub == "/":
-		http.Redirect(w, r, p.Prefix+"/login", http.StatusFound)
-	default:
-		if strings.HasPrefix(sub, "/api/") {
-			writeJSON(w, http.StatusNotFound, map[string]string{"error": "not_found"})
-			return
+}
+
+// self is the caller acting on their own account.
+func (p *Portal) self(c *call) account.Self {
+	return account.Self{Session: c.me, Client: p.client(c)}
+}
+
+// adminOf is the caller administering the workspace.
+func (p *Portal) adminOf(c *call) admin.Admin {
+	u := c.me.User
+	return admin.Admin{Actor: audit.Actor{UserID: u.ID, Email: u.Email, SessionID: c.me.Session.ID},
+		Origin: audit.Origin{IP: c.ClientIP, UserAgent: c.r.UserAgent(), RequestID: c.RequestID}, Roles: u.Roles}
+}
+
+// portalURL is the absolute address of the portal, for links in mail: BaseURL when
+// configured, else the request's own scheme and host.
+func (p *Portal) portalURL(c *call) string {
+	base := p.BaseURL
+	if base == "" {
+		scheme := "http"
+		if c.HTTPS {
+			scheme = "https"
 		}
-		p.message(w, http.StatusNotFound, req, "Not found", "There is no such page.", p.Prefix+"/login", "Go to sign-in")
+		base = scheme + "://" + c.r.Host
 	}
+	return base + p.Prefix
 }
 
-func (p *Portal) message(w http.ResponseWriter, status int, req Request, title, msg, link, linkText string) {
-	if status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "2")
+// path is a portal path for links and redirects.
+func (p *Portal) path(sub string) string { return p.Prefix + sub }
+
+// withRD adds a (checked) return target to a portal path.
+func withRD(path, rd string) string {
+	if rd == "" || rd == "/" {
+		return path
 	}
-	render(w, status, "message", pageData{Title: title, TenantName: req.Tenant.Name, Prefix: p.Prefix,
-		Message: msg, Link: link, LinkText: linkText})
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	return path + sep + "rd=" + url.QueryEscape(rd)
 }
 
-// currentSession returns the request's live, full session: nil, nil when there is
-// none; an error only when the store could not tell (callers then answer 503 rather
-// than act as if signed out — a logout must not report success without revoking).
-func (p *Portal) currentSession(ctx context.Context, r *http.Request, req Request) (*session.Entry, error) {
-	return p.lookupSession(ctx, r, req, false)
-}
-
-// currentPending is currentSession for a half-signed-in session.
-func (p *Portal) currentPending(ctx context.Context, r *http.Request, req Request) (*session.Entry, error) {
-	return p.lookupSession(ctx, r, req, true)
-}
-
-func (p *Portal) lookupSession(ctx context.Context, r *http.Request, req Request, pending bool) (*session.Entry, error) {
-	tok := session.TokenFromRequest(r, req.HTTPS)
-	if tok == "" {
-		return nil, nil
-	}
-	validate := p.Sessions.Validate
-	if pending {
-		validate = p.Sessions.ValidatePending
-	}
-	e, err := validate(ctx, req.Handle, req.Tenant.Slug, tok)
-	if errors.Is(err, session.ErrNoSession) {
-		return nil, nil
-	}
+func cookie(r *http.Request, name string) string {
+	c, err := r.Cookie(name)
 	if err != nil {
-		p.Logger.Error("reading session", zapErr(err))
-		return nil, errUnavailable
+		return ""
 	}
-	return e, nil
-}
-
-// auditRecord starts a record with the request's context filled in.
-func auditRecord(r *http.Request, req Request, action, outcome string) store.AuditRecord {
-	return store.AuditRecord{
-		Action: action, Outcome: outcome, IP: req.ClientIP,
-		UserAgent: r.UserAgent(), RequestID: req.RequestID,
-	}
-}
-
-// writeAudit appends a record; a failure is logged and reported to the caller, who must
-// not answer as if the event were recorded.
-func (p *Portal) writeAudit(ctx context.Context, req Request, rec store.AuditRecord) error {
-	if _, err := p.Audit.Write(ctx, req.Handle, rec); err != nil {
-		p.Logger.Error("audit write failed", zap.String("action", rec.Action), zap.Error(err))
-		return err
-	}
-	return nil
-}
-
-func (p *Portal) signInMetric(outcome string) {
-	if p.Metrics != nil {
-		p.Metrics.SignIn(outcome)
-	}
+	return c.Value
 }

@@ -1,14 +1,9 @@
 package web
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
-	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -17,93 +12,8 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
-	"github.com/gatehouse-dev/gatehouse/internal/clock"
-	"github.com/gatehouse-dev/gatehouse/internal/identity"
-	"github.com/gatehouse-dev/gatehouse/internal/mfa/passkey"
-	"github.com/gatehouse-dev/gatehouse/internal/secret"
 	"github.com/gatehouse-dev/gatehouse/internal/session"
-	"github.com/gatehouse-dev/gatehouse/internal/store"
-	"github.com/gatehouse-dev/gatehouse/internal/store/sqlstore"
 )
-
-// fixture is a portal over a real SQLite store, served by httptest.
-type fixture struct {
-	srv    *httptest.Server
-	portal *Portal
-	tenant store.Tenant
-	handle store.TenantHandle
-	hasher *identity.Hasher
-	st     store.Store
-}
-
-func newFixture(t *testing.T, cost int) *fixture {
-	t.Helper()
-	st, err := sqlstore.Open(t.Context(), "sqlite://"+filepath.Join(t.TempDir(), "gh.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	tn := store.Tenant{ID: secret.NewID(), Slug: "acme", Name: "Acme", CreatedAt: time.Now()}
-	if err := st.Tenants().CreateTenant(t.Context(), tn); err != nil {
-		t.Fatal(err)
-	}
-	clk := clock.Real{}
-	h := &identity.Hasher{Cost: cost}
-	f := &fixture{tenant: tn, handle: st.Tenant(tn.ID), hasher: h, st: st}
-	cipher, err := secret.NewFieldCipher(bytes.Repeat([]byte{7}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.portal = &Portal{
-		Prefix: "/auth", Sessions: session.NewManager(st, clk, session.Options{}),
-		Authn: &authn.Service{Hasher: h, Clock: clk}, Audit: audit.NewWriter(clk), Hasher: h,
-		MFA: &authn.MFA{Cipher: cipher, Clock: clk}, Passkeys: mustPasskeys(t),
-		Rules: identity.PasswordRules{MinLength: 15}, Clock: clk,
-	}
-	f.portal.Init()
-	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Host = strings.Replace(r.Host, "127.0.0.1", "localhost", 1) // WebAuthn needs a host name
-		ip := "192.0.2.1"
-		if v := r.Header.Get("X-Test-Client-IP"); v != "" { // stands in for Caddy's client_ip
-			ip = v
-		}
-		f.portal.Serve(w, r, r.URL.Path, Request{Tenant: tn, Handle: f.handle, ClientIP: ip})
-	}))
-	t.Cleanup(f.srv.Close)
-	return f
-}
-
-func (f *fixture) addUser(t *testing.T, email, pw string) store.User {
-	t.Helper()
-	u, err := authn.PrepareUser(authn.NewUser{Email: email, Password: pw, Roles: []string{"member"}}, f.hasher, f.portal.Rules, clock.Real{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := f.handle.Users().CreateUser(t.Context(), u); err != nil {
-		t.Fatal(err)
-	}
-	return u
-}
-
-func noRedirect(t *testing.T) *http.Client {
-	jar, _ := cookiejar.New(nil)
-	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-}
-
-func apiLogin(t *testing.T, c *http.Client, base, email, pw string) (int, string) {
-	t.Helper()
-	b, _ := json.Marshal(map[string]string{"email": email, "password": pw})
-	req, _ := http.NewRequest("POST", base+"/auth/api/v1/login", strings.NewReader(string(b)))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out map[string]string
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out["status"] + out["error"]
-}
 
 // TestUnknownUserAndWrongPasswordLookAlike: same answer, same time (medians within a
 // few milliseconds), so sign-in cannot be used to find out who has an account. The
@@ -291,7 +201,7 @@ func TestSignInRotatesSession(t *testing.T) {
 	if second == "" || second == first {
 		t.Fatal("session token not rotated at sign-in")
 	}
-	if _, err := f.portal.Sessions.Validate(context.Background(), f.handle, "acme", first); err == nil {
+	if _, err := f.sessions.Validate(context.Background(), f.handle, "acme", first); err == nil {
 		t.Fatal("the pre-sign-in session still works")
 	}
 	live, err := f.handle.Sessions().ListUserSessions(t.Context(), u.ID, time.Now())
@@ -327,13 +237,4 @@ func TestLogoutFailsClosed(t *testing.T) {
 	if resp, err = c.Do(req); err != nil || (resp.StatusCode != http.StatusServiceUnavailable && resp.StatusCode != http.StatusOK) {
 		t.Fatalf("me with the store down: %v %d", err, resp.StatusCode)
 	}
-}
-
-func mustPasskeys(t *testing.T) *passkey.Service {
-	t.Helper()
-	s, err := passkey.New(passkey.Config{Challenges: passkey.NewMemoryChallenges(clock.Real{}), Clock: clock.Real{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }

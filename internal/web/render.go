@@ -6,8 +6,12 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"time"
 
-	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"go.uber.org/zap"
+
+	"github.com/gatehouse-dev/gatehouse/internal/identity"
+	"github.com/gatehouse-dev/gatehouse/internal/session"
 )
 
 //go:embed templates/*.html
@@ -16,11 +20,18 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// pages maps a page name to its template set (layout + content).
+// pageNames are the templates, each rendered inside layout.html.
+var pageNames = []string{"login", "logout", "setup", "message", "2fa", "security", "totp_enroll", "codes", "admin_security"}
+
 var pages = func() map[string]*template.Template {
+	funcs := template.FuncMap{
+		"date":     func(t time.Time) string { return t.UTC().Format("2 Jan 2006") },
+		"datetime": func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 MST") },
+		"days":     func(d time.Duration) int { return int(d / (24 * time.Hour)) },
+	}
 	m := map[string]*template.Template{}
-	for _, name := range []string{"login", "logout", "setup", "message", "2fa", "security", "totp_enroll", "codes", "admin_security"} {
-		m[name] = template.Must(template.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
+	for _, name := range pageNames {
+		m[name] = template.Must(template.New("").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 	}
 	return m
 }()
@@ -34,40 +45,85 @@ func staticFiles() http.Handler {
 	return http.FileServer(http.FS(sub))
 }
 
-// pageData is what every template sees.
-type pageData struct {
-	Title, TenantName, Prefix string
-	Notice, Error             string
-	CSRF                      string
-	// page specific
-	Redirect, Email, Name, Token string
-	MinLength                    int
-	SignedIn                     bool
-	Message, Link, LinkText      string
-	// second factors and security settings
-	Passkey           bool // offer a passkey on the 2FA page
-	Enrol             bool // the 2FA page can only enrol (tenant policy)
-	EnrolTOTP         bool // ... and an authenticator app is among the options
-	TOTP              bool
-	Codes             int
-	Passkeys          []store.Passkey
-	QR, Secret        string
-	RecoveryCodes     []string
-	LocationProfiling bool
-	// tenant policy
-	Settings  store.SecuritySettings
-	GraceDays int
+// pageInfo is what the layout needs besides the page's own data.
+type pageInfo struct {
+	Title  string
+	Wide   bool   // admin pages with tables
+	Nav    string // the navigation entry to mark as current
+	Notice string
+	Error  string
 }
 
-// render writes a page with status; templates are executed into a buffer first, so a
+// navItem is an entry of the signed-in user's navigation.
+type navItem struct {
+	Key, Label, Path string
+}
+
+// layout is what layout.html sees.
+type layout struct {
+	pageInfo
+	Tenant  string
+	Prefix  string
+	HomeURL string
+	CSRF    string
+	User    string    // the signed-in user's e-mail ("" = nobody)
+	NavList []navItem // for the signed-in user
+	Page    any       // the page's own data
+}
+
+// navFor lists the pages a signed-in user can go to: their own, and the workspace's
+// for owners and admins. Later pages (sessions, members, roles, audit, exports) join
+// here.
+func (p *Portal) navFor(e *session.Entry) []navItem {
+	items := []navItem{{"security", "Security", p.path("/settings/security")}}
+	if isAdmin(e) {
+		items = append(items, navItem{"workspace", "Workspace security", p.path("/admin/security")})
+	}
+	return items
+}
+
+func isAdmin(e *session.Entry) bool {
+	for _, r := range e.User.Roles {
+		if r == identity.RoleOwner || r == identity.RoleAdmin {
+			return true
+		}
+	}
+	return false
+}
+
+// render writes a page inside the layout; templates run into a buffer first, so a
 // template error never sends half a page.
-func render(w http.ResponseWriter, status int, page string, d pageData) {
+func (p *Portal) render(c *call, status int, name string, info pageInfo, data any) {
+	l := layout{pageInfo: info, Tenant: c.Workspace.Name, Prefix: p.Prefix, HomeURL: p.HomeURL, Page: data}
+	if c.csrf == "" {
+		c.csrf = csrfToken(c.w, c.r, c.HTTPS)
+	}
+	l.CSRF = c.csrf
+	me := c.me
+	if me == nil || me.Session.Pending {
+		me, _ = p.session(c) // error pages and public pages show the navigation too
+	}
+	if me != nil && !me.Session.Pending {
+		l.User, l.NavList = me.User.Email, p.navFor(me)
+	}
 	var buf bytes.Buffer
-	if err := pages[page].ExecuteTemplate(&buf, "layout", d); err != nil {
-		http.Error(w, "internal error", http.StatusInternalServerError)
+	if err := pages[name].ExecuteTemplate(&buf, "layout", l); err != nil {
+		p.Logger.Error("rendering page", zap.String("page", name), zap.Error(err))
+		http.Error(c.w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	c.w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	c.w.WriteHeader(status)
+	_, _ = c.w.Write(buf.Bytes())
+}
+
+// messagePage is a page with one message and a way on.
+type messagePage struct {
+	Message, Link, LinkText  string
+	Secondary, SecondaryText string
+}
+
+// message renders a message page.
+func (p *Portal) message(c *call, status int, title string, m messagePage) {
+	p.render(c, status, "message", pageInfo{Title: title}, m)
 }

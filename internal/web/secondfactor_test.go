@@ -1,7 +1,6 @@
 package web
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,22 +13,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/clock"
 	"github.com/gatehouse-dev/gatehouse/internal/session"
 )
-
-// postJSON sends a JSON API request and decodes the answer.
-func postJSON(t *testing.T, c *http.Client, u string, body any) (int, map[string]any) {
-	t.Helper()
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest("POST", u, strings.NewReader(string(b)))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out := map[string]any{}
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
-}
 
 // enrolTOTP signs in, enrols an authenticator app through the API and returns its
 // secret and the recovery codes.
@@ -64,7 +47,7 @@ func enrolTOTP(t *testing.T, f *fixture, clk *clock.Fake, email, pw string) (str
 func TestTOTPSignInReplayAndRecovery(t *testing.T) {
 	f := newFixture(t, 4)
 	clk := clock.NewFake(time.Now().Truncate(30 * time.Second).Add(10 * time.Second))
-	f.portal.MFA.Clock = clk
+	f.setClock(clk)
 	f.addUser(t, "two@example.com", "a perfectly fine passphrase")
 	secret, codes := enrolTOTP(t, f, clk, "two@example.com", "a perfectly fine passphrase")
 
@@ -136,7 +119,7 @@ func TestTOTPSignInReplayAndRecovery(t *testing.T) {
 func TestPendingSessionGrantsNothing(t *testing.T) {
 	f := newFixture(t, 4)
 	clk := clock.NewFake(time.Now())
-	f.portal.MFA.Clock = clk
+	f.setClock(clk)
 	f.addUser(t, "half@example.com", "a perfectly fine passphrase")
 	enrolTOTP(t, f, clk, "half@example.com", "a perfectly fine passphrase")
 
@@ -163,10 +146,10 @@ func TestPendingSessionGrantsNothing(t *testing.T) {
 		t.Errorf("TOTP enrolment with a pending session: %d", st)
 	}
 	// Upstream: the gateway's check (Validate) treats the pending token as no session.
-	if _, err := f.portal.Sessions.Validate(t.Context(), f.handle, "acme", token); err == nil {
+	if _, err := f.sessions.Validate(t.Context(), f.handle, "acme", token); err == nil {
 		t.Fatal("pending session validates as a full session")
 	}
-	if _, err := f.portal.Sessions.ValidatePending(t.Context(), f.handle, "acme", token); err != nil {
+	if _, err := f.sessions.ValidatePending(t.Context(), f.handle, "acme", token); err != nil {
 		t.Fatalf("pending session not found: %v", err)
 	}
 }
@@ -176,7 +159,7 @@ func TestPendingSessionGrantsNothing(t *testing.T) {
 func TestStartOverAbandonsPendingSignIn(t *testing.T) {
 	f := newFixture(t, 4)
 	clk := clock.NewFake(time.Now())
-	f.portal.MFA.Clock = clk
+	f.setClock(clk)
 	f.addUser(t, "back@example.com", "a perfectly fine passphrase")
 	enrolTOTP(t, f, clk, "back@example.com", "a perfectly fine passphrase")
 	c := noRedirect(t)
@@ -205,7 +188,7 @@ func TestStartOverAbandonsPendingSignIn(t *testing.T) {
 	if resp, err := c.Do(req); err != nil || resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("start over: %v", err)
 	}
-	if _, err := f.portal.Sessions.ValidatePending(t.Context(), f.handle, "acme", token); err == nil {
+	if _, err := f.sessions.ValidatePending(t.Context(), f.handle, "acme", token); err == nil {
 		t.Fatal("the half-done sign-in survived starting over")
 	}
 }

@@ -1,350 +1,244 @@
 package web
 
 import (
-	"context"
 	"encoding/base64"
 	"errors"
 	"net/http"
-	"net/url"
-	"slices"
-	"strconv"
-	"strings"
 
-	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
-	"github.com/gatehouse-dev/gatehouse/internal/session"
-	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/mfa/totp"
 )
 
-// requireSession returns the full session of a settings request, or redirects the
-// browser to sign in (a pending session is not enough) and returns nil.
-func (p *Portal) requireSession(w http.ResponseWriter, r *http.Request, req Request) *session.Entry {
-	return p.requireSessionOrEnrol(w, r, req, "")
+type securityPage struct {
+	TOTP              bool
+	SecondFactor      bool // recovery codes make sense only then
+	Codes             int
+	Passkeys          any
+	LocationProfiling bool
 }
 
-// requireSessionOrEnrol is requireSession that also accepts a half-signed-in session
-// when the tenant policy leaves it only enrolment, and kind ("totp", "webauthn") is a
-// factor it may enrol. Finishing the enrolment then completes the sign-in.
-func (p *Portal) requireSessionOrEnrol(w http.ResponseWriter, r *http.Request, req Request, kind string) *session.Entry {
-	e, err := p.enrolmentSession(r.Context(), r, req, kind)
+// securityPage serves the user's own security settings.
+func (p *Portal) securityPage(c *call) error {
+	return p.renderSecurity(c, http.StatusOK, "", "")
+}
+
+func (p *Portal) renderSecurity(c *call, status int, notice, errMsg string) error {
+	ov, err := p.Account.Security(c.r.Context(), c.Workspace, p.self(c))
 	if err != nil {
-		p.message(w, http.StatusServiceUnavailable, req, "Try again later", "Settings are unavailable right now.", "", "")
+		return unavailable(err)
+	}
+	p.render(c, status, "security", pageInfo{Title: "Security", Nav: "security", Notice: notice, Error: errMsg}, securityPage{
+		TOTP: ov.Factors.TOTP, SecondFactor: ov.Factors.Any(), Codes: ov.Factors.RecoveryCodes,
+		Passkeys: ov.Passkeys, LocationProfiling: ov.LocationProfiling})
+	return nil
+}
+
+// settingsError shows what a user caused on the security page itself (a wrong
+// password, a bad name); anything else goes to the error page.
+func (p *Portal) settingsError(c *call, err error) error {
+	e := useCaseError(err)
+	if e.status >= 500 || e.status == http.StatusTooManyRequests || c.me.Session.Pending {
+		return e
+	}
+	return p.renderSecurity(c, e.status, "", e.msg)
+}
+
+type totpEnrolPage struct {
+	QR, Secret, Redirect, Cancel string
+}
+
+// enrolReturn is where an enrolment leads afterwards: to the page the user was going
+// to when it completes a sign-in (forced enrolment), else back to the security page.
+func (p *Portal) enrolReturn(c *call) (next, cancel string) {
+	if c.me.Session.Pending {
+		to := rd(c.r)
+		return to, withRD(p.path("/login/2fa"), to)
+	}
+	return p.path("/settings/security"), p.path("/settings/security")
+}
+
+func (p *Portal) renderTOTPEnrol(c *call, status int, k totp.Key, errMsg string) {
+	_, cancel := p.enrolReturn(c)
+	info := pageInfo{Title: "Set up an authenticator app", Nav: "security", Error: errMsg}
+	p.render(c, status, "totp_enroll", info, totpEnrolPage{QR: base64.StdEncoding.EncodeToString(k.QRPNG),
+		Secret: k.Secret, Redirect: rd(c.r), Cancel: cancel})
+}
+
+func (p *Portal) totpEnrolForm(c *call) error {
+	k, err := p.Account.BeginTOTP(c.r.Context(), c.Workspace, p.self(c))
+	if err != nil {
+		return p.settingsError(c, err)
+	}
+	p.renderTOTPEnrol(c, http.StatusOK, k, "")
+	return nil
+}
+
+// totpConfirmForm turns the app on. A mistyped code shows the same key again (no new
+// scan); when the enrolment completes a sign-in, the recovery codes page leads on to
+// where the user was going.
+func (p *Portal) totpConfirmForm(c *call) error {
+	ctx := c.r.Context()
+	enrolled, err := p.Account.ConfirmTOTP(ctx, c.Workspace, p.self(c), c.r.PostFormValue("code"))
+	if errors.Is(err, authn.ErrInvalidCode) || errors.Is(err, authn.ErrCodeReplayed) {
+		k, kerr := p.Account.PendingTOTP(ctx, c.Workspace, p.self(c))
+		if kerr != nil {
+			return p.settingsError(c, kerr)
+		}
+		p.renderTOTPEnrol(c, http.StatusBadRequest, k, "That code is not right. Check the time on your phone and enter the newest code the app shows.")
 		return nil
 	}
-	if e == nil {
-		http.Redirect(w, r, p.Prefix+"/login?rd="+url.QueryEscape(p.Prefix+"/settings/security"), http.StatusSeeOther)
-	}
-	return e
-}
-
-// enrolmentSession returns the full session, or a pending one allowed to enrol kind.
-func (p *Portal) enrolmentSession(ctx context.Context, r *http.Request, req Request, kind string) (*session.Entry, error) {
-	e, err := p.currentSession(ctx, r, req)
-	if e != nil || err != nil || kind == "" {
-		return e, err
-	}
-	pe, err := p.currentPending(ctx, r, req)
-	if pe == nil || err != nil {
-		return nil, err
-	}
-	need, err := p.requirement(ctx, req, pe.User)
 	if err != nil {
-		return nil, err
+		return p.settingsError(c, err)
 	}
-	if (need.Step == authn.StepEnrol || need.Step == authn.StepEnrolPasskey) && slices.Contains(need.Methods, kind) {
-		return pe, nil
+	if enrolled.SignIn != nil {
+		p.setIssued(c, *enrolled.SignIn)
 	}
-	return nil, nil
-}
-
-// enrolled completes a sign-in that was waiting for an enrolment (method: otp, hwk).
-func (p *Portal) enrolled(ctx context.Context, w http.ResponseWriter, r *http.Request, req Request, e *session.Entry, method string) error {
-	if !e.Session.Pending {
+	next, _ := p.enrolReturn(c)
+	if len(enrolled.RecoveryCodes) > 0 {
+		p.showCodes(c, enrolled.RecoveryCodes, next)
 		return nil
 	}
-	return p.startSession(ctx, w, r, req, e.User, append(append([]string(nil), e.Session.AuthMethods...), method))
+	if c.me.Session.Pending {
+		http.Redirect(c.w, c.r, next, http.StatusSeeOther)
+		return nil
+	}
+	return p.renderSecurity(c, http.StatusOK, "Your authenticator app is on.", "")
 }
 
-// security serves the security settings page.
-func (p *Portal) security(w http.ResponseWriter, r *http.Request, req Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	e := p.requireSession(w, r, req)
-	if e == nil {
-		return
-	}
-	p.securityPage(w, r, req, e, http.StatusOK, "", "")
+type codesPage struct {
+	Codes          []string
+	Next, NextText string
 }
 
-func (p *Portal) securityPage(w http.ResponseWriter, r *http.Request, req Request, e *session.Entry, status int, notice, errMsg string) {
-	ctx := r.Context()
-	f, err := p.MFA.Factors(ctx, req.Handle, e.User.ID)
+func (p *Portal) showCodes(c *call, codes []string, next string) {
+	text := "I have saved them: continue"
+	if next == p.path("/settings/security") {
+		text = "I have saved them: back to security"
+	}
+	p.render(c, http.StatusOK, "codes", pageInfo{Title: "Recovery codes", Nav: "security"}, codesPage{Codes: codes, Next: next, NextText: text})
+}
+
+func (p *Portal) totpDisableForm(c *call) error {
+	if err := p.Account.DisableTOTP(c.r.Context(), c.Workspace, p.self(c), c.r.PostFormValue("password")); err != nil {
+		return p.settingsError(c, err)
+	}
+	return p.renderSecurity(c, http.StatusOK, "The authenticator app was removed.", "")
+}
+
+func (p *Portal) recoveryForm(c *call) error {
+	codes, err := p.Account.RegenerateRecoveryCodes(c.r.Context(), c.Workspace, p.self(c), c.r.PostFormValue("password"))
 	if err != nil {
-		p.message(w, http.StatusServiceUnavailable, req, "Try again later", "Settings are unavailable right now.", "", "")
-		return
+		return p.settingsError(c, err)
 	}
-	pks, err := req.Handle.Passkeys().ListPasskeys(ctx, e.User.ID)
-	if err != nil {
-		p.message(w, http.StatusServiceUnavailable, req, "Try again later", "Settings are unavailable right now.", "", "")
-		return
-	}
-	render(w, status, "security", pageData{Title: "Security", TenantName: req.Tenant.Name, Prefix: p.Prefix,
-		CSRF: csrfToken(w, r, req.HTTPS), Email: e.User.Email, TOTP: f.TOTP, Codes: f.RecoveryCodes,
-		Passkeys: pks, Notice: notice, Error: errMsg, LocationProfiling: !e.User.NoLocationProfiling})
+	p.showCodes(c, codes, p.path("/settings/security"))
+	return nil
 }
 
-// settingsAction handles the POST forms of the security page.
-func (p *Portal) settingsAction(w http.ResponseWriter, r *http.Request, req Request, action string) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
+func (p *Portal) privacyForm(c *call) error {
+	on := c.r.PostFormValue("location_profiling") == "on"
+	if err := p.Account.SetLocationProfiling(c.r.Context(), c.Workspace, p.self(c), on); err != nil {
+		return p.settingsError(c, err)
 	}
-	kind := ""
-	if strings.HasPrefix(action, "totp/enroll") || strings.HasPrefix(action, "totp/confirm") {
-		kind = "totp"
-	}
-	e := p.requireSessionOrEnrol(w, r, req, kind)
-	if e == nil {
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	if err := r.ParseForm(); err != nil || !checkCSRF(r, req.HTTPS) {
-		p.securityPage(w, r, req, e, http.StatusForbidden, "", "The form expired. Please try again.")
-		return
-	}
-	ctx := r.Context()
-	u := e.User
-	fail := func(err error) {
-		p.Logger.Error("security settings", zapErr(err))
-		p.message(w, http.StatusServiceUnavailable, req, "Try again later", "The change could not be made.", p.Prefix+"/settings/security", "Back")
-	}
-	switch action {
-	case "totp/enroll":
-		k, err := p.MFA.BeginTOTP(ctx, req.Handle, u, req.Tenant.Name)
-		if errors.Is(err, authn.ErrTOTPEnrolled) {
-			p.securityPage(w, r, req, e, http.StatusConflict, "", "An authenticator app is already on. Remove it first.")
-			return
-		}
-		if err != nil || p.audit(ctx, r, req, e, audit.ActionTOTPEnrolStarted, nil) != nil {
-			fail(err)
-			return
-		}
-		render(w, http.StatusOK, "totp_enroll", pageData{Title: "Set up an authenticator app", TenantName: req.Tenant.Name,
-			Prefix: p.Prefix, CSRF: csrfToken(w, r, req.HTTPS), QR: base64.StdEncoding.EncodeToString(k.QRPNG), Secret: k.Secret})
-	case "totp/confirm":
-		codes, err := p.MFA.ConfirmTOTP(ctx, req.Handle, u.ID, r.PostFormValue("code"))
-		switch {
-		case errors.Is(err, authn.ErrInvalidCode), errors.Is(err, authn.ErrCodeReplayed):
-			p.securityPage(w, r, req, e, http.StatusBadRequest, "", "That code is not right. Set up the app again and use the newest code.")
-			return
-		case errors.Is(err, authn.ErrNoTOTP):
-			p.securityPage(w, r, req, e, http.StatusConflict, "", "Start the set-up first.")
-			return
-		case err != nil:
-			fail(err)
-			return
-		}
-		if p.audit(ctx, r, req, e, audit.ActionTOTPEnrolled, nil) != nil || p.enrolled(ctx, w, r, req, e, authn.MethodTOTP) != nil {
-			fail(errUnavailable)
-			return
-		}
-		if len(codes) > 0 {
-			p.showCodes(w, r, req, codes)
-			return
-		}
-		p.securityPage(w, r, req, e, http.StatusOK, "Your authenticator app is on.", "")
-	case "totp/disable", "recovery/regenerate":
-		if !p.reauthenticate(ctx, req, u, r.PostFormValue("password")) {
-			p.securityPage(w, r, req, e, http.StatusUnauthorized, "", "The password is not right.")
-			return
-		}
-		if action == "totp/disable" {
-			if err := p.MFA.DisableTOTP(ctx, req.Handle, u.ID); err != nil || p.audit(ctx, r, req, e, audit.ActionTOTPRemoved, nil) != nil {
-				fail(err)
-				return
-			}
-			p.securityPage(w, r, req, e, http.StatusOK, "The authenticator app was removed.", "")
-			return
-		}
-		codes, err := p.MFA.RegenerateRecoveryCodes(ctx, req.Handle, u.ID)
-		if err != nil || p.audit(ctx, r, req, e, audit.ActionRecoveryRegenerated, nil) != nil {
-			fail(err)
-			return
-		}
-		p.showCodes(w, r, req, codes)
-	case "privacy":
-		objects := r.PostFormValue("location_profiling") != "on"
-		if err := p.setLocationObjection(ctx, r, req, e, objects); err != nil {
-			fail(err)
-			return
-		}
-		http.Redirect(w, r, p.Prefix+"/settings/security", http.StatusSeeOther)
-	case "passkeys/rename", "passkeys/delete":
-		id := r.PostFormValue("id")
-		var err error
-		act := audit.ActionPasskeyRemoved
-		if action == "passkeys/rename" {
-			name := strings.TrimSpace(r.PostFormValue("name"))
-			if name == "" || len(name) > 64 {
-				p.securityPage(w, r, req, e, http.StatusBadRequest, "", "Give the passkey a name of at most 64 characters.")
-				return
-			}
-			err, act = req.Handle.Passkeys().RenamePasskey(ctx, u.ID, id, name), audit.ActionPasskeyRenamed
-		} else {
-			err = req.Handle.Passkeys().DeletePasskey(ctx, u.ID, id)
-		}
-		if errors.Is(err, store.ErrNotFound) {
-			p.securityPage(w, r, req, e, http.StatusNotFound, "", "No such passkey.")
-			return
-		}
-		if err != nil || p.audit(ctx, r, req, e, act, map[string]string{"passkey": id}) != nil {
-			fail(err)
-			return
-		}
-		http.Redirect(w, r, p.Prefix+"/settings/security", http.StatusSeeOther)
-	default:
-		p.message(w, http.StatusNotFound, req, "Not found", "There is no such page.", p.Prefix+"/settings/security", "Back")
-	}
+	http.Redirect(c.w, c.r, p.path("/settings/security"), http.StatusSeeOther)
+	return nil
 }
 
-func (p *Portal) showCodes(w http.ResponseWriter, r *http.Request, req Request, codes []string) {
-	render(w, http.StatusOK, "codes", pageData{Title: "Recovery codes", TenantName: req.Tenant.Name, Prefix: p.Prefix, RecoveryCodes: codes})
+func (p *Portal) passkeyRenameForm(c *call) error {
+	f := c.r.PostForm
+	if err := p.Account.RenamePasskey(c.r.Context(), c.Workspace, p.self(c), f.Get("id"), f.Get("name")); err != nil {
+		return p.settingsError(c, err)
+	}
+	http.Redirect(c.w, c.r, p.path("/settings/security"), http.StatusSeeOther)
+	return nil
 }
 
-// reauthenticate checks the signed-in user's current password (sensitive changes).
-func (p *Portal) reauthenticate(ctx context.Context, req Request, u store.User, password string) bool {
-	_, err := p.Authn.PasswordLogin(ctx, req.Handle, u.Email, password)
-	return err == nil
-}
-
-// audit records an action of the signed-in user on their own account.
-func (p *Portal) audit(ctx context.Context, r *http.Request, req Request, e *session.Entry, action string, details map[string]string) error {
-	rec := auditRecord(r, req, action, audit.Success)
-	rec.ActorID, rec.ActorEmail, rec.SessionID, rec.Target = e.User.ID, e.User.Email, e.Session.ID, "user:"+e.User.ID
-	rec.Details = details
-	return p.writeAudit(ctx, req, rec)
+func (p *Portal) passkeyDeleteForm(c *call) error {
+	if err := p.Account.DeletePasskey(c.r.Context(), c.Workspace, p.self(c), c.r.PostFormValue("id")); err != nil {
+		return p.settingsError(c, err)
+	}
+	http.Redirect(c.w, c.r, p.path("/settings/security"), http.StatusSeeOther)
+	return nil
 }
 
 // apiTOTPEnroll: POST /api/v1/totp/enroll → {"secret","otpauth_url","qr_png"}.
-func (p *Portal) apiTOTPEnroll(w http.ResponseWriter, r *http.Request, req Request) {
-	e, ok := p.apiSessionOrEnrol(w, r, req, "totp")
-	if !ok {
-		return
-	}
+func (p *Portal) apiTOTPEnroll(c *call) error {
 	var body struct{}
-	if r.ContentLength != 0 && !decodeJSON(w, r, &body) {
-		return
+	if err := c.decode(&body, false); err != nil {
+		return err
 	}
-	k, err := p.MFA.BeginTOTP(r.Context(), req.Handle, e.User, req.Tenant.Name)
-	if errors.Is(err, authn.ErrTOTPEnrolled) {
-		writeJSON(w, http.StatusConflict, map[string]string{"error": "totp_already_enrolled"})
-		return
+	k, err := p.Account.BeginTOTP(c.r.Context(), c.Workspace, p.self(c))
+	if err != nil {
+		return err
 	}
-	if err != nil || p.audit(r.Context(), r, req, e, audit.ActionTOTPEnrolStarted, nil) != nil {
-		unavailableJSON(w)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"secret": k.Secret, "otpauth_url": k.URL, "qr_png": base64.StdEncoding.EncodeToString(k.QRPNG)})
+	writeJSON(c.w, http.StatusOK, map[string]string{"secret": k.Secret, "otpauth_url": k.URL, "qr_png": base64.StdEncoding.EncodeToString(k.QRPNG)})
+	return nil
 }
 
 // apiTOTPConfirm: POST /api/v1/totp/confirm {"code"} → {"status":"enrolled","recovery_codes":[…]}.
-func (p *Portal) apiTOTPConfirm(w http.ResponseWriter, r *http.Request, req Request) {
-	e, ok := p.apiSessionOrEnrol(w, r, req, "totp")
-	if !ok {
-		return
-	}
+func (p *Portal) apiTOTPConfirm(c *call) error {
 	var body struct {
 		Code string `json:"code"`
 	}
-	if !decodeJSON(w, r, &body) {
-		return
-	}
-	codes, err := p.MFA.ConfirmTOTP(r.Context(), req.Handle, e.User.ID, body.Code)
-	switch {
-	case errors.Is(err, authn.ErrInvalidCode), errors.Is(err, authn.ErrCodeReplayed):
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_code"})
-	case errors.Is(err, authn.ErrNoTOTP):
-		writeJSON(w, http.StatusConflict, map[string]string{"error": "no_pending_enrolment"})
-	case err != nil || p.audit(r.Context(), r, req, e, audit.ActionTOTPEnrolled, nil) != nil ||
-		p.enrolled(r.Context(), w, r, req, e, authn.MethodTOTP) != nil:
-		unavailableJSON(w)
-	default:
-		if codes == nil {
-			codes = []string{}
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"status": "enrolled", "recovery_codes": codes})
-	}
-}
-
-// apiSession requires POST and a full session for an API call.
-func (p *Portal) apiSession(w http.ResponseWriter, r *http.Request, req Request) (*session.Entry, bool) {
-	return p.apiSessionOrEnrol(w, r, req, "")
-}
-
-// apiSessionOrEnrol is apiSession that also accepts a pending session allowed to enrol kind.
-func (p *Portal) apiSessionOrEnrol(w http.ResponseWriter, r *http.Request, req Request, kind string) (*session.Entry, bool) {
-	if r.Method != http.MethodPost {
-		methodNotAllowedJSON(w, "POST")
-		return nil, false
-	}
-	return p.apiAuth(w, r, req, kind)
-}
-
-// apiAuth refuses cross-site requests and returns the caller's session (see
-// enrolmentSession for kind), answering 401/503 itself when there is none.
-func (p *Portal) apiAuth(w http.ResponseWriter, r *http.Request, req Request, kind string) (*session.Entry, bool) {
-	if crossSite(r) {
-		writeJSON(w, http.StatusForbidden, map[string]string{"error": "cross_site_request"})
-		return nil, false
-	}
-	e, err := p.enrolmentSession(r.Context(), r, req, kind)
-	if err != nil {
-		unavailableJSON(w)
-		return nil, false
-	}
-	if e == nil {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "unauthenticated"})
-		return nil, false
-	}
-	return e, true
-}
-
-// setLocationObjection records the user's choice about location profiling (audited).
-func (p *Portal) setLocationObjection(ctx context.Context, r *http.Request, req Request, e *session.Entry, objects bool) error {
-	if err := req.Handle.Users().SetNoLocationProfiling(ctx, e.User.ID, objects); err != nil {
+	if err := c.decode(&body, true); err != nil {
 		return err
 	}
-	p.Sessions.Forget(e.Session.ID) // the cached user record is out of date
-	return p.audit(ctx, r, req, e, audit.ActionPrivacyObjection, map[string]string{"objects": strconv.FormatBool(objects)})
+	enrolled, err := p.Account.ConfirmTOTP(c.r.Context(), c.Workspace, p.self(c), body.Code)
+	if err != nil {
+		return err
+	}
+	if enrolled.SignIn != nil {
+		p.setIssued(c, *enrolled.SignIn)
+	}
+	codes := enrolled.RecoveryCodes
+	if codes == nil {
+		codes = []string{}
+	}
+	writeJSON(c.w, http.StatusOK, map[string]any{"status": "enrolled", "recovery_codes": codes})
+	return nil
+}
+
+// apiMe: GET /api/v1/me → the signed-in user.
+func (p *Portal) apiMe(c *call) error {
+	ov, err := p.Account.Security(c.r.Context(), c.Workspace, p.self(c))
+	if err != nil {
+		return unavailable(err)
+	}
+	nonNil := func(s []string) []string {
+		if s == nil {
+			return []string{}
+		}
+		return s
+	}
+	u, f := c.me.User, ov.Factors
+	writeJSON(c.w, http.StatusOK, map[string]any{
+		"user":         map[string]any{"id": u.ID, "email": u.Email, "name": u.DisplayName, "status": u.Status},
+		"tenant":       map[string]string{"id": c.Workspace.ID, "slug": c.Workspace.Slug, "name": c.Workspace.Name},
+		"roles":        nonNil(u.Roles),
+		"teams":        nonNil(u.Teams),
+		"session_id":   c.me.Session.ID,
+		"auth_methods": nonNil(c.me.Session.AuthMethods),
+		"second_factor": map[string]any{
+			"enrolled": f.Any(), "totp": f.TOTP, "passkeys": f.Passkeys, "recovery_codes": f.RecoveryCodes,
+		},
+		"location_profiling": ov.LocationProfiling,
+	})
+	return nil
 }
 
 // apiPrivacy: PUT or POST /api/v1/me/privacy {"location_profiling": bool}.
-func (p *Portal) apiPrivacy(w http.ResponseWriter, r *http.Request, req Request) {
-	if r.Method != http.MethodPut && r.Method != http.MethodPost {
-		methodNotAllowedJSON(w, "PUT, POST")
-		return
-	}
-	e, ok := p.apiAuth(w, r, req, "")
-	if !ok {
-		return
-	}
+func (p *Portal) apiPrivacy(c *call) error {
 	var body struct {
 		LocationProfiling *bool `json:"location_profiling"`
 	}
-	if !decodeJSON(w, r, &body) {
-		return
+	if err := c.decode(&body, true); err != nil {
+		return err
 	}
 	if body.LocationProfiling == nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "location_profiling is required"})
-		return
+		return errorf(http.StatusBadRequest, "invalid_location_profiling", "location_profiling (true or false) is required.")
 	}
-	if err := p.setLocationObjection(r.Context(), r, req, e, !*body.LocationProfiling); err != nil {
-		unavailableJSON(w)
-		return
+	if err := p.Account.SetLocationProfiling(c.r.Context(), c.Workspace, p.self(c), *body.LocationProfiling); err != nil {
+		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]bool{"location_profiling": *body.LocationProfiling})
+	writeJSON(c.w, http.StatusOK, map[string]bool{"location_profiling": *body.LocationProfiling})
+	return nil
 }

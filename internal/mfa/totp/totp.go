@@ -29,9 +29,23 @@ type Key struct {
 
 // Generate makes a new 160-bit key for account at issuer.
 func Generate(issuer, account string) (Key, error) {
+	return generate(issuer, account, nil)
+}
+
+// FromSecret rebuilds the Key (URL and QR code) of an existing base32 secret, so an
+// enrolment can be shown again — after a mistyped code — without a new scan.
+func FromSecret(issuer, account, secret string) (Key, error) {
+	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(strings.TrimRight(secret, "=")))
+	if err != nil {
+		return Key{}, fmt.Errorf("decoding TOTP secret: %w", err)
+	}
+	return generate(issuer, account, raw)
+}
+
+func generate(issuer, account string, secret []byte) (Key, error) {
 	k, err := totp.Generate(totp.GenerateOpts{
 		Issuer: issuer, AccountName: account, Period: uint(Period / time.Second),
-		SecretSize: 20, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1,
+		SecretSize: 20, Secret: secret, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1,
 	})
 	if err != nil {
 		return Key{}, fmt.Errorf("generating TOTP key: %w", err)

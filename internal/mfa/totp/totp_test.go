@@ -61,3 +61,22 @@ func TestSkewOneAcceptedTwoRefused(t *testing.T) {
 		t.Error("bad secret accepted")
 	}
 }
+
+// TestFromSecretShowsTheSameKey: showing an enrolment again gives the same secret (the
+// app the user scanned keeps working) and a URL that names it.
+func TestFromSecretShowsTheSameKey(t *testing.T) {
+	k, err := Generate("Acme", "ann@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := FromSecret("Acme", "ann@example.com", k.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Secret != k.Secret || again.URL != k.URL || len(again.QRPNG) == 0 {
+		t.Fatalf("shown again: %q %q, first %q %q", again.Secret, again.URL, k.Secret, k.URL)
+	}
+	if _, err := FromSecret("Acme", "ann@example.com", "not base32!"); err == nil {
+		t.Fatal("a malformed secret was accepted")
+	}
+}

@@ -21,6 +21,12 @@ type Store interface {
 	// Incr atomically adds 1 to the integer at key and returns the new value. A key
 	// that does not exist starts at 0 and gets ttl; an existing key keeps its expiry.
 	Incr(ctx context.Context, key string, ttl time.Duration) (int64, error)
+	// Decr atomically subtracts 1 from the integer at key and returns the new value. A
+	// key that reaches 0 is removed (so the next Incr starts a new expiry), a missing
+	// key stays missing and Decr returns 0; otherwise the key keeps its expiry. Counts
+	// of work in flight kept with Incr/Decr therefore never drift below zero when a key
+	// expires while its holders are still running.
+	Decr(ctx context.Context, key string) (int64, error)
 	// GetInt returns the integer at key (0 when missing).
 	GetInt(ctx context.Context, key string) (int64, error)
 	// SetInt stores v at key with ttl (ttl <= 0: no expiry).

@@ -83,6 +83,30 @@ func (m *Memory) Incr(ctx context.Context, key string, ttl time.Duration) (int64
 	return n, nil
 }
 
+// Decr implements Store.
+func (m *Memory) Decr(ctx context.Context, key string) (int64, error) {
+	now, err := m.lock(ctx, "decr")
+	if err != nil {
+		return 0, err
+	}
+	defer m.mu.Unlock()
+	it := m.get(key, now)
+	if it == nil {
+		return 0, nil
+	}
+	n, err := parseInt(it.val)
+	if err != nil {
+		return 0, memFail("decr", err)
+	}
+	if n <= 1 {
+		m.remove(it)
+		return 0, nil
+	}
+	n--
+	it.val = strconv.AppendInt(it.val[:0], n, 10)
+	return n, nil
+}
+
 // GetInt implements Store.
 func (m *Memory) GetInt(ctx context.Context, key string) (int64, error) {
 	now, err := m.lock(ctx, "get")

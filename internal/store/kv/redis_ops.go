@@ -35,6 +35,35 @@ func (r *Redis) Incr(ctx context.Context, key string, ttl time.Duration) (int64,
 	return n, nil
 }
 
+// decrScript decrements an existing counter, removing it at 0, without touching its
+// expiry otherwise (DECR on a missing key would create it at -1, without expiry).
+var decrScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if not v then
+	return 0
+end
+local n = tonumber(v)
+if n == nil then
+	return redis.error_reply('value is not an integer')
+end
+if n <= 1 then
+	redis.call('DEL', KEYS[1])
+	return 0
+end
+return redis.call('DECR', KEYS[1])
+`)
+
+// Decr implements Store.
+func (r *Redis) Decr(ctx context.Context, key string) (int64, error) {
+	ctx, cancel := r.bound(ctx)
+	defer cancel()
+	n, err := decrScript.Run(ctx, r.client, []string{r.key(key)}).Int64()
+	if err != nil {
+		return 0, r.fail("decr", err)
+	}
+	return n, nil
+}
+
 // GetInt implements Store.
 func (r *Redis) GetInt(ctx context.Context, key string) (int64, error) {
 	ctx, cancel := r.bound(ctx)

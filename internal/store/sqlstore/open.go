@@ -16,7 +16,8 @@ import (
 	// Registers the "pgx" database/sql driver.
 	_ "github.com/jackc/pgx/v5/stdlib"
 	// Registers the "sqlite" database/sql driver.
-	_ "modernc.org/sqlite"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -91,7 +92,7 @@ func open(ctx context.Context, dsn string, upTo int64) (*Store, error) {
 		db.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	s := &Store{db: db, dialect: d, rebinder: rebinder{d: d}}
-	if err := db.PingContext(ctx); err != nil {
+	if err := ping(ctx, db, d); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlstore: connecting to %s: %w", d, err)
 	}
@@ -128,6 +129,26 @@ func parseDSN(dsn string) (d dialect, driverName, driverDSN string, memory bool,
 	}
 	scheme, _, _ := strings.Cut(dsn, ":")
 	return 0, "", "", false, fmt.Errorf("sqlstore: unsupported DSN scheme %q (want sqlite: or postgres://)", scheme)
+}
+
+// ping opens the first connection. On SQLite, switching a fresh file to WAL takes a
+// lock that SQLite does not wait for with its busy handler, so instances opening one
+// new file at the same moment retry while it answers SQLITE_BUSY (within the busy
+// timeout, as any other statement would wait).
+func ping(ctx context.Context, db *sql.DB, d dialect) error {
+	deadline := time.Now().Add(sqliteBusyTimeout)
+	for {
+		err := db.PingContext(ctx)
+		var le *sqlite.Error
+		if err == nil || d != sqliteDialect || !errors.As(err, &le) || le.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // sqliteParams are the per-connection settings passed to modernc.org/sqlite.

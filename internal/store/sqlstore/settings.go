@@ -56,5 +56,10 @@ func (ss settingsStore) PutSecuritySettings(ctx context.Context, set store.Secur
 	return mapErr(err)
 }
 
+// RenameTenant sets the tenant's display name.
+func (ss settingsStore) RenameTenant(ctx context.Context, name string) error {
+	return oneRowOrNotFound(ss.s.exec(ctx, `UPDATE tenants SET name = ? WHERE id = ?`, name, ss.tenantID))
+}
+
 // Interface guards
 var _ store.SettingsStore = settingsStore{}

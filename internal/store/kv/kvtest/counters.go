@@ -44,6 +44,39 @@ var counterTests = []test{
 		// failures lets more than n guesses through.
 		concurrentIncr(t, []kv.Store{st}, 100)
 	}},
+	{"DecrStopsAtZeroAndKeepsTTL", func(t *testing.T, _ *suite, st kv.Store) {
+		// In-flight counts (lockout) go up and down; an expired key must not come back
+		// negative, or the count would let extra attempts through.
+		mustIncr(t, st, "c", 10*time.Second, 1)
+		mustIncr(t, st, "c", 0, 2)
+		mustDecr(t, st, "c", 1)
+		mustTTLIn(t, st, "c", 0, 10*time.Second)
+		mustDecr(t, st, "c", 0) // reaching 0 removes the key…
+		mustDecr(t, st, "c", 0)
+		mustInt(t, st, "c", 0)
+		mustIncr(t, st, "c", time.Hour, 1) // … so the next Incr starts a new expiry
+		mustTTLIn(t, st, "c", 10*time.Second, time.Hour)
+		mustDecr(t, st, "missing", 0)
+		if d := mustTTL(t, st, "missing"); d != 0 {
+			t.Fatalf("Decr created a missing key (TTL %s)", d)
+		}
+		mustIncr(t, st, "missing", time.Minute, 1)
+	}},
+	{"ConcurrentIncrDecr", func(t *testing.T, _ *suite, st kv.Store) {
+		var wg sync.WaitGroup
+		for range 50 {
+			wg.Go(func() {
+				if _, err := st.Incr(ctx, "c", time.Minute); err != nil {
+					t.Error(err)
+				}
+				if _, err := st.Decr(ctx, "c"); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		mustInt(t, st, "c", 0)
+	}},
 	{"GetIntMissingIsZero", func(t *testing.T, _ *suite, st kv.Store) {
 		mustInt(t, st, "missing", 0)
 	}},

@@ -139,6 +139,17 @@ func mustIncr(t *testing.T, st kv.Store, key string, ttl time.Duration, want int
 	}
 }
 
+func mustDecr(t *testing.T, st kv.Store, key string, want int64) {
+	t.Helper()
+	got, err := st.Decr(ctx, key)
+	if err != nil {
+		t.Fatalf("Decr(%q): %v", key, err)
+	}
+	if got != want {
+		t.Fatalf("Decr(%q) = %d, want %d", key, got, want)
+	}
+}
+
 func mustTTL(t *testing.T, st kv.Store, key string) time.Duration {
 	t.Helper()
 	d, err := st.TTL(ctx, key)

@@ -1,11 +1,9 @@
-package web
+package redirect
 
 import (
 	"net/url"
 	"strings"
 	"unicode/utf8"
-
-	"golang.org/x/text/unicode/norm"
 
 	"github.com/gatehouse-dev/gatehouse/internal/policy"
 )
@@ -14,7 +12,7 @@ import (
 // the login form.
 const maxRedirectLength = 2048
 
-// SafeRedirect checks a redirect target taken from a request (the rd parameter) and
+// Safe checks a redirect target taken from a request (the rd parameter) and
 // returns it as a same-site path, with an optional query and fragment, ready for a
 // Location header; or "", false when it could lead anywhere else or is not a path the
 // gateway would serve. Callers fall back to "/".
@@ -27,14 +25,14 @@ const maxRedirectLength = 2048
 //     so "/\t/evil.example" becomes "//evil.example";
 //   - invalid percent escapes and invalid UTF-8 anywhere;
 //   - a path that policy.NormalizePath refuses: percent-encoded slashes, backslashes and
-//     control characters, dot and empty segments in any spelling, double encoding. The
-//     gateway answers such paths with 400, so it never sends a user to one, and refusing
-//     them keeps an upstream that decodes the path and redirects again (turning
-//     "/%2f%2fevil" into "//evil") from being used as the second hop. Note that
+//     control characters, dot and empty segments in any spelling, double encoding,
+//     segments ending in a dot or a space, and anything that Unicode compatibility
+//     normalisation (NFKC) would change — so look-alikes such as "／" (fullwidth
+//     solidus), "＼" or "‥" cannot become "/", "\" or ".." in a component that
+//     normalises. The gateway answers such paths with 400, so it never sends a user to
+//     one, and refusing them keeps an upstream that decodes the path and redirects again
+//     (turning "/%2f%2fevil" into "//evil") from being used as the second hop. Note that
 //     browsers themselves keep "Location: /%2f%2fevil" on this host;
-//   - a path whose Unicode compatibility form (NFKC) is refused in the same way, so
-//     that look-alikes such as "／" (fullwidth solidus), "＼" or "‥" cannot become
-//     "/", "\" or ".." in a component that normalises;
 //   - anything url.Parse reads with a scheme, host, user or opaque part.
 //
 // Percent-encoded control characters are refused in the path but allowed in the query
@@ -43,7 +41,7 @@ const maxRedirectLength = 2048
 //
 // The returned target is ASCII: non-ASCII bytes and the few ASCII characters that are
 // not valid in a URL (space, ", <, >, ^, `, {, |, }) are percent-encoded.
-func SafeRedirect(rd string) (string, bool) {
+func Safe(rd string) (string, bool) {
 	if rd == "" || len(rd) > maxRedirectLength || rd[0] != '/' {
 		return "", false
 	}
@@ -70,21 +68,8 @@ func SafeRedirect(rd string) (string, bool) {
 	if i := strings.IndexAny(rd, "?#"); i >= 0 {
 		path = rd[:i]
 	}
-	decoded, err := policy.NormalizePath(path)
-	if err != nil {
+	if _, err := policy.NormalizePath(path); err != nil {
 		return "", false
-	}
-	if hasNonASCII(decoded) {
-		if n := norm.NFKC.String(decoded); n != decoded {
-			if n == "" || n[0] != '/' || len(n) > 1 && (n[1] == '/' || n[1] == '\\') {
-				return "", false
-			}
-			// n is decoded; re-checking it as a raw path also refuses look-alikes of
-			// "%" (such as "﹪") that normalise into an escape.
-			if _, err := policy.NormalizePath(n); err != nil {
-				return "", false
-			}
-		}
 	}
 	u, err := url.Parse(rd)
 	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") {
@@ -117,15 +102,6 @@ func escapeRedirect(s string) string {
 		b.WriteByte(c)
 	}
 	return b.String()
-}
-
-func hasNonASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return true
-		}
-	}
-	return false
 }
 
 func isHexDigit(c byte) bool {

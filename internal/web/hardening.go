@@ -1,13 +1,14 @@
 package web
 
 import (
-	"encoding/json"
-	"mime"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/secret"
+	"github.com/gatehouse-dev/gatehouse/internal/session"
 )
 
 // contentSecurityPolicy allows only our own static assets: no inline script or style,
@@ -15,20 +16,37 @@ import (
 const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
+// hsts is sent on HTTPS portal responses: browsers then refuse plain HTTP to this host
+// for a year. It deliberately leaves out includeSubDomains — the gateway cannot know
+// that every sibling host serves HTTPS, and pinning them all could cut one off; add it
+// with Caddy's `header` directive where it holds.
+const hsts = "max-age=31536000"
+
 // setSecurityHeaders applies the portal's browser hardening to every response.
-func setSecurityHeaders(h http.Header) {
+func setSecurityHeaders(h http.Header, https bool) {
 	h.Set("Content-Security-Policy", contentSecurityPolicy)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
+	if https {
+		h.Set("Strict-Transport-Security", hsts)
+	}
 }
 
-// CSRF cookie names (see session.CookieName for the prefix rationale).
+// Cookie names. On HTTPS the __Host- prefix pins a cookie to the exact host, Secure and
+// Path=/, so a sibling subdomain cannot plant or overwrite it; browsers accept it only
+// over HTTPS, so plain-HTTP development (http://localhost) uses the bare name.
 const (
-	csrfCookieSecure = "__Host-gatehouse-csrf"
-	csrfCookiePlain  = "gatehouse_csrf"
+	csrfCookieSecure   = "__Host-gatehouse-csrf"
+	csrfCookiePlain    = "gatehouse_csrf"
+	deviceCookieSecure = "__Host-gatehouse-device"
+	deviceCookiePlain  = "gatehouse_device"
+	// deviceCookieMaxAge: the device cookie (a random id that, with the browser and
+	// OS, tells a known device from a new one) is a strictly necessary security cookie
+	// kept as long as browsers allow.
+	deviceCookieMaxAge = 400 * 24 * time.Hour
 )
 
 func csrfCookieName(https bool) string {
@@ -36,6 +54,13 @@ func csrfCookieName(https bool) string {
 		return csrfCookieSecure
 	}
 	return csrfCookiePlain
+}
+
+func deviceCookieName(https bool) string {
+	if https {
+		return deviceCookieSecure
+	}
+	return deviceCookiePlain
 }
 
 // csrfToken returns the browser's CSRF token, setting a new cookie when it has none.
@@ -50,6 +75,7 @@ func csrfToken(w http.ResponseWriter, r *http.Request, https bool) string {
 		Name: csrfCookieName(https), Value: tok, Path: "/",
 		Secure: https, HttpOnly: true, SameSite: http.SameSiteStrictMode,
 	})
+	r.AddCookie(&http.Cookie{Name: csrfCookieName(https), Value: tok}) // one token per page
 	return tok
 }
 
@@ -80,45 +106,18 @@ func crossSite(r *http.Request) bool {
 	return false
 }
 
-// wantsJSON reports an API client (Accept: application/json).
-func wantsJSON(r *http.Request) bool {
-	return strings.Contains(r.Header.Get("Accept"), "application/json")
+// setIssued stores what a sign-in step issued on the browser: the new session cookie
+// (replacing the old one) and a new device id.
+func (p *Portal) setIssued(c *call, o authn.Outcome) {
+	if o.Session != nil {
+		setSessionCookie(c, o.Session.Token, o.Session.Expires, p.Clock.Now())
+	}
+	if o.DeviceID != "" {
+		http.SetCookie(c.w, &http.Cookie{Name: deviceCookieName(c.HTTPS), Value: o.DeviceID, Path: "/",
+			MaxAge: int(deviceCookieMaxAge.Seconds()), Secure: c.HTTPS, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	}
 }
 
-// maxBody bounds what any portal endpoint reads.
-const maxBody = 64 << 10
-
-// decodeJSON reads a JSON API body, refusing anything but application/json (so a
-// cross-site HTML form cannot reach the API) and cross-site requests.
-func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if mt != "application/json" {
-		writeJSON(w, http.StatusUnsupportedMediaType, map[string]string{"error": "content_type_must_be_json"})
-		return false
-	}
-	if crossSite(r) {
-		writeJSON(w, http.StatusForbidden, map[string]string{"error": "cross_site_request"})
-		return false
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_json"})
-		return false
-	}
-	return true
-}
-
-// writeJSON writes v as JSON with status.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-// unavailableJSON answers 503 when a dependency failed or password checking is
-// saturated; the client may retry shortly.
-func unavailableJSON(w http.ResponseWriter) {
-	w.Header().Set("Retry-After", "2")
-	writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "unavailable"})
+func setSessionCookie(c *call, token string, expires, now time.Time) {
+	session.SetCookie(c.w, c.HTTPS, token, expires, now)
 }

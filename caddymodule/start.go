@@ -1,0 +1,189 @@
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/gatehouse-dev/gatehouse/internal/account"
+	"github.com/gatehouse-dev/gatehouse/internal/admin"
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/clock"
+	"github.com/gatehouse-dev/gatehouse/internal/gateway"
+	"github.com/gatehouse-dev/gatehouse/internal/identity"
+	"github.com/gatehouse-dev/gatehouse/internal/mfa/passkey"
+	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
+	"github.com/gatehouse-dev/gatehouse/internal/risk"
+	"github.com/gatehouse-dev/gatehouse/internal/secret"
+	"github.com/gatehouse-dev/gatehouse/internal/session"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/store/sqlstore"
+)
+
+// services are what the sites need from the app, built in Start.
+type services struct {
+	store    store.Store
+	clock    clock.Clock
+	sessions *session.Manager
+	tenants  *gateway.Directory
+	limiter  *ratelimit.Limiter
+	signIn   *authn.SignIn
+	account  *account.Service
+	admin    *admin.Service
+	rules    identity.PasswordRules
+}
+
+func (a *App) start() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	hot, err := a.hotState(ctx)
+	if err != nil {
+		return err
+	}
+	cipher, err := a.fieldCipher()
+	if err != nil {
+		return err
+	}
+	clk := clock.Real{}
+	cfg := a.passkeyCfg
+	cfg.Clock, cfg.Challenges = clk, passkey.NewMemoryChallenges(clk) // bounded; per instance
+	if a.Redis != "" {
+		cfg.Challenges = kvChallenges{kv: hot.kv} // any instance can finish a ceremony
+	}
+	pks, err := passkey.New(cfg)
+	if err != nil {
+		return fmt.Errorf("passkeys: %w", err)
+	}
+	outboxer, ok := st.(interface{ Outbox() *sqlstore.Outbox })
+	if !ok {
+		return errors.New("store has no mail outbox")
+	}
+	notifier, worker, err := a.mailer(outboxer.Outbox())
+	if err != nil {
+		return err
+	}
+	a.mailWorker = worker
+	a.metrics.watchOutbox(worker)
+
+	a.hasher.DummyHash() // computed now, so the first unknown-user sign-in is not faster
+	rules := identity.PasswordRules{MinLength: a.MinPasswordLength}
+	limiter := hot.limiter.WithRules(a.rateRules)
+	a.metrics.watchLimiter(limiter, a.logger)
+	lockout := &authn.Lockout{KV: hot.kv, Policy: authn.LockoutPolicy{Threshold: a.LockoutThreshold,
+		Base: time.Duration(a.LockoutDuration), Max: time.Duration(a.LockoutMax)}, TenantPolicy: tenantLockoutPolicy(st)}
+	mfa := &authn.MFA{Cipher: cipher, Clock: clk}
+	sessions := session.NewManager(st, clk, session.Options{Lifetime: time.Duration(a.SessionLifetime),
+		IdleTimeout: time.Duration(a.IdleTimeout), CacheTTL: time.Duration(a.SessionCacheTTL)})
+	passwords := &authn.Passwords{Hasher: a.hasher, Clock: clk, Lockout: lockout,
+		Gate: authn.NewGate(authn.GateConfig{Share: a.SigninCPUShare})}
+	audits := audit.NewWriter(clk)
+	signIn := &authn.SignIn{Passwords: passwords, MFA: mfa, Passkeys: pks, Sessions: sessions, Audit: audits,
+		Mail: notifier, Throttle: limiter, Metrics: a.metrics, MaxSpeedKmh: a.MaxTravelSpeed,
+		Hasher: a.hasher, Rules: rules, Clock: clk, Logger: a.logger.Named("signin")}
+	signIn.Locations = risk.OpenGeoIP(caddy.NewReplacer().ReplaceAll(a.GeoIPDB, ""), a.logger.Named("geoip"))
+	dir := &gateway.Directory{Store: st, TTL: 30 * time.Second, Now: clk.Now}
+	signIn.Renamed = dir.Forget
+	a.svc = &services{
+		store: st, clock: clk, sessions: sessions, tenants: dir, limiter: limiter, signIn: signIn, rules: rules,
+		account: &account.Service{MFA: mfa, Passwords: passwords, SignIn: signIn, Passkeys: pks, Sessions: sessions, Audit: audits},
+		admin:   &admin.Service{Lockout: lockout, MFA: mfa, Audit: audits, Hasher: a.hasher, Rules: rules, Clock: clk},
+	}
+	if err := a.firstRun(ctx); err != nil {
+		return err
+	}
+	return a.startMail()
+}
+
+// openStore opens (or shares, across config reloads) the store, running migrations.
+func (a *App) openStore(ctx context.Context) (store.Store, error) {
+	dsn := caddy.NewReplacer().ReplaceAll(a.Store, "")
+	val, _, err := storePool.LoadOrNew(dsn, func() (caddy.Destructor, error) {
+		st, err := sqlstore.Open(ctx, dsn)
+		if err != nil {
+			return nil, fmt.Errorf("opening store %s: %w", redactDSN(dsn), err)
+		}
+		return &pooledStore{Store: st}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.poolKey = dsn
+	a.logger.Info("store ready", zap.String("store", redactDSN(dsn)))
+	return val.(*pooledStore).Store, nil
+}
+
+// fieldCipher loads the master key (value or file, created when missing) and derives
+// the field keys.
+func (a *App) fieldCipher() (*secret.FieldCipher, error) {
+	var key []byte
+	var err error
+	if v := caddy.NewReplacer().ReplaceAll(a.MasterKey, ""); v != "" {
+		key, err = secret.ParseMasterKey(v)
+	} else {
+		key, err = secret.LoadOrCreateMasterKey(caddy.NewReplacer().ReplaceAll(a.MasterKeyFile, ""))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	return secret.NewFieldCipher(key)
+}
+
+// firstRun creates the default workspace in an empty store, checks that every tenant a
+// site names exists (and primes the directory with it), and logs a one-time setup link
+// while the default workspace has no user.
+func (a *App) firstRun(ctx context.Context) error {
+	def, err := admin.EnsureDefaultTenant(ctx, a.svc.store, a.svc.clock)
+	if err != nil {
+		return err
+	}
+	a.sites.mu.Lock()
+	sites := append([]siteTenant(nil), a.sites.sites...)
+	a.sites.mu.Unlock()
+	var errs []error
+	prefix := "/auth"
+	for i, s := range sites {
+		ws, err := a.svc.tenants.BySlug(ctx, s.slug)
+		switch {
+		case errors.Is(err, gateway.ErrUnknownTenant):
+			errs = append(errs, fmt.Errorf("tenant %q does not exist (create it with: gatehouse tenant create --config <this config> --slug %s --name <name>)", s.slug, s.slug))
+		case err != nil:
+			errs = append(errs, err)
+		case ws.ID == def.ID && (i == 0 || prefix == "/auth"):
+			prefix = s.prefix
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if def.ID == "" {
+		return nil
+	}
+	ws := store.Workspace{Tenant: def, TenantHandle: a.svc.store.Tenant(def.ID)}
+	tok, err := a.svc.admin.IssueSetupLink(ctx, ws)
+	if errors.Is(err, authn.ErrSetupDone) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("issuing setup link: %w", err)
+	}
+	a.logger.Warn("first run: open this one-time link (valid 1 h) to create the owner account",
+		zap.String("tenant", def.Slug), zap.String("setup_url", a.BaseURL+prefix+"/setup?token="+tok))
+	return nil
+}
+
+// tenantLockoutPolicy reads a tenant's lockout overrides from its security settings.
+func tenantLockoutPolicy(st store.Store) func(context.Context, string) (authn.LockoutPolicy, error) {
+	return func(ctx context.Context, tenantID string) (authn.LockoutPolicy, error) {
+		s, err := st.Tenant(tenantID).Settings().SecuritySettings(ctx)
+		return authn.LockoutPolicy{Threshold: s.LockoutThreshold, Base: s.LockoutDuration, Max: s.LockoutMax}, err
+	}
+}

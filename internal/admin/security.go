@@ -1,0 +1,149 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// Limits of the security settings.
+const (
+	MaxGrace            = 90 * 24 * time.Hour
+	MaxLockoutThreshold = 100
+)
+
+// Security is a workspace's sign-in policy as it is in effect: defaults filled in, the
+// tenant's own lockout values (0: the gateway's) next to the ones that apply.
+type Security struct {
+	Require2FA        bool
+	Require2FASince   time.Time // when "require 2FA" was switched on
+	Grace             time.Duration
+	PasskeysForAdmins bool
+	AnomalyAction     string              // alert, second_factor or block
+	Lockout           authn.LockoutPolicy // in effect
+	LockoutOverride   authn.LockoutPolicy // the tenant's own; zero fields: the gateway's
+	UpdatedAt         time.Time
+	UpdatedBy         string
+}
+
+// Security reads the workspace's policy.
+func (s *Service) Security(ctx context.Context, ws store.Workspace) (Security, error) {
+	set, err := ws.Settings().SecuritySettings(ctx)
+	if err != nil {
+		return Security{}, fmt.Errorf("reading security settings: %w", err)
+	}
+	return s.view(ctx, ws, set)
+}
+
+func (s *Service) view(ctx context.Context, ws store.Workspace, set store.SecuritySettings) (Security, error) {
+	out := Security{
+		Require2FA: set.Require2FA, Require2FASince: set.Require2FASince, Grace: set.GracePeriod,
+		PasskeysForAdmins: set.RequirePasskeysForAdmins, AnomalyAction: set.AnomalyAction,
+		LockoutOverride: authn.LockoutPolicy{Threshold: set.LockoutThreshold, Base: set.LockoutDuration, Max: set.LockoutMax},
+		UpdatedAt:       set.UpdatedAt, UpdatedBy: set.UpdatedBy,
+	}
+	if out.Grace <= 0 && set.UpdatedAt.IsZero() {
+		out.Grace = authn.DefaultGracePeriod // never configured; a configured 0 means no grace
+	}
+	if out.AnomalyAction == "" {
+		out.AnomalyAction = authn.AnomalyAlert
+	}
+	out.Lockout = authn.DefaultLockout
+	if s.Lockout != nil {
+		pol, err := s.Lockout.Effective(ctx, ws.TenantID())
+		if err != nil {
+			return Security{}, err
+		}
+		out.Lockout = pol
+	}
+	return out, nil
+}
+
+// SecurityChange is a change to the policy; nil fields stay as they are. The page, the
+// API and the CLI all translate into it.
+type SecurityChange struct {
+	Require2FA        *bool
+	Grace             *time.Duration
+	PasskeysForAdmins *bool
+	AnomalyAction     *string
+	LockoutThreshold  *int           // 0: the gateway's
+	LockoutDuration   *time.Duration // 0: the gateway's
+	LockoutMax        *time.Duration // 0: the gateway's
+}
+
+// validate reports the first unusable value as a *FieldError.
+func (c SecurityChange) validate() error {
+	switch {
+	case c.Grace != nil && (*c.Grace < 0 || *c.Grace > MaxGrace):
+		return &FieldError{Field: "grace_period", Msg: "must be from 0 to 90 days"}
+	case c.AnomalyAction != nil && !authn.ValidAnomalyAction(*c.AnomalyAction):
+		return &FieldError{Field: "anomaly_action", Msg: "must be alert, second_factor or block"}
+	case c.LockoutThreshold != nil && (*c.LockoutThreshold < 0 || *c.LockoutThreshold > MaxLockoutThreshold):
+		return &FieldError{Field: "lockout_threshold", Msg: "must be from 0 (the gateway's default) to 100"}
+	case c.LockoutDuration != nil && *c.LockoutDuration < 0:
+		return &FieldError{Field: "lockout_duration", Msg: "must not be negative (0: the gateway's default)"}
+	case c.LockoutMax != nil && *c.LockoutMax < 0:
+		return &FieldError{Field: "lockout_max", Msg: "must not be negative (0: the gateway's default)"}
+	}
+	return nil
+}
+
+// UpdateSecurity changes the workspace's policy (owners and admins) and audits the old
+// and new values. Switching "require 2FA" on starts the grace period for everyone
+// without a second factor; it keeps its start while it stays on.
+func (s *Service) UpdateSecurity(ctx context.Context, ws store.Workspace, by Admin, c SecurityChange) (Security, error) {
+	if !by.IsAdmin() {
+		return Security{}, ErrForbidden
+	}
+	if err := c.validate(); err != nil {
+		return Security{}, err
+	}
+	old, err := ws.Settings().SecuritySettings(ctx)
+	if err != nil {
+		return Security{}, fmt.Errorf("reading security settings: %w", err)
+	}
+	cur, err := s.view(ctx, ws, old)
+	if err != nil {
+		return Security{}, err
+	}
+	req2, grace, pka := cur.Require2FA, cur.Grace, cur.PasskeysForAdmins
+	set(&req2, c.Require2FA)
+	set(&grace, c.Grace)
+	set(&pka, c.PasskeysForAdmins)
+	next := authn.UpdateSettings(old, req2, grace, pka, by.UserID, s.Clock.Now())
+	set(&next.AnomalyAction, c.AnomalyAction)
+	set(&next.LockoutThreshold, c.LockoutThreshold)
+	set(&next.LockoutDuration, c.LockoutDuration)
+	set(&next.LockoutMax, c.LockoutMax)
+	if next.LockoutMax > 0 && next.LockoutDuration > next.LockoutMax {
+		return Security{}, &FieldError{Field: "lockout_max", Msg: "must not be below the lockout duration"}
+	}
+	if err := ws.Settings().PutSecuritySettings(ctx, next); err != nil {
+		return Security{}, fmt.Errorf("saving security settings: %w", err)
+	}
+	details := map[string]string{
+		"require_2fa": strconv.FormatBool(next.Require2FA), "grace": next.GracePeriod.String(),
+		"require_passkeys_for_admins": strconv.FormatBool(next.RequirePasskeysForAdmins),
+		"anomaly_action":              next.AnomalyAction,
+		"lockout_threshold":           strconv.Itoa(next.LockoutThreshold),
+		"lockout_duration":            next.LockoutDuration.String(), "lockout_max": next.LockoutMax.String(),
+		"was_require_2fa":                 strconv.FormatBool(old.Require2FA),
+		"was_require_passkeys_for_admins": strconv.FormatBool(old.RequirePasskeysForAdmins),
+		"was_anomaly_action":              old.AnomalyAction,
+	}
+	if err := s.record(ctx, ws, by, audit.ActionSecuritySettings, "tenant:"+ws.Slug, details); err != nil {
+		return Security{}, err
+	}
+	return s.view(ctx, ws, next)
+}
+
+func set[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
