@@ -28,6 +28,7 @@ bench-go:
 
 bench-proxy: build
 	$(GO) run ./bench/proxybench -binary $(BIN)
+	$(GO) run ./bench/proxybench -binary $(BIN) -flood
 
 vulncheck:
 	$(GO) run golang.org/x/vuln/cmd/govulncheck@latest ./... || echo "govulncheck could not run (is its database reachable?)"

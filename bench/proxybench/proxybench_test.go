@@ -2,8 +2,14 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -31,114 +37,171 @@ func TestMedian(t *testing.T) {
 	}
 }
 
-func TestSummarizePairsAndRatios(t *testing.T) {
-	rounds := []roundResult{
-		{Pair: 1, Variant: "A", Position: 1, ReqPerSec: 1000, ServerCPUUsPerReq: 100},
-		{Pair: 1, Variant: "B", Position: 2, ReqPerSec: 950, ServerCPUUsPerReq: 105},
-		{Pair: 2, Variant: "B", Position: 1, ReqPerSec: 800, ServerCPUUsPerReq: 110},
-		{Pair: 2, Variant: "A", Position: 2, ReqPerSec: 1000, ServerCPUUsPerReq: 100},
-		{Pair: 3, Variant: "A", Position: 1, ReqPerSec: 500, ServerCPUUsPerReq: 90},
-		{Pair: 3, Variant: "B", Position: 2, ReqPerSec: 500, ServerCPUUsPerReq: 92},
-		{Pair: 4, Variant: "A", Position: 1, ReqPerSec: 700}, // incomplete pair: skipped
+func TestSummarizeThreeVariants(t *testing.T) {
+	rounds := []round{
+		{Group: 1, Variant: "A", ReqPerSec: 1000, CPUus: 100},
+		{Group: 1, Variant: "B", ReqPerSec: 900, CPUus: 110},
+		{Group: 1, Variant: "C", ReqPerSec: 950, CPUus: 105},
+		{Group: 2, Variant: "C", ReqPerSec: 400, CPUus: 100},
+		{Group: 2, Variant: "B", ReqPerSec: 400, CPUus: 100},
+		{Group: 2, Variant: "A", ReqPerSec: 500, CPUus: 80},
+		{Group: 3, Variant: "B", ReqPerSec: 800, CPUus: 125},
+		{Group: 3, Variant: "A", ReqPerSec: 1000, CPUus: 100},
+		{Group: 3, Variant: "C", ReqPerSec: 1000, CPUus: 100},
+		{Group: 4, Variant: "A", ReqPerSec: 700}, // B and C missing: skipped
 	}
-	s := summarize(rounds)
-	if len(s.Pairs) != 3 {
-		t.Fatalf("pairs = %d, want 3", len(s.Pairs))
+	got := summarize(rounds, []ratio{{Num: "B", Den: "A", Target: 0.95}, {Num: "C", Den: "A"}, {Num: "B", Den: "C"}})
+	// Medians of paired ratios, not ratios of medians (which would give B/C 800/950).
+	want := []ratio{
+		{Num: "B", Den: "A", Target: 0.95, Each: []float64{0.9, 0.8, 0.8}, Median: 0.8, CPU: 0.8},
+		{Num: "C", Den: "A", Each: []float64{0.95, 0.8, 1}, Median: 0.95, CPU: 100.0 / 105},
+		{Num: "B", Den: "C", Each: []float64{900.0 / 950, 1, 0.8}, Median: 900.0 / 950, CPU: 105.0 / 110},
 	}
-	wantRatios := []float64{0.95, 0.8, 1.0}
-	wantOrder := []string{"AB", "BA", "AB"}
-	for i, p := range s.Pairs {
-		if math.Abs(p.Ratio-wantRatios[i]) > 1e-12 || p.Order != wantOrder[i] {
-			t.Errorf("pair %d: ratio %v order %s, want %v %s", p.Pair, p.Ratio, p.Order, wantRatios[i], wantOrder[i])
+	near := func(x, y float64) bool { return math.Abs(x-y) < 1e-12 }
+	for i := range want {
+		g, w := got[i], want[i]
+		ok := g.Num == w.Num && g.Den == w.Den && g.Target == w.Target && len(g.Each) == len(w.Each) &&
+			near(g.Median, w.Median) && near(g.CPU, w.CPU)
+		for j := range w.Each {
+			ok = ok && near(g.Each[j], w.Each[j])
+		}
+		if !ok {
+			t.Errorf("ratio %d = %+v\nwant      %+v", i, g, w)
 		}
 	}
-	// The median of paired ratios is not the ratio of the medians.
-	if s.MedianRatio != 0.95 {
-		t.Errorf("median ratio = %v, want 0.95", s.MedianRatio)
-	}
-	if s.MedianA != 1000 || s.MedianB != 800 {
-		t.Errorf("medians A %v B %v, want 1000 800", s.MedianA, s.MedianB)
-	}
-	if s.MinRatio != 0.8 || s.MaxRatio != 1.0 {
-		t.Errorf("range %v..%v, want 0.8..1", s.MinRatio, s.MaxRatio)
-	}
-	if s.MedianACPU != 100 || s.MedianBCPU != 105 {
-		t.Errorf("cpu medians %v %v, want 100 105", s.MedianACPU, s.MedianBCPU)
-	}
-	// CPU ratios A/B per pair: 100/105, 100/110, 90/92.
-	if want := 90.0 / 92; math.Abs(s.MedianCPU-100.0/105) > 1e-12 || math.Abs(s.Pairs[2].CPURatio-want) > 1e-12 {
-		t.Errorf("cpu ratio median %v pair3 %v", s.MedianCPU, s.Pairs[2].CPURatio)
+	if s := summarize(nil, []ratio{{Num: "F", Den: "B"}}); len(s[0].Each) != 0 || s[0].Median != 0 {
+		t.Errorf("no rounds: %+v", s[0])
 	}
 }
 
-func testData() tmplData {
-	return tmplData{
-		Binary: "/opt/gate house/gatehouse", Dir: "/tmp/pb", Config: "/tmp/pb/Caddyfile.B",
-		Addr: "127.0.0.1:4001", Port: 4001, Upstream: "127.0.0.1:5001",
-		DB: "/tmp/pb/gh.db", Tenant: "default", Email: "bench@example.com",
+func TestOrdersRotateEveryPlace(t *testing.T) {
+	for _, orders := range [][]string{proxyOrders, floodOrders} {
+		places := map[string]int{}
+		for _, o := range orders {
+			for i, l := range o {
+				places[string(l)+string(rune('0'+i))]++
+			}
+		}
+		for k, n := range places {
+			if n != len(orders)/len(orders[0]) {
+				t.Errorf("%v: %s in place %s %d times", orders, k[:1], k[1:], n)
+			}
+		}
 	}
 }
 
-func TestRenderDefaultCaddyfiles(t *testing.T) {
-	a, err := render("A", defaultCaddyfileA, testData())
-	if err != nil {
-		t.Fatal(err)
+func TestIdentityLines(t *testing.T) {
+	h := http.Header{
+		"X-Gatehouse-User-Id":      {"0f5c2a7e9b3d4c1a8e6f0b2d4a6c8e0f"},
+		"X-Gatehouse-User-Email":   {"bench@example.com"},
+		"X-Gatehouse-Auth-Methods": {"password"},
+		"Remote-User":              {"bench@example.com"},
+		"Remote-Addr":              {"not ours"},
+		"X-Forwarded-For":          {"127.0.0.1"},
+		"Accept":                   {"*/*"},
 	}
-	for _, want := range []string{"admin off", "auto_https off", "http://127.0.0.1:4001 {", "reverse_proxy 127.0.0.1:5001"} {
-		if !strings.Contains(a, want) {
-			t.Errorf("Caddyfile A lacks %q:\n%s", want, a)
-		}
+	got := strings.Join(identityLines(h), "\n")
+	want := "Remote-User: bench@example.com\n" +
+		"X-Gatehouse-Auth-Methods: password\n" +
+		"X-Gatehouse-User-Email: bench@example.com\n" +
+		"X-Gatehouse-User-Id: 0f5c2a7e9b3d4c1a8e6f0b2d4a6c8e0f"
+	if got != want {
+		t.Errorf("identityLines =\n%s\nwant\n%s", got, want)
 	}
-	if strings.Contains(a, "gatehouse") {
-		t.Errorf("Caddyfile A mentions gatehouse:\n%s", a)
-	}
-	b, err := render("B", defaultCaddyfileB, testData())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"store sqlite:///tmp/pb/gh.db", "tenant default", "default_policy signed_in", "http://127.0.0.1:4001 {", "reverse_proxy 127.0.0.1:5001"} {
-		if !strings.Contains(b, want) {
-			t.Errorf("Caddyfile B lacks %q:\n%s", want, b)
-		}
-	}
-	if _, err := render("bad", "{{.Nope}}", testData()); err == nil {
-		t.Error("unknown template field accepted")
-	}
-}
-
-func TestRenderCommandKeepsValuesWhole(t *testing.T) {
-	argv, err := renderCommand("user", defaultUserCmd, testData())
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"/opt/gate house/gatehouse", "user", "add", "--config", "/tmp/pb/Caddyfile.B",
-		"--tenant", "default", "--email", "bench@example.com", "--role", "owner", "--password-stdin"}
-	if strings.Join(argv, "|") != strings.Join(want, "|") {
-		t.Errorf("argv = %q\nwant   %q", argv, want)
-	}
-	if _, err := renderCommand("empty", "  ", testData()); err == nil {
-		t.Error("empty command accepted")
+	// The lines make a request the upstream reads back as the same headers.
+	req := buildRequest("u:1", "/r/C01", identityLines(h))
+	r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(string(req))))
+	if err != nil || r.Header.Get("X-Gatehouse-User-Id") != "0f5c2a7e9b3d4c1a8e6f0b2d4a6c8e0f" {
+		t.Errorf("request %q: %v %v", req, err, r)
 	}
 }
 
-func TestReadResponse(t *testing.T) {
-	in := "HTTP/1.1 100 Continue\r\n\r\n" +
-		"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello" +
-		"HTTP/1.1 302 Found\r\nLocation: /auth/login\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n" +
-		"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n" +
-		"HTTP/1.0 200 OK\r\n\r\nrest-until-eof"
-	br := bufio.NewReader(strings.NewReader(in))
-	for i, want := range []struct {
-		status    int
-		closeConn bool
-	}{{200, false}, {302, false}, {204, true}, {200, true}} {
-		status, closeConn, err := readResponse(br)
-		if err != nil || status != want.status || closeConn != want.closeConn {
-			t.Fatalf("response %d: %d %v %v, want %d %v", i, status, closeConn, err, want.status, want.closeConn)
+func TestCaddyfile(t *testing.T) {
+	plain := caddyfile("127.0.0.1:4001", "127.0.0.1:5001", "/tmp/pb/g.db", false, false)
+	want := "{\n\tadmin off\n\tauto_https off\n\tpersist_config off\n}\n\n" +
+		"http://127.0.0.1:4001 {\n\treverse_proxy 127.0.0.1:5001\n}\n"
+	if plain != want {
+		t.Errorf("plain Caddyfile:\n%s\nwant\n%s", plain, want)
+	}
+	gate := caddyfile("127.0.0.1:4001", "127.0.0.1:5001", "/tmp/pb/g.db", true, false)
+	for _, s := range []string{"store sqlite:///tmp/pb/g.db", "tenant default", "default_policy signed_in", "reverse_proxy 127.0.0.1:5001"} {
+		if !strings.Contains(gate, s) {
+			t.Errorf("gatehouse Caddyfile lacks %q:\n%s", s, gate)
 		}
 	}
-	if _, _, err := readResponse(bufio.NewReader(strings.NewReader("garbage\r\n"))); err == nil {
-		t.Error("malformed status line accepted")
+	if strings.Contains(gate, "trusted_proxies") || strings.Contains(gate, "bcrypt") {
+		t.Errorf("throughput Caddyfile has flood settings:\n%s", gate)
+	}
+	flood := caddyfile("127.0.0.1:4001", "127.0.0.1:5001", "/tmp/pb/g.db", true, true)
+	for _, s := range []string{"\tservers {\n\t\ttrusted_proxies static 127.0.0.1/8\n\t}\n", "\t\tbcrypt_cost 12\n"} {
+		if !strings.Contains(flood, s) {
+			t.Errorf("flood Caddyfile lacks %q:\n%s", s, flood)
+		}
+	}
+}
+
+func TestFloodRequests(t *testing.T) {
+	next := floodRequests("127.0.0.1:4001")
+	seen := map[string]bool{}
+	for range 3 {
+		r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(string(next()))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct{ Email, Password string }
+		b, _ := io.ReadAll(r.Body)
+		if err := json.Unmarshal(b, &body); err != nil {
+			t.Fatalf("body %q: %v", b, err)
+		}
+		xff := r.Header.Get("X-Forwarded-For")
+		if r.Method != "POST" || r.URL.Path != "/auth/api/v1/login" || r.Header.Get("Content-Type") != "application/json" ||
+			body.Password != "wrong password guess" || !strings.HasSuffix(body.Email, "@example.net") ||
+			!strings.HasPrefix(xff, "10.") || seen[xff] || seen[body.Email] {
+			t.Errorf("flood request %s %s %v %+v", r.Method, r.URL, r.Header, body)
+		}
+		seen[xff], seen[body.Email] = true, true
+	}
+}
+
+func TestCheckFlood(t *testing.T) {
+	if p := checkFlood(&counts{status: map[int]int64{401: 5, 503: 9, 429: 1}}); len(p) != 0 {
+		t.Errorf("good flood: %v", p)
+	}
+	if p := checkFlood(&counts{status: map[int]int64{503: 9}}); len(p) != 1 {
+		t.Errorf("flood without 401: %v", p)
+	}
+	if p := checkFlood(&counts{status: map[int]int64{401: 1, 415: 2, 0: 1}}); len(p) != 2 {
+		t.Errorf("flood with 415 and transport errors: %v", p)
+	}
+}
+
+// TestDrive runs the load generator against a recording server: every 200
+// is counted, chunked and closing answers included, and measured ones only
+// inside the window.
+func TestDrive(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch n.Add(1) % 3 {
+		case 0:
+			w.Write([]byte("chunked"))
+			w.(http.Flusher).Flush()
+		case 1:
+			w.Header().Set("Connection", "close")
+		}
+		w.Write([]byte("body"))
+	}))
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	req := buildRequest(addr, "/r/x", nil)
+	var stop atomic.Bool
+	var res counts
+	from := time.Now().Add(200 * time.Millisecond)
+	drive(addr, 4, func() []byte { return req }, &stop, from, from.Add(200*time.Millisecond), &res)
+	if res.status[200] != n.Load() || res.total() != res.status[200] || res.measured == 0 || res.measured >= res.status[200] {
+		t.Errorf("server got %d; counts %v, %d measured, sample %q", n.Load(), res.status, res.measured, res.sample)
+	}
+	if res.outcomes() != fmt.Sprintf("200 %d", n.Load()) {
+		t.Errorf("outcomes %q", res.outcomes())
 	}
 }
 
@@ -150,46 +213,39 @@ func TestBuildRequest(t *testing.T) {
 	}
 }
 
-func TestProcParsers(t *testing.T) {
+func TestParseProcStatCPU(t *testing.T) {
 	stat := "1234 (caddy (x) y) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 8 0 100 0 0"
-	d, err := parseProcStatCPU(stat)
-	if err != nil || d != 3*time.Second {
-		t.Errorf("parseProcStatCPU = %v %v, want 3s", d, err)
+	if d := parseProcStatCPU(stat); d != 3*time.Second {
+		t.Errorf("parseProcStatCPU = %v, want 3s", d)
 	}
-	ps := "cpu  1 2 3 4 5 6 7 8 0 0\ncpu0 10 1 20 999 5 2 3 4 0 0\ncpu1 1 1 1 1 1 1 1 1 0 0\n"
-	busy, err := parseCoreBusy(ps, 0)
-	if err != nil || busy != 10+1+20+2+3+4 {
-		t.Errorf("parseCoreBusy = %v %v, want 40", busy, err)
-	}
-	if _, err := parseCoreBusy(ps, 7); err == nil {
-		t.Error("missing cpu accepted")
+	if d := parseProcStatCPU("garbage"); d != 0 {
+		t.Errorf("malformed stat: %v", d)
 	}
 }
 
-func TestPairImbalance(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		x, y roundResult
-		want float64
-	}{
-		{"steady other load cancels out",
-			roundResult{ServerCPUUtil: 0.60, ServerCoreOther: 0.40, ClientCoreOther: 0.50},
-			roundResult{ServerCPUUtil: 0.62, ServerCoreOther: 0.38, ClientCoreOther: 0.52}, 0.02},
-		{"burst on the server core in one round",
-			roundResult{ServerCPUUtil: 0.99, ServerCoreOther: 0.01},
-			roundResult{ServerCPUUtil: 0.69, ServerCoreOther: 0.31}, 0.30},
-		{"client core loaded but the server stayed saturated",
-			roundResult{ServerCPUUtil: 0.98, ServerCoreOther: 0.01, ClientCoreOther: 0.30},
-			roundResult{ServerCPUUtil: 0.99, ServerCoreOther: 0.01}, 0.01},
-		{"client core starved, server idle",
-			roundResult{ServerCPUUtil: 0.70, ClientCoreOther: 0.25},
-			roundResult{ServerCPUUtil: 0.99}, 0.25},
-		{"server that blocks is not interference",
-			roundResult{ServerCPUUtil: 0.99},
-			roundResult{ServerCPUUtil: 0.60}, 0},
-	} {
-		if got := pairImbalance(tc.x, tc.y); math.Abs(got-tc.want) > 1e-9 {
-			t.Errorf("%s: pairImbalance = %v, want %v", tc.name, got, tc.want)
-		}
+// TestVerify: the upstream must have got every 200 (and no more than every
+// request), identity headers on all of B's, C's and F's requests and on none
+// of A's, and at most 0.1 % may fail.
+func TestVerify(t *testing.T) {
+	up := &upstream{counts: map[string][2]int64{
+		"A01": {1000, 0}, "B01": {1000, 1000}, "C01": {1002, 1002}, // C: 2 errors reached the upstream
+		"A02": {1000, 3}, "B02": {999, 999}, "C02": {1000, 990},
+	}}
+	rounds := []round{
+		{Key: "A01", Variant: "A", OK: 1000}, {Key: "B01", Variant: "B", OK: 1000}, {Key: "C01", Variant: "C", OK: 1000, Errors: 2},
+	}
+	if p := verify(rounds, up); len(p) != 0 {
+		t.Errorf("good rounds: %v", p)
+	}
+	rounds = []round{
+		{Key: "A02", Variant: "A", OK: 1000}, // identity headers on A
+		{Key: "B02", Variant: "B", OK: 1000}, // the upstream missed one 200
+		{Key: "C02", Variant: "C", OK: 1000}, // some of C's lacked them
+	}
+	if p := verify(rounds, up); len(p) != 3 {
+		t.Errorf("bad rounds: %d problems %v, want 3", len(p), p)
+	}
+	if p := verify([]round{{Key: "A01", Variant: "A", OK: 997, Errors: 3}}, up); len(p) != 1 || !strings.Contains(p[0], "failed") {
+		t.Errorf("error rate 0.3 %%: %v", p)
 	}
 }
