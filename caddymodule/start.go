@@ -74,7 +74,7 @@ func (a *App) start() error {
 	a.mailWorker = worker
 	a.metrics.watchOutbox(worker)
 
-	a.hasher.DummyHash() // computed now, so the first unknown-user sign-in is not faster
+	hashCost := authn.MeasureHash(a.hasher) // also computes the dummy hash: the first unknown-user sign-in is not faster
 	rules := identity.PasswordRules{MinLength: a.MinPasswordLength}
 	limiter := hot.limiter.WithRules(a.rateRules)
 	a.metrics.watchLimiter(limiter, a.logger)
@@ -84,11 +84,11 @@ func (a *App) start() error {
 	sessions := session.NewManager(st, clk, session.Options{Lifetime: time.Duration(a.SessionLifetime),
 		IdleTimeout: time.Duration(a.IdleTimeout), CacheTTL: time.Duration(a.SessionCacheTTL)})
 	passwords := &authn.Passwords{Hasher: a.hasher, Clock: clk, Lockout: lockout,
-		Gate: authn.NewGate(authn.GateConfig{Share: a.SigninCPUShare})}
+		Gate: authn.NewGate(authn.GateConfig{Share: a.SigninCPUShare, Estimate: hashCost})}
 	audits := audit.NewWriter(clk)
 	signIn := &authn.SignIn{Passwords: passwords, MFA: mfa, Passkeys: pks, Sessions: sessions, Audit: audits,
 		Mail: notifier, Throttle: limiter, Metrics: a.metrics, MaxSpeedKmh: a.MaxTravelSpeed,
-		Hasher: a.hasher, Rules: rules, Clock: clk, Logger: a.logger.Named("signin")}
+		Hasher: a.hasher, Rules: rules, Clock: clk, Logger: a.logger.Named("signin"), OverloadHold: time.Second}
 	signIn.Locations = risk.OpenGeoIP(caddy.NewReplacer().ReplaceAll(a.GeoIPDB, ""), a.logger.Named("geoip"))
 	dir := &gateway.Directory{Store: st, TTL: 30 * time.Second, Now: clk.Now}
 	signIn.Renamed = dir.Forget

@@ -64,6 +64,13 @@ https://127.0.0.1:%d {
 		!strings.Contains(session, "Path=/") || strings.Contains(session, "Domain=") {
 		t.Fatalf("HTTPS session cookie: %q", resp.Header.Values("Set-Cookie"))
 	}
+	// Portal answers over HTTPS pin HTTPS for a year (without includeSubDomains).
+	for _, path := range []string{"/auth/login", "/auth/api/v1/me", "/auth/nope"} {
+		_, _, r := get(t, c, g.url+path)
+		if h := r.Header.Get("Strict-Transport-Security"); h != "max-age=31536000" {
+			t.Errorf("%s over HTTPS: Strict-Transport-Security %q", path, h)
+		}
+	}
 	if st, _, _ := get(t, c, g.url+"/app"); st != http.StatusOK || up.last(t).Get("X-Gatehouse-User-Email") != "tls@example.com" {
 		t.Fatalf("signed-in HTTPS request: %d", st)
 	}

@@ -23,7 +23,8 @@ const (
 
 // What webauthn.js shows in #passkey-error.
 const (
-	msgCancelled         = "The passkey request was cancelled or timed out."
+	msgCancelled         = "No passkey was used: the request was cancelled or timed out, or this device has no passkey for this site."
+	msgRemoved           = "This passkey is not registered here any more (it may have been removed). Sign in with your password or another passkey."
 	msgSignInFailed      = "Signing in with the passkey failed."
 	msgAlreadyRegistered = "This authenticator already holds a passkey for your account."
 )

@@ -45,6 +45,7 @@ type config struct {
 	binary, dir      string
 	rounds, conns    int
 	duration, warmup time.Duration
+	floodWarmup      time.Duration
 	flood            bool
 	minRatio         float64
 }
@@ -71,6 +72,7 @@ func main() {
 	flag.IntVar(&c.rounds, "rounds", 6, "groups; each runs every variant once")
 	flag.DurationVar(&c.duration, "duration", 3*time.Second, "measured window of each round")
 	flag.DurationVar(&c.warmup, "warmup", time.Second, "warm-up of each round before its window")
+	flag.DurationVar(&c.floodWarmup, "flood-warmup", 8*time.Second, "warm-up of a flood round: the burst the sign-in budget allows after a quiet round is spent before the window, so the figure is a sustained flood's")
 	flag.IntVar(&c.conns, "conns", 32, "keep-alive connections of the proxied load")
 	flag.BoolVar(&c.flood, "flood", false, "B alone against B under a sign-in flood, instead of A, B, C")
 	flag.Float64Var(&c.minRatio, "min-ratio", 0, "exit 3 when the first median ratio is below this (0 = never)")
@@ -230,7 +232,11 @@ func runRound(c *config, v *variant, group int, flood *counts) round {
 	if v.flood {
 		wg.Go(func() { drive(v.srv.addr, floodConns, floodRequests(v.srv.addr), &stop, t0, time.Time{}, flood) })
 	}
-	from := time.Now().Add(c.warmup)
+	warm := c.warmup
+	if v.flood {
+		warm = max(warm, c.floodWarmup)
+	}
+	from := time.Now().Add(warm)
 	to := from.Add(c.duration)
 	var cpu [2]time.Duration
 	wg.Go(func() {

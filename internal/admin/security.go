@@ -37,10 +37,10 @@ func (s *Service) Security(ctx context.Context, ws store.Workspace) (Security, e
 	if err != nil {
 		return Security{}, fmt.Errorf("reading security settings: %w", err)
 	}
-	return s.view(ctx, ws, set)
+	return s.view(set), nil
 }
 
-func (s *Service) view(ctx context.Context, ws store.Workspace, set store.SecuritySettings) (Security, error) {
+func (s *Service) view(set store.SecuritySettings) Security {
 	out := Security{
 		Require2FA: set.Require2FA, Require2FASince: set.Require2FASince, Grace: set.GracePeriod,
 		PasskeysForAdmins: set.RequirePasskeysForAdmins, AnomalyAction: set.AnomalyAction,
@@ -53,15 +53,11 @@ func (s *Service) view(ctx context.Context, ws store.Workspace, set store.Securi
 	if out.AnomalyAction == "" {
 		out.AnomalyAction = authn.AnomalyAlert
 	}
-	out.Lockout = authn.DefaultLockout
+	out.Lockout = (&authn.Lockout{}).Merge(out.LockoutOverride)
 	if s.Lockout != nil {
-		pol, err := s.Lockout.Effective(ctx, ws.TenantID())
-		if err != nil {
-			return Security{}, err
-		}
-		out.Lockout = pol
+		out.Lockout = s.Lockout.Merge(out.LockoutOverride)
 	}
-	return out, nil
+	return out
 }
 
 // SecurityChange is a change to the policy; nil fields stay as they are. The page, the
@@ -107,10 +103,7 @@ func (s *Service) UpdateSecurity(ctx context.Context, ws store.Workspace, by Adm
 	if err != nil {
 		return Security{}, fmt.Errorf("reading security settings: %w", err)
 	}
-	cur, err := s.view(ctx, ws, old)
-	if err != nil {
-		return Security{}, err
-	}
+	cur := s.view(old)
 	req2, grace, pka := cur.Require2FA, cur.Grace, cur.PasskeysForAdmins
 	set(&req2, c.Require2FA)
 	set(&grace, c.Grace)
@@ -139,7 +132,7 @@ func (s *Service) UpdateSecurity(ctx context.Context, ws store.Workspace, by Adm
 	if err := s.record(ctx, ws, by, audit.ActionSecuritySettings, "tenant:"+ws.Slug, details); err != nil {
 		return Security{}, err
 	}
-	return s.view(ctx, ws, next)
+	return s.view(next), nil
 }
 
 func set[T any](dst *T, v *T) {

@@ -9,10 +9,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/identity"
 )
 
 // ErrBusy: password checking is over its budget or its slots are all taken; the caller
-// answers 503 with Retry-After at once instead of queueing without bound.
+// answers 503 with Retry-After instead of queueing without bound.
 var ErrBusy = errors.New("password checking is at capacity")
 
 // OverloadError is ErrBusy with the time after which budget is back.
@@ -29,10 +31,10 @@ func (e *OverloadError) Unwrap() error { return ErrBusy }
 type GateConfig struct {
 	// Share is the fraction of the machine's CPU that password hashing may use over
 	// time (default 0.15). A login flood from rotating addresses — which per-IP limits
-	// never see — then leaves at least the rest to proxied traffic.
+	// never see — then leaves the rest to proxied traffic.
 	Share float64
 	// Burst is how many seconds of the budget may be spent at once after a quiet
-	// period (default 10 s: at Share 0.15 on 2 cores, 3 s of hashing, about a dozen
+	// period (default 10 s: at Share 0.15 on 2 cores, 3 s of hashing, about ten
 	// sign-ins at bcrypt cost 12 arriving together).
 	Burst time.Duration
 	// Slots is how many hashes may run at once (default: one fewer than the cores,
@@ -42,24 +44,34 @@ type GateConfig struct {
 	Wait time.Duration
 	// Procs is the number of cores (default GOMAXPROCS).
 	Procs int
+	// Estimate is what one hash is expected to cost before any was measured (default
+	// 250 ms; the gateway measures one at start).
+	Estimate time.Duration
+	// Measure runs fn and reports its cost (default: the CPU time of the thread that
+	// ran it). Tests in a synctest bubble measure fake wall time instead.
+	Measure func(fn func()) time.Duration
 }
 
 // Gate bounds password hashing, the one deliberately slow thing an unauthenticated
 // client can make the gateway do (SPEC §13: a login flood must not starve proxied
 // traffic of CPU or grow memory without bound). It keeps a token bucket of hashing
-// time: it fills at Share × Procs seconds per second up to Burst × that rate, each hash
-// takes its measured duration out of it, and while it is empty attempts are refused at
-// once (an *OverloadError with the time until it refills) — never queued behind the
-// hashes already running.
+// time: it fills at Share × Procs seconds per second up to Burst × that rate. An
+// attempt reserves what a hash is expected to cost before it may run (so attempts
+// waiting for a slot cannot overdraw the budget together) and is charged what it really
+// cost when it is done (its thread's CPU time). While the bucket cannot cover the next
+// hash, attempts are refused at once with the time until it can (*OverloadError) —
+// never queued behind the hashes already running.
 type Gate struct {
-	slots chan struct{}
-	wait  time.Duration
-	rate  float64 // seconds of hashing per second
-	cap   float64 // seconds
+	slots   chan struct{}
+	wait    time.Duration
+	rate    float64 // seconds of hashing per second
+	cap     float64 // seconds
+	measure func(func()) time.Duration
 
 	mu     sync.Mutex
-	tokens float64 // seconds; negative: debt from hashes that ran past the budget
+	tokens float64 // seconds; negative: debt from hashes that cost more than expected
 	last   time.Time
+	est    float64 // expected seconds per hash (moving average of measured ones)
 
 	evaluated atomic.Int64
 	refused   atomic.Int64
@@ -83,8 +95,15 @@ func NewGate(c GateConfig) *Gate {
 	if c.Wait <= 0 {
 		c.Wait = 2 * time.Second
 	}
+	if c.Estimate <= 0 {
+		c.Estimate = 250 * time.Millisecond
+	}
+	if c.Measure == nil {
+		c.Measure = cpuTime
+	}
 	rate := c.Share * float64(c.Procs)
-	g := &Gate{slots: make(chan struct{}, c.Slots), wait: c.Wait, rate: rate, cap: rate * c.Burst.Seconds()}
+	g := &Gate{slots: make(chan struct{}, c.Slots), wait: c.Wait, rate: rate, cap: rate * c.Burst.Seconds(),
+		measure: c.Measure, est: c.Estimate.Seconds()}
 	g.tokens, g.last = g.cap, time.Now()
 	return g
 }
@@ -95,10 +114,10 @@ func (g *Gate) Evaluated() int64 { return g.evaluated.Load() }
 // Refused counts attempts refused for want of budget or a slot.
 func (g *Gate) Refused() int64 { return g.refused.Load() }
 
-// Spent is the total time spent hashing.
+// Spent is the total measured cost of the hashes run.
 func (g *Gate) Spent() time.Duration { return time.Duration(g.spent.Load()) }
 
-// Admit tells whether there is budget for a hash now, without taking any: callers
+// Admit tells whether the budget covers a hash now, without reserving it: callers
 // check it before doing other work for an attempt (such as taking a lockout place), so
 // that a flood is refused as cheaply as possible.
 func (g *Gate) Admit() error {
@@ -107,31 +126,39 @@ func (g *Gate) Admit() error {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.checkLocked()
+	return g.coverLocked()
 }
 
-func (g *Gate) checkLocked() error {
+// coverLocked refills the bucket and refuses when it cannot cover the expected cost
+// of a hash (a full bucket always covers one, however expensive hashes are).
+func (g *Gate) coverLocked() error {
 	now := time.Now()
 	g.tokens = math.Min(g.cap, g.tokens+now.Sub(g.last).Seconds()*g.rate)
 	g.last = now
-	if g.tokens > 0 {
+	need := math.Min(g.est, g.cap)
+	if g.tokens >= need {
 		return nil
 	}
 	g.refused.Add(1)
-	retry := time.Duration(-g.tokens / g.rate * float64(time.Second))
+	retry := time.Duration((need - g.tokens) / g.rate * float64(time.Second))
 	return &OverloadError{RetryAfter: max(retry, time.Second).Round(time.Second)}
 }
 
-// Do runs fn (one password hash) when there is budget and a free slot, charging its
-// duration to the budget; otherwise it returns an *OverloadError without running fn.
+// Do runs fn (one password hash) when the budget covers it and a slot is free, and
+// charges its measured cost; otherwise it returns an *OverloadError without running fn.
 func (g *Gate) Do(ctx context.Context, fn func()) error {
 	if g == nil {
 		fn()
 		return nil
 	}
-	if err := g.Admit(); err != nil {
+	g.mu.Lock()
+	if err := g.coverLocked(); err != nil {
+		g.mu.Unlock()
 		return err
 	}
+	reserved := g.est
+	g.tokens -= reserved
+	g.mu.Unlock()
 	select {
 	case g.slots <- struct{}{}:
 	default:
@@ -140,20 +167,35 @@ func (g *Gate) Do(ctx context.Context, fn func()) error {
 		select {
 		case g.slots <- struct{}{}:
 		case <-t.C:
+			g.settle(reserved, 0)
 			g.refused.Add(1)
 			return &OverloadError{RetryAfter: time.Second}
 		case <-ctx.Done():
+			g.settle(reserved, 0)
 			return ctx.Err()
 		}
 	}
 	defer func() { <-g.slots }()
-	start := time.Now()
-	fn()
-	d := time.Since(start)
+	d := g.measure(fn)
 	g.evaluated.Add(1)
 	g.spent.Add(int64(d))
-	g.mu.Lock()
-	g.tokens -= d.Seconds()
-	g.mu.Unlock()
+	g.settle(reserved, d.Seconds())
 	return nil
+}
+
+// settle replaces a reservation by what was spent and updates the expected cost.
+func (g *Gate) settle(reserved, spent float64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.tokens += reserved - spent
+	if spent > 0 {
+		g.est = 0.8*g.est + 0.2*spent
+	}
+}
+
+// MeasureHash returns what one password check costs with h (its CPU time), to seed a
+// Gate's Estimate.
+func MeasureHash(h *identity.Hasher) time.Duration {
+	h.DummyHash() // computed and cached first: it is a hash of its own
+	return cpuTime(func() { h.EqualiseTiming("a password nobody has") })
 }

@@ -70,18 +70,25 @@ type Lockout struct {
 	Wait, Poll time.Duration
 }
 
-// Effective merges the tenant's overrides into the gateway's policy.
+// Effective is the policy in effect for a tenant: its overrides merged into the
+// gateway's policy.
 func (l *Lockout) Effective(ctx context.Context, tenantID string) (LockoutPolicy, error) {
-	p := l.Policy
-	if p.Threshold <= 0 {
-		p = DefaultLockout
-	}
 	if l.TenantPolicy == nil {
-		return p, nil
+		return l.Merge(LockoutPolicy{}), nil
 	}
 	t, err := l.TenantPolicy(ctx, tenantID)
 	if err != nil {
-		return p, fmt.Errorf("reading tenant lockout policy: %w", err)
+		return l.Merge(LockoutPolicy{}), fmt.Errorf("reading tenant lockout policy: %w", err)
+	}
+	return l.Merge(t), nil
+}
+
+// Merge applies a tenant's overrides t (zero fields: the gateway's) to the gateway's
+// policy.
+func (l *Lockout) Merge(t LockoutPolicy) LockoutPolicy {
+	p := l.Policy
+	if p.Threshold <= 0 {
+		p = DefaultLockout
 	}
 	if t.Threshold > 0 {
 		p.Threshold = t.Threshold
@@ -95,7 +102,7 @@ func (l *Lockout) Effective(ctx context.Context, tenantID string) (LockoutPolicy
 	if p.Max < p.Base {
 		p.Max = p.Base
 	}
-	return p, nil
+	return p
 }
 
 // Attempt is an admitted try; it must end with exactly one of Fail, Succeed or Abort.

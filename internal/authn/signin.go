@@ -91,6 +91,12 @@ type SignIn struct {
 	// Renamed is called after first-run setup renamed the workspace (nil: nothing), so
 	// caches of tenant names can forget them.
 	Renamed func()
+	// OverloadHold is how long an attempt refused for want of hashing budget is held
+	// before the answer (0: none). The refusal itself costs nothing, but a client that
+	// retries in a tight loop would turn instant refusals into a CPU flood of their own;
+	// holding the answer (a sleeping goroutine, no CPU) slows such a client down to a
+	// few attempts per second per connection.
+	OverloadHold time.Duration
 }
 
 func (s *SignIn) log() *zap.Logger {
@@ -179,6 +185,14 @@ func (s *SignIn) checkFailed(ctx context.Context, ws store.Workspace, c Client, 
 		return Outcome{Status: Busy, RetryAfter: be.RetryAfter}, true, nil
 	case errors.As(err, &oe):
 		s.metric("overloaded")
+		if s.OverloadHold > 0 {
+			t := time.NewTimer(s.OverloadHold)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
+		}
 		return Outcome{Status: Overloaded, RetryAfter: oe.RetryAfter}, true, nil
 	}
 	s.log().Error("sign-in check failed", zap.Error(err))

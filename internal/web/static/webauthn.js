@@ -81,6 +81,7 @@
         if (!res.ok) {
           var err = new Error("server");
           err.status = res.status;
+          err.code = data && data.error;
           throw err;
         }
         return data;
@@ -99,13 +100,24 @@
     if (el) el.textContent = text;
   }
 
+  // describe says what happened, as far as the browser and the server tell: the
+  // browser reports "no passkey on this device" and "cancelled" alike (NotAllowedError,
+  // so sites cannot probe for credentials); the server tells a passkey it does not know
+  // (removed, or never registered here) from one that failed verification.
   function describe(err, failed) {
     switch (err && err.name) {
-      case "NotAllowedError": return "The passkey request was cancelled or timed out.";
+      case "NotAllowedError": return "No passkey was used: the request was cancelled or timed out, or this device has no passkey for this site.";
       case "InvalidStateError": return "This authenticator already holds a passkey for your account.";
       case "SecurityError": return "Passkeys cannot be used on this address.";
     }
+    switch (err && err.code) {
+      case "passkey_unknown": return "This passkey is not registered here any more (it may have been removed). Sign in with your password or another passkey.";
+      case "no_passkeys": return "You have no passkey yet. Use your authenticator app or a recovery code.";
+      case "no_pending_sign_in": return "Your sign-in expired. Please sign in again.";
+      case "too_many_requests": return "Too many attempts. Please wait a moment and try again.";
+    }
     if (err && err.status === 429) return "Too many attempts. Please wait a moment and try again.";
+    if (err && err.status === 503) return "Signing in is busy right now. Please try again in a moment.";
     return failed;
   }
 
