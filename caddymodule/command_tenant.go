@@ -155,29 +155,12 @@ func printSecurity(w io.Writer, slug, name string, s admin.Security) {
 	o, l := s.LockoutOverride, s.Lockout
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "tenant %s (%s)\n", slug, name)
-	fmt.Fprintf(tw, "  require 2FA:\t%s, grace period %s\n", req, formatDuration(s.Grace))
+	fmt.Fprintf(tw, "  require 2FA:\t%s, grace period %s\n", req, admin.FormatDuration(s.Grace))
 	fmt.Fprintf(tw, "  require passkeys for admins:\t%s\n", onoff[s.PasskeysForAdmins])
 	fmt.Fprintf(tw, "  on unusual sign-in:\t%s\n", s.AnomalyAction)
 	fmt.Fprintf(tw, "  lockout:\tafter %d failures (%s), for %s (%s), doubling up to %s (%s)\n",
-		l.Threshold, source(o.Threshold > 0), formatDuration(l.Base), source(o.Base > 0), formatDuration(l.Max), source(o.Max > 0))
+		l.Threshold, source(o.Threshold > 0), admin.FormatDuration(l.Base), source(o.Base > 0), admin.FormatDuration(l.Max), source(o.Max > 0))
 	_ = tw.Flush()
-}
-
-// formatDuration writes d the way it is usually given: 7d, 24h, 15m, 90s.
-func formatDuration(d time.Duration) string {
-	switch {
-	case d == 0:
-		return "0"
-	case d%(24*time.Hour) == 0 && d >= 48*time.Hour:
-		return fmt.Sprintf("%dd", d/(24*time.Hour))
-	case d%time.Hour == 0:
-		return fmt.Sprintf("%dh", d/time.Hour)
-	case d%time.Minute == 0:
-		return fmt.Sprintf("%dm", d/time.Minute)
-	case d%time.Second == 0:
-		return fmt.Sprintf("%ds", d/time.Second)
-	}
-	return d.String()
 }
 
 // onOff reads an on/off flag (nil when not given).

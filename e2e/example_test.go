@@ -50,6 +50,12 @@ func TestCaddyfileExample(t *testing.T) {
 	if st != http.StatusOK || !strings.Contains(body, "Gatehouse says you are <strong>newcomer@example.com</strong>") {
 		t.Fatalf("demo page: %d\n%s", st, body)
 	}
+	// The demo app leads to the portal's pages (the owner sees the workspace's too).
+	for _, link := range []string{`href="/auth/settings/security"`, `href="/auth/admin/security"`, `href="/auth/logout"`} {
+		if !strings.Contains(body, link) {
+			t.Errorf("demo page has no %s", link)
+		}
+	}
 	if st, body, _ = get(t, browser(t), g.url+"/public/hello"); st != http.StatusOK || !strings.Contains(body, "No identity") {
 		t.Fatalf("public demo page: %d\n%s", st, body)
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -26,6 +27,13 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		// The end-to-end tier (the built binary, a real browser, real servers) is not
+		// part of the -short loop; make test and CI run it.
+		fmt.Println("e2e: not run under -short")
+		os.Exit(0)
+	}
 	dir, err := os.MkdirTemp("", "gatehouse-e2e-")
 	if err != nil {
 		panic(err)

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/gatehouse-dev/gatehouse/internal/admin"
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/session"
 )
@@ -28,6 +29,7 @@ var pages = func() map[string]*template.Template {
 		"date":     func(t time.Time) string { return t.UTC().Format("2 Jan 2006") },
 		"datetime": func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 MST") },
 		"days":     func(d time.Duration) int { return int(d / (24 * time.Hour)) },
+		"duration": admin.FormatDuration,
 	}
 	m := map[string]*template.Template{}
 	for _, name := range pageNames {

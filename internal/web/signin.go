@@ -252,7 +252,7 @@ type setupPage struct {
 // setupPage: the first-run link lets its holder name the workspace and create its
 // first owner. A link that can no longer be used says so instead of showing the form.
 func (p *Portal) setupPage(c *call) error {
-	d := setupPage{MinLength: p.Rules.MinLength, Workspace: c.Workspace.Name}
+	d := setupPage{MinLength: p.Rules.MinLength}
 	tok := c.r.URL.Query().Get("token")
 	open, err := authn.SetupOpen(c.r.Context(), c.Workspace, tok, p.Clock)
 	if err != nil {
