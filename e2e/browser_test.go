@@ -16,6 +16,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
 
 // stepTimeout bounds every single browser step (a navigation, a wait, a ceremony), so
@@ -75,10 +77,7 @@ func chromiumPath(t *testing.T) string {
 			return p
 		}
 	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium is required in CI (apt-get install chromium)")
-	}
-	t.Skip("chromium not installed; skipping the real-browser tests outside CI (apt-get install chromium)")
+	testenv.Need(t, "chromium is not installed (apt-get install chromium, or run make test, which installs it)")
 	return ""
 }
 

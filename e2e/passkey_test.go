@@ -244,6 +244,18 @@ func TestPasskeyInChromium(t *testing.T) {
 	c.clickPasskey()
 	c.waitPath(protectedPath)
 	c.expectUpstream(t, up, passkeyEmail, "hwk")
+
+	// A passkey removed from the account but still on the device: signing in with it
+	// says that it is not registered any more — not "cancelled", not a bare failure.
+	c.do("removing the passkey", chromedp.Navigate(g.url+"/auth/settings/security"),
+		chromedp.Click(chromedp.CSS(`form[action="/auth/settings/passkeys/delete"] button`)))
+	c.waitFor("the passkey gone", `location.pathname === "/auth/settings/security" && !document.querySelector('form[action="/auth/settings/passkeys/delete"]')`)
+	c.signOut(g)
+	mark = c.apiMark()
+	c.passkeySignIn(g, "/auth/login?rd="+protectedPath)
+	c.waitError("passkey-login", msgRemoved)
+	c.expectAPI(t, "a removed passkey", mark, "401")
+	c.expectSignedOut(t, g, up, "a removed passkey")
 }
 
 // passwordSignIn types the e-mail and password into the sign-in form and submits it.

@@ -3,12 +3,13 @@ package e2e
 import (
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
 
 // oathtool runs the independent TOTP implementation from Debian's oathtool package.
@@ -16,10 +17,7 @@ func oathtool(t *testing.T, secret, now string) string {
 	t.Helper()
 	path, err := exec.LookPath("oathtool")
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("oathtool is required in CI (apt-get install oathtool)")
-		}
-		t.Skip("oathtool not installed; skipping outside CI (apt-get install oathtool, or run make test, which installs it)")
+		testenv.Need(t, "oathtool is not installed (apt-get install oathtool, or run make test, which installs it)")
 	}
 	out, err := exec.Command(path, "--totp", "-b", "-N", now, secret).Output()
 	if err != nil {

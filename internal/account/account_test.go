@@ -16,7 +16,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/secret"
 	"github.com/gatehouse-dev/gatehouse/internal/session"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
-	"github.com/gatehouse-dev/gatehouse/internal/testenv"
+	"github.com/gatehouse-dev/gatehouse/internal/testenv/testdb"
 )
 
 const pw = "an entirely adequate passphrase"
@@ -36,7 +36,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	st := testenv.Store(t)
+	st := testdb.Store(t)
 	clk := clock.NewFake(time.Now().Truncate(30 * time.Second).Add(5 * time.Second))
 	cipher, err := secret.NewFieldCipher(bytes.Repeat([]byte{3}, 32))
 	if err != nil {
@@ -48,7 +48,7 @@ func newFixture(t *testing.T) *fixture {
 	sessions := session.NewManager(st, clk, session.Options{})
 	audits := audit.NewWriter(clk)
 	signIn := &authn.SignIn{Passwords: passwords, MFA: mfa, Sessions: sessions, Audit: audits, Hasher: hasher, Clock: clk}
-	f := &fixture{ws: testenv.Workspace(t, st, "acme"), sessions: sessions, clk: clk, forgot: new(forgotten)}
+	f := &fixture{ws: testdb.Workspace(t, st, "acme"), sessions: sessions, clk: clk, forgot: new(forgotten)}
 	f.svc = &Service{MFA: mfa, Passwords: passwords, SignIn: signIn, Sessions: f.forgot, Audit: audits}
 	return f
 }
@@ -105,6 +105,7 @@ func (f *fixture) code(t *testing.T, secret string) string {
 // shows the same key again (the app the user scanned keeps working); the right code
 // turns it on and gives recovery codes once; each step is audited.
 func TestMistypedCodeKeepsTheKey(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	me := f.me(t, "ann@acme.test", false)
@@ -134,6 +135,7 @@ func TestMistypedCodeKeepsTheKey(t *testing.T) {
 // TestForcedEnrolmentCompletesTheSignIn: a pending session that enrols a factor comes
 // out signed in — a new full session replaces the pending one.
 func TestForcedEnrolmentCompletesTheSignIn(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	me := f.me(t, "new@acme.test", true)
@@ -157,6 +159,7 @@ func TestForcedEnrolmentCompletesTheSignIn(t *testing.T) {
 // TestSensitiveChangesNeedThePassword: removing the app and making new recovery codes
 // need the current password; recovery codes need a second factor to back up.
 func TestSensitiveChangesNeedThePassword(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	me := f.me(t, "ann@acme.test", false)
@@ -188,6 +191,7 @@ func TestSensitiveChangesNeedThePassword(t *testing.T) {
 // TestPasskeysOfOthersAreOutOfReach: renaming or deleting another user's passkey is
 // "no such passkey"; a name is 1 to 64 characters.
 func TestPasskeysOfOthersAreOutOfReach(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	ann, bob := f.me(t, "ann@acme.test", false), f.me(t, "bob@acme.test", false)
@@ -216,6 +220,7 @@ func TestPasskeysOfOthersAreOutOfReach(t *testing.T) {
 // TestLocationObjectionIsRecorded: the choice is stored, audited, and the session's
 // cached user record is dropped so it takes effect at once.
 func TestLocationObjectionIsRecorded(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	me := f.me(t, "ann@acme.test", false)

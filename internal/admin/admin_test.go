@@ -12,7 +12,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/store/kv"
-	"github.com/gatehouse-dev/gatehouse/internal/testenv"
+	"github.com/gatehouse-dev/gatehouse/internal/testenv/testdb"
 )
 
 const pw = "an entirely adequate passphrase"
@@ -26,14 +26,14 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	st := testenv.Store(t)
+	st := testdb.Store(t)
 	clk := clock.NewFake(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
 	svc := &Service{
 		Lockout: &authn.Lockout{KV: kv.NewMemory(clk, 100), Policy: authn.DefaultLockout},
 		MFA:     &authn.MFA{Clock: clk}, Audit: audit.NewWriter(clk),
 		Hasher: &identity.Hasher{Cost: 4}, Rules: identity.PasswordRules{MinLength: 15}, Clock: clk,
 	}
-	return &fixture{svc: svc, ws: testenv.Workspace(t, st, "acme"), st: st, clk: clk}
+	return &fixture{svc: svc, ws: testdb.Workspace(t, st, "acme"), st: st, clk: clk}
 }
 
 func (f *fixture) user(t *testing.T, email, role string) (store.User, Admin) {
@@ -60,6 +60,7 @@ func (f *fixture) lastRecord(t *testing.T) store.AuditRecord {
 // and whether it belongs to a member; the unlock is audited with who did it and from
 // where; members cannot unlock.
 func TestUnlockSaysWhatItFound(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	_, owner := f.user(t, "owner@acme.test", identity.RoleOwner)
@@ -104,6 +105,7 @@ func TestUnlockSaysWhatItFound(t *testing.T) {
 
 // TestResetFactorsRespectsRoles: admins reset members; only owners reset admins.
 func TestResetFactorsRespectsRoles(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	_, owner := f.user(t, "owner@acme.test", identity.RoleOwner)
@@ -130,6 +132,7 @@ func TestResetFactorsRespectsRoles(t *testing.T) {
 // it concerns; a change is audited with the old and new values; defaults are shown as
 // they apply (7-day grace, alert, the gateway's lockout).
 func TestUpdateSecurityValidatesAndAudits(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	_, owner := f.user(t, "owner@acme.test", identity.RoleOwner)
@@ -175,6 +178,7 @@ func TestUpdateSecurityValidatesAndAudits(t *testing.T) {
 // TestAddUserAndTenantsNameTheField: bad entries say which input is wrong; only owners
 // make owners; only the operator (CLI) creates workspaces.
 func TestAddUserAndTenantsNameTheField(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
 	_, asAdmin := f.user(t, "adm@acme.test", identity.RoleAdmin)
@@ -213,7 +217,8 @@ func TestAddUserAndTenantsNameTheField(t *testing.T) {
 // TestEnsureDefaultTenantOnce: several instances starting together create the default
 // workspace once; a store with other tenants gets none.
 func TestEnsureDefaultTenantOnce(t *testing.T) {
-	st := testenv.Store(t)
+	t.Parallel()
+	st := testdb.Store(t)
 	clk := clock.Real{}
 	ids := make(chan string, 8)
 	for range 8 {
@@ -231,8 +236,8 @@ func TestEnsureDefaultTenantOnce(t *testing.T) {
 			t.Fatalf("default tenants %q and %q", first, id)
 		}
 	}
-	other := testenv.Store(t)
-	testenv.Workspace(t, other, "acme")
+	other := testdb.Store(t)
+	testdb.Workspace(t, other, "acme")
 	if tn, err := EnsureDefaultTenant(context.Background(), other, clk); err != nil || tn.ID != "" {
 		t.Fatalf("store with tenants: %+v %v", tn, err)
 	}

@@ -25,6 +25,7 @@ func hash(d time.Duration) func() { return func() { time.Sleep(d) } }
 // TestGateBoundsConcurrency: never more hashes at once than slots; attempts that find
 // every slot taken wait, then are refused rather than queued without bound.
 func TestGateBoundsConcurrency(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		g := NewGate(GateConfig{Slots: 3, Wait: 20 * time.Millisecond, Share: 1, Procs: 8, Burst: time.Hour, Measure: wallTime})
 		var running, peak, busy atomic.Int32
@@ -52,6 +53,7 @@ func TestGateBoundsConcurrency(t *testing.T) {
 
 // TestGateDefaultsLeaveACore: by default hashing never takes every core.
 func TestGateDefaultsLeaveACore(t *testing.T) {
+	t.Parallel()
 	for procs, want := range map[int]int{1: 1, 2: 1, 4: 3, 16: 15} {
 		if got := cap(NewGate(GateConfig{Procs: procs}).slots); got != want {
 			t.Errorf("%d cores: %d slots, want %d", procs, got, want)
@@ -62,6 +64,7 @@ func TestGateDefaultsLeaveACore(t *testing.T) {
 // TestGateCPUBudget: a flood of attempts gets at most Share of the CPU over time; the
 // rest are refused at once, with a Retry-After, and the budget comes back.
 func TestGateCPUBudget(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		// 2 cores at 15 %: 0.3 s of hashing per second, at most 3 s (10 s) at once.
 		g := NewGate(GateConfig{Procs: 2, Share: 0.15, Burst: 10 * time.Second, Slots: 1, Measure: wallTime})
@@ -106,6 +109,7 @@ func TestGateCPUBudget(t *testing.T) {
 // hashing reserve their expected cost, so eight clients at once cannot spend more than
 // the budget (they used to all pass the check before the first hash was charged).
 func TestGateWaitersCannotOverdraw(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		g := NewGate(GateConfig{Procs: 1, Share: 0.15, Burst: 10 * time.Second, Slots: 1, Wait: 5 * time.Second,
 			Estimate: 300 * time.Millisecond, Measure: wallTime})
@@ -132,6 +136,7 @@ func TestGateWaitersCannotOverdraw(t *testing.T) {
 // TestGateMeasuresCPUTime: by default a hash is charged the CPU time its thread spent,
 // not the time it waited (a sleeping "hash" costs nothing, a busy one its work).
 func TestGateMeasuresCPUTime(t *testing.T) {
+	t.Parallel()
 	if d := cpuTime(func() { time.Sleep(50 * time.Millisecond) }); d > 10*time.Millisecond {
 		t.Errorf("a 50 ms sleep was charged %v of CPU", d)
 	}

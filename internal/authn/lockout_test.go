@@ -122,6 +122,7 @@ func lockedService(t *testing.T, clk clock.Clock) (*Passwords, store.TenantHandl
 // TestConcurrentWrongPasswordsHashAtMostFive: 100 concurrent wrong passwords for one
 // account evaluate at most 5 password hashes and leave the account locked.
 func TestConcurrentWrongPasswordsHashAtMostFive(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC))
 	s, th := lockedService(t, clk)
 	var wg sync.WaitGroup
@@ -142,6 +143,7 @@ func TestConcurrentWrongPasswordsHashAtMostFive(t *testing.T) {
 // right password all succeed. (Attempts used to take numbered slots, so those past the
 // threshold were refused as locked for 15 minutes although nothing had failed.)
 func TestConcurrentCorrectPasswordsAreNeverLocked(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC))
 	s, th := lockedService(t, clk)
 	errs := make([]error, 10)
@@ -163,6 +165,7 @@ func TestConcurrentCorrectPasswordsAreNeverLocked(t *testing.T) {
 // TestBusyIsAShortRetryNotALock: while the places are held by attempts still being
 // checked, a further attempt waits, then gets a one-second retry — never a lock.
 func TestBusyIsAShortRetryNotALock(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		clk := clock.Real{} // fake time inside the bubble
 		l := &Lockout{KV: newCounters(clk), Policy: LockoutPolicy{Threshold: 2, Base: 15 * time.Minute, Max: time.Hour}, Wait: time.Second}
@@ -205,6 +208,7 @@ func TestBusyIsAShortRetryNotALock(t *testing.T) {
 // TestLockoutBackOffAndReset: 15 m, 30 m, 1 h … capped at 24 h; a success resets it;
 // an unknown e-mail behaves exactly like a known one.
 func TestLockoutBackOffAndReset(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC))
 	s, th := lockedService(t, clk)
 	ctx := context.Background()
@@ -259,6 +263,7 @@ func TestLockoutBackOffAndReset(t *testing.T) {
 
 // TestFailuresBetweenSuccessesDoNotAccumulate: only consecutive failures lock.
 func TestFailuresBetweenSuccessesDoNotAccumulate(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC))
 	s, th := lockedService(t, clk)
 	ctx := context.Background()
@@ -278,6 +283,7 @@ func isLockedErr(err error) bool { _, ok := IsLocked(err); return ok }
 
 // TestLockoutFailsClosed: when the counters cannot be read, no password is checked.
 func TestLockoutFailsClosed(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(time.Now())
 	s, th := lockedService(t, clk)
 	s.Lockout.KV = downCounters{}
@@ -293,6 +299,7 @@ func (downCounters) TTL(context.Context, string) (time.Duration, error) { return
 
 // TestTenantLockoutPolicy: a tenant's own threshold and durations replace the gateway's.
 func TestTenantLockoutPolicy(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC))
 	s, th := lockedService(t, clk)
 	s.Lockout.TenantPolicy = func(context.Context, string) (LockoutPolicy, error) {
@@ -319,6 +326,7 @@ func TestTenantLockoutPolicy(t *testing.T) {
 // TestOverloadDoesNotCount: an attempt refused for want of hashing budget is neither a
 // failure nor a lock.
 func TestOverloadDoesNotCount(t *testing.T) {
+	t.Parallel()
 	clk := clock.NewFake(time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC))
 	s, th := lockedService(t, clk)
 	s.Gate = NewGate(GateConfig{Procs: 1, Share: 0.001, Burst: time.Millisecond})

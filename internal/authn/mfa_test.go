@@ -34,6 +34,7 @@ func newMFA(t *testing.T) (*MFA, *clock.Fake, store.TenantHandle, store.User) {
 }
 
 func TestTOTPEnrolmentSkewAndReplay(t *testing.T) {
+	t.Parallel()
 	m, clk, th, u := newMFA(t)
 	ctx := context.Background()
 	k, err := m.BeginTOTP(ctx, th, u, "Acme")
@@ -84,6 +85,7 @@ func TestTOTPEnrolmentSkewAndReplay(t *testing.T) {
 }
 
 func TestResetFactors(t *testing.T) {
+	t.Parallel()
 	m, clk, th, u := newMFA(t)
 	ctx := context.Background()
 	k, _ := m.BeginTOTP(ctx, th, u, "Acme")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -14,23 +13,13 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/clock"
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
-	"github.com/gatehouse-dev/gatehouse/internal/secret"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
-	"github.com/gatehouse-dev/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse-dev/gatehouse/internal/testenv/testdb"
 )
 
 func newTenant(t *testing.T) store.TenantHandle {
 	t.Helper()
-	st, err := sqlstore.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "a.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	tn := store.Tenant{ID: secret.NewID(), Slug: "acme", Name: "Acme", CreatedAt: time.Now()}
-	if err := st.Tenants().CreateTenant(context.Background(), tn); err != nil {
-		t.Fatal(err)
-	}
-	return st.Tenant(tn.ID)
+	return testdb.Workspace(t, testdb.Store(t), "acme")
 }
 
 func bcryptCost(t *testing.T, hash string) int {
@@ -44,6 +33,7 @@ func bcryptCost(t *testing.T, hash string) int {
 }
 
 func TestPasswordCheckOutcomes(t *testing.T) {
+	t.Parallel()
 	th := newTenant(t)
 	ctx := context.Background()
 	clk := clock.NewFake(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
@@ -99,6 +89,7 @@ func TestPasswordCheckOutcomes(t *testing.T) {
 }
 
 func TestSetupTokenIsSingleUseAndOnlyForEmptyTenant(t *testing.T) {
+	t.Parallel()
 	th := newTenant(t)
 	ctx := context.Background()
 	clk := clock.NewFake(time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC))
@@ -130,6 +121,7 @@ func TestSetupTokenIsSingleUseAndOnlyForEmptyTenant(t *testing.T) {
 }
 
 func TestPrepareUserRejectsBadInput(t *testing.T) {
+	t.Parallel()
 	h := &identity.Hasher{Cost: 4}
 	for _, n := range []NewUser{
 		{Email: "bad", Password: "an entirely adequate passphrase", Roles: []string{"member"}},
@@ -147,6 +139,7 @@ func TestPrepareUserRejectsBadInput(t *testing.T) {
 // TestConcurrentSetupCreatesOneOwner: several live setup links used at the same moment
 // (one is logged per start) create exactly one owner.
 func TestConcurrentSetupCreatesOneOwner(t *testing.T) {
+	t.Parallel()
 	th := newTenant(t)
 	ctx := context.Background()
 	clk := clock.Real{}

@@ -8,6 +8,7 @@ import (
 )
 
 func TestRequireGracePeriodAndAdminPasskeys(t *testing.T) {
+	t.Parallel()
 	since := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	old := store.User{Roles: []string{"member"}, CreatedAt: since.AddDate(-1, 0, 0)}
 	newcomer := store.User{Roles: []string{"member"}, CreatedAt: since.AddDate(0, 0, 10)}
@@ -51,6 +52,7 @@ func TestRequireGracePeriodAndAdminPasskeys(t *testing.T) {
 }
 
 func TestConfiguredZeroGraceMeansNone(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	s := UpdateSettings(store.SecuritySettings{}, true, 0, false, "u1", now)
 	u := store.User{Roles: []string{"member"}, CreatedAt: now.AddDate(-1, 0, 0)}

@@ -18,7 +18,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/secret"
 	"github.com/gatehouse-dev/gatehouse/internal/session"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
-	"github.com/gatehouse-dev/gatehouse/internal/testenv"
+	"github.com/gatehouse-dev/gatehouse/internal/testenv/testdb"
 )
 
 // Small fakes for what the flows hand on: mail, the per-account throttle, metrics.
@@ -67,13 +67,13 @@ type flow struct {
 
 func newFlow(t *testing.T) *flow {
 	t.Helper()
-	st := testenv.Store(t)
+	st := testdb.Store(t)
 	clk := clock.NewFake(time.Now().Truncate(30 * time.Second).Add(5 * time.Second))
 	cipher, err := secret.NewFieldCipher(bytes.Repeat([]byte{5}, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &flow{st: st, ws: testenv.Workspace(t, st, "acme"), clk: clk, mail: &mailbox{}, th: &throttle{}, count: &counts{m: map[string]int{}}}
+	f := &flow{st: st, ws: testdb.Workspace(t, st, "acme"), clk: clk, mail: &mailbox{}, th: &throttle{}, count: &counts{m: map[string]int{}}}
 	h := &identity.Hasher{Cost: 4}
 	f.s = &SignIn{
 		Passwords: &Passwords{Hasher: h, Clock: clk, Lockout: &Lockout{KV: newCounters(clk), Policy: DefaultLockout}},
@@ -114,6 +114,7 @@ func (f *flow) audited(t *testing.T) []store.AuditRecord {
 // TestPasswordOutcomes: each answer of the password step is a status, audited before
 // it is returned; only a success carries a session.
 func TestPasswordOutcomes(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t)
 	ctx := context.Background()
 	u := f.user(t, "ann@acme.test")
@@ -149,6 +150,7 @@ func TestPasswordOutcomes(t *testing.T) {
 // TestFailuresLockAndMail: the fifth failure locks, is audited as a lock and mailed to
 // the account's owner; unknown addresses lock alike but nobody is mailed.
 func TestFailuresLockAndMail(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t)
 	ctx := context.Background()
 	f.user(t, "ann@acme.test")
@@ -180,6 +182,7 @@ func TestFailuresLockAndMail(t *testing.T) {
 // code completes it with a new session; a wrong or replayed code is refused and counts
 // towards the lockout; without a pending sign-in there is nothing to complete.
 func TestSecondFactorStep(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t)
 	ctx := context.Background()
 	u := f.user(t, "ann@acme.test")
@@ -228,6 +231,7 @@ func TestSecondFactorStep(t *testing.T) {
 // TestEnrolmentRequiredAndGrace: under "require 2FA", a member without a factor is
 // reminded during the grace period and may only enrol after it.
 func TestEnrolmentRequiredAndGrace(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t)
 	ctx := context.Background()
 	f.user(t, "ann@acme.test")
@@ -252,6 +256,7 @@ func TestEnrolmentRequiredAndGrace(t *testing.T) {
 // TestOverloadedAttemptsAreHeld: an attempt over the hashing budget is refused without
 // a hash, after the hold (a client in a tight loop is slowed down).
 func TestOverloadedAttemptsAreHeld(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		f := newFlow(t)
 		f.s.OverloadHold = time.Second
@@ -276,6 +281,7 @@ func TestOverloadedAttemptsAreHeld(t *testing.T) {
 // TestSignOutRevokes: sign-out revokes the session (audited) and fails, rather than
 // reporting success, when the revocation cannot be stored.
 func TestSignOutRevokes(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t)
 	ctx := context.Background()
 	f.user(t, "ann@acme.test")
@@ -295,6 +301,7 @@ func TestSignOutRevokes(t *testing.T) {
 // TestSetupNamesTheWorkspaceOnce: the setup link creates the first owner, names the
 // workspace and signs the owner in; afterwards every link is closed.
 func TestSetupNamesTheWorkspaceOnce(t *testing.T) {
+	t.Parallel()
 	f := newFlow(t)
 	ctx := context.Background()
 	renamed := 0

@@ -99,6 +99,7 @@ func request(method, target, host, token string, hdr ...string) *http.Request {
 }
 
 func TestDecideOutcomes(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	g := f.gateway(t, false)
 	tok := f.login(t, "a")
@@ -128,6 +129,7 @@ func TestDecideOutcomes(t *testing.T) {
 }
 
 func TestSignedInRequestGetsIdentityHeaders(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	g := f.gateway(t, false)
 	tok := f.login(t, "a")
@@ -149,6 +151,7 @@ func TestSignedInRequestGetsIdentityHeaders(t *testing.T) {
 
 // TestTenantIsolationByHost: a session of tenant A is worthless on tenant B's host.
 func TestTenantIsolationByHost(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	g := f.gateway(t, true)
 	tokA := f.login(t, "a")
@@ -166,6 +169,7 @@ func TestTenantIsolationByHost(t *testing.T) {
 // TestStoreFailureFailsClosed: when the store cannot be read, protected routes answer
 // 503 — never "continue without identity" — while public routes keep working.
 func TestStoreFailureFailsClosed(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	g := f.gateway(t, false)
 	g.Sessions = session.NewManager(f.st, clock.Real{}, session.Options{}) // cold cache
@@ -187,6 +191,7 @@ func TestStoreFailureFailsClosed(t *testing.T) {
 }
 
 func TestRespond(t *testing.T) {
+	t.Parallel()
 	g := &Gateway{Prefix: "/auth"}
 	cases := []struct {
 		o        Outcome
@@ -219,6 +224,7 @@ func TestRespond(t *testing.T) {
 }
 
 func TestCookieValue(t *testing.T) {
+	t.Parallel()
 	h := http.Header{"Cookie": {"a=1; gatehouse_csrf=zz; gatehouse=tok; gatehouse=second", "x=y"}}
 	if v := cookieValue(h, "gatehouse"); v != "tok" {
 		t.Fatalf("got %q", v)
@@ -255,6 +261,7 @@ func BenchmarkDecideSignedInAllowed(b *testing.B) {
 }
 
 func TestMethodOverrideDecidedStrictly(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	pol, err := policy.Compile([]policy.Rule{{Path: "/api/items/{id}", Methods: []string{"DELETE"}, Access: policy.Deny}}, policy.SignedIn)
 	if err != nil {
@@ -277,6 +284,7 @@ func TestMethodOverrideDecidedStrictly(t *testing.T) {
 // TestHostCacheFloodKeepsTenants: random unknown hosts fill the cache without evicting
 // a real tenant's entry.
 func TestHostCacheFloodKeepsTenants(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	h := &Directory{Store: f.st, TTL: time.Hour, Now: time.Now}
 	if _, err := h.ByHost(t.Context(), "a.example.com"); err != nil {

@@ -14,6 +14,7 @@ import (
 )
 
 func TestOwnCookiesNeverReachUpstream(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	g := f.gateway(t, false)
 	tok := f.login(t, "a")
@@ -34,6 +35,7 @@ func TestOwnCookiesNeverReachUpstream(t *testing.T) {
 }
 
 func TestTrailersCannotCarryIdentity(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	g := f.gateway(t, false)
 	r := request("POST", "/public/x", "a.example.com", "")
@@ -76,6 +78,7 @@ func (b *trailerAtEOF) Read(p []byte) (int, error) {
 // TestFrameworkReadingsCannotDodgeRules: /admin.json and method overrides are decided
 // as strictly as the route they reach in Rails-, Laravel- or Express-style upstreams.
 func TestFrameworkReadingsCannotDodgeRules(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	g := f.gateway(t, false)
 	tok := f.login(t, "a")
@@ -100,6 +103,7 @@ func TestFrameworkReadingsCannotDodgeRules(t *testing.T) {
 // TestRouteLimits: a limited route answers 429 with Retry-After once a client used its
 // share; other clients and other routes are unaffected.
 func TestRouteLimits(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t)
 	g := f.gateway(t, false)
 	rl, err := NewRouteLimits([]RouteLimit{{Path: "/public/search", PerIP: ratelimit.Rule{PerIP: limiter.Rate{Limit: 2, Period: time.Minute}}}}, ratelimit.New(nil, nil))

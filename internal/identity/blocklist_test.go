@@ -7,6 +7,7 @@ import (
 )
 
 func TestBlocklistFile(t *testing.T) {
+	t.Parallel()
 	seen := map[string]int{}
 	entries := 0
 	for i, line := range strings.Split(blocklistText, "\n") {
@@ -37,6 +38,7 @@ func TestBlocklistFile(t *testing.T) {
 }
 
 func TestBlocklisted(t *testing.T) {
+	t.Parallel()
 	for _, pw := range []string{"password", "123456", "qwerty", "iloveyou", "letmein", "trustno1", "p@ssw0rd", "correcthorsebatterystaple", "пароль"} {
 		if !blocklisted(pw) {
 			t.Errorf("%q is not blocklisted", pw)

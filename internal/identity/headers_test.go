@@ -6,6 +6,7 @@ import (
 )
 
 func TestIsIdentityHeader(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{
 		"X-Gatehouse-User-Id", "x-gatehouse-user-id", "X_GATEHOUSE_USER_ID", "x_gatehouse_user_email",
 		"X-Gatehouse-Anything-New", "X-GATEHOUSE-", "Remote-User", "remote_user", "REMOTE-GROUPS", "Remote_Email", "remote-name",
@@ -22,6 +23,7 @@ func TestIsIdentityHeader(t *testing.T) {
 }
 
 func TestStripIdentityHeadersEverySpelling(t *testing.T) {
+	t.Parallel()
 	h := http.Header{
 		"X-Gatehouse-User-Id":    {"forged", "forged2"},
 		"x-gatehouse-user-email": {"forged"},
@@ -52,6 +54,7 @@ func TestStripIdentityHeadersEverySpelling(t *testing.T) {
 }
 
 func TestHeaderSetApplyReplacesAndIsolates(t *testing.T) {
+	t.Parallel()
 	f := Facts{UserID: "u1", Email: "a@example.com", Name: "A", TenantID: "t1", TenantSlug: "acme",
 		Roles: []string{"admin", "member"}, Teams: []string{"sales"}, SessionID: "s1", AuthMethods: []string{"pwd", "otp"}}
 	hs := NewHeaderSet(f)
@@ -99,6 +102,7 @@ func BenchmarkStripAndApply(b *testing.B) {
 }
 
 func TestHeaderSetOmitsEmptyValues(t *testing.T) {
+	t.Parallel()
 	h := http.Header{}
 	NewHeaderSet(Facts{UserID: "u1", Email: "a@example.com", Roles: []string{"member"}}).Apply(h)
 	if _, ok := h[HeaderTeams]; ok {
@@ -115,6 +119,7 @@ func TestHeaderSetOmitsEmptyValues(t *testing.T) {
 // TestApplyIsolatesRequests: editing a header value in place on one request (as
 // Caddy's request_header replacement does) leaves the cached set and later requests alone.
 func TestApplyIsolatesRequests(t *testing.T) {
+	t.Parallel()
 	hs := NewHeaderSet(Facts{UserID: "u1", Email: "a@example.com", Roles: []string{"member"}})
 	h1 := http.Header{}
 	hs.Apply(h1)

@@ -49,6 +49,7 @@ func distinct(n int) string {
 }
 
 func TestPasswordRulesLimits(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		rules  PasswordRules
 		lo, hi int
@@ -75,6 +76,7 @@ func TestPasswordRulesLimits(t *testing.T) {
 }
 
 func TestPasswordRulesValidate(t *testing.T) {
+	t.Parallel()
 	for _, r := range []PasswordRules{{}, {MinLength: 8}, {MinLength: 15, MaxLength: 64}, {MaxLength: 1024}} {
 		if err := r.Validate(); err != nil {
 			t.Errorf("%+v: %v", r, err)
@@ -94,6 +96,7 @@ func TestPasswordRulesValidate(t *testing.T) {
 }
 
 func TestPasswordLengthInCodePoints(t *testing.T) {
+	t.Parallel()
 	emoji := []rune("🙂🐱🚀🌍🎉🍕🎸📚⚽🌈🔥💡🎲🧩🦊🐙")
 	def := PasswordRules{}
 	checkProblem(t, string(emoji[:15]), def, "")               // 15 code points, 60 bytes
@@ -119,6 +122,7 @@ func TestPasswordLengthInCodePoints(t *testing.T) {
 }
 
 func TestPasswordInvalidCharacters(t *testing.T) {
+	t.Parallel()
 	for _, pw := range []string{
 		distinct(15) + "\x00",
 		distinct(15) + "\t",
@@ -135,6 +139,7 @@ func TestPasswordInvalidCharacters(t *testing.T) {
 }
 
 func TestPasswordBlocklist(t *testing.T) {
+	t.Parallel()
 	eight := PasswordRules{MinLength: 8}
 	for _, pw := range []string{
 		"password", "PASSWORD", "Password", "iloveyou", "sunshine", "12345678", "football",
@@ -162,6 +167,7 @@ func TestPasswordBlocklist(t *testing.T) {
 }
 
 func TestPasswordContext(t *testing.T) {
+	t.Parallel()
 	ctx := []string{"Alice.Smith@Example.com", "Alice Smith"}
 	def := PasswordRules{}
 	for _, pw := range []string{
@@ -186,6 +192,7 @@ func TestPasswordContext(t *testing.T) {
 }
 
 func TestPasswordRepetitive(t *testing.T) {
+	t.Parallel()
 	def := PasswordRules{}
 	for _, pw := range []string{
 		"aaaaaaaaaaaaaaa", "AAAAAAAAAAAAAAA", "111111111111111", "...............",
@@ -206,6 +213,7 @@ func TestPasswordRepetitive(t *testing.T) {
 }
 
 func TestPasswordSequence(t *testing.T) {
+	t.Parallel()
 	def := PasswordRules{}
 	for _, pw := range []string{
 		"abcdefghijklmnop", "ABCDEFGHIJKLMNOP", "ponmlkjihgfedcba",
@@ -224,6 +232,7 @@ func TestPasswordSequence(t *testing.T) {
 }
 
 func TestPasswordAccepts(t *testing.T) {
+	t.Parallel()
 	for _, pw := range []string{
 		"vivid otter lantern maple",
 		"Tr0ub4dour&3 horse",

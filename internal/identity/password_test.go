@@ -23,6 +23,7 @@ func mustHash(t *testing.T, h Hasher, pw string) string {
 }
 
 func TestHashVerifyRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, pw := range []string{"correct horse battery staple", "", " ", "pässwörd with ümlauts", "\U0001F642 emoji", "nul\x00inside"} {
 		h := mustHash(t, fast, pw)
 		if !strings.HasPrefix(h, "$gh-bcrypt-sha256$v1$2a$04$") {
@@ -44,6 +45,7 @@ func TestHashVerifyRoundTrip(t *testing.T) {
 // TestNoTruncation proves that every byte counts beyond bcrypt's 72-byte limit: long
 // passwords that differ only in their last character do not verify against each other.
 func TestNoTruncation(t *testing.T) {
+	t.Parallel()
 	ascii := strings.Repeat("0123456789", 10) // 100 bytes
 	multi := strings.Repeat("é€", 60)         // 300 bytes (2+3 bytes a pair), 120 code points
 	if len(ascii) != 100 || len(multi) != 300 {
@@ -76,6 +78,7 @@ func TestNoTruncation(t *testing.T) {
 }
 
 func TestNFKCEquivalence(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ typed, other string }{
 		{"\ufb01re and ice, forever", "fire and ice, forever"},    // "ﬁ" ligature
 		{"ＦＵＬＬＷＩＤＴＨ password", "FULLWIDTH password"},              // fullwidth letters
@@ -94,6 +97,7 @@ func TestNFKCEquivalence(t *testing.T) {
 }
 
 func TestNeedsRehashOnCostChange(t *testing.T) {
+	t.Parallel()
 	h := mustHash(t, fast, "a long enough password")
 	if ok, rehash := (Hasher{Cost: 5}).Verify(h, "a long enough password"); !ok || !rehash {
 		t.Errorf("cost 4 hash checked by a cost-5 hasher: %v, %v; want true, true", ok, rehash)
@@ -111,6 +115,7 @@ func TestNeedsRehashOnCostChange(t *testing.T) {
 }
 
 func TestHashRefusesBadInput(t *testing.T) {
+	t.Parallel()
 	for _, cost := range []int{-1, 1, 3, 32} {
 		if _, err := (Hasher{Cost: cost}).Hash("password"); err == nil {
 			t.Errorf("cost %d accepted", cost)
@@ -127,6 +132,7 @@ func TestHashRefusesBadInput(t *testing.T) {
 }
 
 func TestVerifyFormats(t *testing.T) {
+	t.Parallel()
 	legacy, err := bcrypt.GenerateFromPassword([]byte("imported password"), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
@@ -165,6 +171,7 @@ func TestVerifyFormats(t *testing.T) {
 }
 
 func TestDummyHash(t *testing.T) {
+	t.Parallel()
 	h := Hasher{Cost: 5}
 	d := h.DummyHash()
 	if !strings.HasPrefix(d, passwordHashPrefix+"$") {
@@ -189,6 +196,7 @@ func TestDummyHash(t *testing.T) {
 }
 
 func TestDefaultCost(t *testing.T) {
+	t.Parallel()
 	h, err := Hasher{}.Hash("the default cost is twelve")
 	if err != nil {
 		t.Fatal(err)
@@ -203,6 +211,7 @@ func TestDefaultCost(t *testing.T) {
 // a wrong password for an account still hashed at the old cost takes as long as one
 // for an unknown e-mail (a dummy check at the new cost).
 func TestFailedCheckOfOlderCostTakesConfiguredTime(t *testing.T) {
+	t.Parallel()
 	old, err := Hasher{Cost: 6}.Hash("the account's real passphrase")
 	if err != nil {
 		t.Fatal(err)

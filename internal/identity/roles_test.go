@@ -3,6 +3,7 @@ package identity
 import "testing"
 
 func TestNormalizeEmail(t *testing.T) {
+	t.Parallel()
 	good := map[string]string{" Alice@Example.COM ": "alice@example.com", "a.b+c@x.io": "a.b+c@x.io"}
 	for in, want := range good {
 		if got, err := NormalizeEmail(in); err != nil || got != want {
@@ -17,6 +18,7 @@ func TestNormalizeEmail(t *testing.T) {
 }
 
 func TestCheckRoles(t *testing.T) {
+	t.Parallel()
 	if err := CheckRoles([]string{"owner", "member"}); err != nil {
 		t.Error(err)
 	}

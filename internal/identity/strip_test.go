@@ -24,6 +24,7 @@ func folds(name string, names ...string) bool {
 }
 
 func TestStripperStripsEverySpellingOfTheDefaults(t *testing.T) {
+	t.Parallel()
 	h := http.Header{
 		"x_forwarded_user":               {"admin"},
 		"X-FORWARDED-EMAIL":              {"admin@example.com"},
@@ -57,6 +58,7 @@ func TestStripperStripsEverySpellingOfTheDefaults(t *testing.T) {
 }
 
 func TestStripperConnectionTokens(t *testing.T) {
+	t.Parallel()
 	h := http.Header{"Connection": {"keep-alive, X-Remote-User", "x_forwarded_email,X-Gatehouse-Roles"}}
 	if n := DefaultStripper().Strip(h); n != 1 {
 		t.Errorf("Strip = %d, want 1 (the rewritten Connection)", n)
@@ -76,6 +78,7 @@ func TestStripperConnectionTokens(t *testing.T) {
 }
 
 func TestStripperKeepAndExtra(t *testing.T) {
+	t.Parallel()
 	s, err := NewStripper([]string{"X-Webauth-User", "x_forwarded_user", "Remote-User"}, []string{"x_forwarded_email"})
 	if err != nil {
 		t.Fatal(err)
@@ -108,6 +111,7 @@ func TestStripperKeepAndExtra(t *testing.T) {
 }
 
 func TestStripperNilAndZeroAreDefault(t *testing.T) {
+	t.Parallel()
 	var nilS *Stripper
 	for _, s := range []*Stripper{nilS, {}} {
 		for _, name := range append([]string{"X-Gatehouse-User-Id", "Remote-User"}, DefaultForeignHeaders...) {
@@ -132,6 +136,7 @@ func TestStripperNilAndZeroAreDefault(t *testing.T) {
 
 // TestStripIdentityHeadersIsOwnNamesOnly: StripIdentityHeaders keeps its meaning.
 func TestStripIdentityHeadersIsOwnNamesOnly(t *testing.T) {
+	t.Parallel()
 	h := http.Header{"X-Forwarded-User": {"admin"}, "X-Gatehouse-User-Id": {"u"}, "Connection": {"X-Remote-User"}}
 	StripIdentityHeaders(h)
 	if h.Get("X-Forwarded-User") != "admin" || h.Get("Connection") != "X-Remote-User" || h.Get("X-Gatehouse-User-Id") != "" {
@@ -140,6 +145,7 @@ func TestStripIdentityHeadersIsOwnNamesOnly(t *testing.T) {
 }
 
 func TestStripsNearMisses(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{
 		"", "X", "X-Forwarded-Users", "X-Forwarded-Use", "X-Forwarded-For", "X-Forwarded-Proto",
 		"X-Remote-Addr", "X-Original-URI", "X-Auth-Request-Emails", "Sec-Ch-Ua-Mobile", "Cache-Control", "Sec-Fetch-Site",
@@ -151,6 +157,7 @@ func TestStripsNearMisses(t *testing.T) {
 }
 
 func TestNewStripperRefuses(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		extra, keep []string
 		want        []string // substrings of the error
@@ -209,6 +216,7 @@ func TestStripNothingDoesNotAllocate(t *testing.T) {
 // proxies with httputil.ReverseProxy, which deletes the headers Connection names. The
 // control run without Strip shows that the attack works there, so the test can fail.
 func TestStripperThroughAProxy(t *testing.T) {
+	t.Parallel()
 	raw := "GET /admin HTTP/1.1\r\nHost: app.example\r\n" +
 		"x_forwarded_user: admin\r\n" +
 		"X-FORWARDED-EMAIL: admin@example.com\r\n" +

@@ -8,6 +8,7 @@ import (
 )
 
 func TestSafeAccepts(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ in, want string }{
 		{"/", "/"},
 		{"/dashboard", "/dashboard"},
@@ -55,6 +56,7 @@ func TestSafeAccepts(t *testing.T) {
 }
 
 func TestSafeRefuses(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ in, why string }{
 		{"", "empty"},
 		{"dashboard", "relative"},

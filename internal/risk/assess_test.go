@@ -25,6 +25,7 @@ func noLoc(d time.Duration) Event { return Event{At: t0.Add(d), DeviceKey: "dev"
 var seen = Known{DeviceSeen: true, CountrySeen: true}
 
 func TestAssess(t *testing.T) {
+	t.Parallel()
 	// Two points 300 km apart along the equator, 10 minutes apart: 1800 km/h taken
 	// at face value, but each is only known to within 200 km.
 	west := Location{Country: "EC", Lat: 0, Lon: -78, AccuracyKm: 200}
@@ -103,6 +104,7 @@ func TestAssess(t *testing.T) {
 }
 
 func TestAssessNumbers(t *testing.T) {
+	t.Parallel()
 	prev := at(london, 0)
 
 	a := Assess(&prev, at(milton, time.Hour), seen, Config{})
@@ -138,6 +140,7 @@ func TestAssessNumbers(t *testing.T) {
 }
 
 func TestHaversine(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		a, b Location
 		want float64
@@ -156,6 +159,7 @@ func TestHaversine(t *testing.T) {
 }
 
 func TestKindsOrder(t *testing.T) {
+	t.Parallel()
 	a := Assessment{ImpossibleTravel: true, NewCountry: true, NewDevice: true}
 	want := []string{KindNewDevice, KindNewCountry, KindImpossibleTravel}
 	if got := a.Kinds(); !slices.Equal(got, want) {
@@ -169,6 +173,7 @@ func TestKindsOrder(t *testing.T) {
 // TestSignInScenarios runs the whole chain a sign-in takes: GeoIP lookups from a
 // built City database, then Assess.
 func TestSignInScenarios(t *testing.T) {
+	t.Parallel()
 	w := newFileWriter(t)
 	w.city(standardRecords()...)
 	g, _, _ := openTest(t, w.path)

@@ -7,6 +7,7 @@ import (
 )
 
 func TestNewDeviceID(t *testing.T) {
+	t.Parallel()
 	seen := map[string]bool{}
 	for range 100 {
 		id := NewDeviceID()
@@ -21,6 +22,7 @@ func TestNewDeviceID(t *testing.T) {
 }
 
 func TestValidDeviceID(t *testing.T) {
+	t.Parallel()
 	good := NewDeviceID()
 	for _, id := range []string{
 		"",
@@ -38,6 +40,7 @@ func TestValidDeviceID(t *testing.T) {
 }
 
 func TestDeviceKey(t *testing.T) {
+	t.Parallel()
 	id := NewDeviceID()
 	k := DeviceKey(id, "Chrome on Linux")
 	if b, err := hex.DecodeString(k); err != nil || len(b) != 32 {

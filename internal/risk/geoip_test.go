@@ -38,6 +38,7 @@ func lookupCity(t *testing.T, g *GeoIP, ip string) string {
 }
 
 func TestLookup(t *testing.T) {
+	t.Parallel()
 	w := newFileWriter(t)
 	w.city(standardRecords()...)
 	g, _, logs := openTest(t, w.path)
@@ -78,6 +79,7 @@ func TestLookup(t *testing.T) {
 }
 
 func TestOpenWithoutData(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		prepare  func(w *fileWriter) string // returns the path to open
@@ -119,6 +121,7 @@ func TestOpenWithoutData(t *testing.T) {
 }
 
 func TestNilGeoIPHasNoData(t *testing.T) {
+	t.Parallel()
 	var g *GeoIP
 	if _, ok := g.Lookup(ipLondon); ok || g.HasData() || g.Refresh() != nil {
 		t.Error("a nil *GeoIP must behave as a reader without data")
@@ -126,6 +129,7 @@ func TestNilGeoIPHasNoData(t *testing.T) {
 }
 
 func TestReloadPicksUpReplacedFile(t *testing.T) {
+	t.Parallel()
 	w := newFileWriter(t)
 	w.city(standardRecords()...)
 	g, fc, logs := openTest(t, w.path)
@@ -155,6 +159,7 @@ func TestReloadPicksUpReplacedFile(t *testing.T) {
 }
 
 func TestReloadKeepsGoodDataOverBadReplacement(t *testing.T) {
+	t.Parallel()
 	w := newFileWriter(t)
 	w.city(standardRecords()...)
 	g, fc, logs := openTest(t, w.path)
@@ -202,6 +207,7 @@ func TestReloadKeepsGoodDataOverBadReplacement(t *testing.T) {
 // geoipupdate renames a new file into place; even if it carried the old file's size
 // and modification time, it is a different file and must be loaded.
 func TestReloadDetectsRenameWithSameSizeAndTime(t *testing.T) {
+	t.Parallel()
 	w := newFileWriter(t)
 	w.city(recLondon)
 	before, err := os.Stat(w.path)
@@ -230,6 +236,7 @@ func TestReloadDetectsRenameWithSameSizeAndTime(t *testing.T) {
 }
 
 func TestMissingFileAppearsLater(t *testing.T) {
+	t.Parallel()
 	w := newFileWriter(t)
 	g, fc, _ := openTest(t, w.path)
 	if g.HasData() {
@@ -243,6 +250,7 @@ func TestMissingFileAppearsLater(t *testing.T) {
 }
 
 func TestRefresh(t *testing.T) {
+	t.Parallel()
 	w := newFileWriter(t)
 	w.city(standardRecords()...)
 	g, _, _ := openTest(t, w.path)
@@ -269,6 +277,7 @@ func TestRefresh(t *testing.T) {
 // TestConcurrentLookupsDuringReload is for the race detector: lookups on many
 // goroutines while the file keeps changing under them.
 func TestConcurrentLookupsDuringReload(t *testing.T) {
+	t.Parallel()
 	w := newFileWriter(t)
 	w.city(standardRecords()...)
 	g, fc, _ := openTest(t, w.path)

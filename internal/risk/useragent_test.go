@@ -3,6 +3,7 @@ package risk
 import "testing"
 
 func TestDeviceLabel(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ ua, want string }{
 		// Desktop
 		{"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36", "Chrome on Linux"},
@@ -47,6 +48,7 @@ func TestDeviceLabel(t *testing.T) {
 
 // A browser update must not make a device new: the label carries no version.
 func TestDeviceLabelIgnoresVersions(t *testing.T) {
+	t.Parallel()
 	old := "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/123.0.0.0 Safari/537.36"
 	updated := "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
 	id := NewDeviceID()

@@ -9,6 +9,7 @@ import (
 )
 
 func TestCookieAttributes(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	for _, https := range []bool{true, false} {
 		w := httptest.NewRecorder()
@@ -40,6 +41,7 @@ func TestCookieAttributes(t *testing.T) {
 }
 
 func TestSecureRequest(t *testing.T) {
+	t.Parallel()
 	for host, want := range map[string]bool{
 		"localhost:8080": false, "127.0.0.1:9000": false, "[::1]:80": false, "app.localhost": false,
 		"example.com": true, "10.0.0.5:8080": true, "localhost.evil.example": true, "": true,

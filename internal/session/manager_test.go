@@ -42,6 +42,7 @@ func newEnv(t testing.TB) *env {
 }
 
 func TestSessionLifecycle(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	m := NewManager(e.st, e.clk, Options{IdleTimeout: 2 * time.Hour})
@@ -76,6 +77,7 @@ func TestSessionLifecycle(t *testing.T) {
 }
 
 func TestAbsoluteExpiry(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	m := NewManager(e.st, e.clk, Options{})
@@ -96,6 +98,7 @@ func TestAbsoluteExpiry(t *testing.T) {
 // TestRevocationElsewhereWithinCacheTTL: a second manager (another instance) revokes;
 // this one stops accepting the token once its cache entry is older than CacheTTL.
 func TestRevocationElsewhereWithinCacheTTL(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	a := NewManager(e.st, e.clk, Options{CacheTTL: time.Second})
@@ -117,6 +120,7 @@ func TestRevocationElsewhereWithinCacheTTL(t *testing.T) {
 }
 
 func TestSessionBoundToTenantAndActiveUser(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	m := NewManager(e.st, e.clk, Options{})
@@ -138,6 +142,7 @@ func TestSessionBoundToTenantAndActiveUser(t *testing.T) {
 }
 
 func TestCacheIsBounded(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	m := NewManager(e.st, e.clk, Options{CacheSize: 10})
@@ -176,6 +181,7 @@ func BenchmarkValidateCacheHit(b *testing.B) {
 }
 
 func TestPendingSessionOnlyForSecondStep(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	m := NewManager(e.st, e.clk, Options{})
@@ -206,6 +212,7 @@ func TestPendingSessionOnlyForSecondStep(t *testing.T) {
 // TestRevokeDuringLoadIsNotRecached: a validation that read the session just before it
 // was revoked must not put it back into the cache.
 func TestRevokeDuringLoadIsNotRecached(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	m := NewManager(e.st, e.clk, Options{CacheTTL: time.Hour})
@@ -224,6 +231,7 @@ func TestRevokeDuringLoadIsNotRecached(t *testing.T) {
 // TestIdleSessionIsRevoked: a session refused for idleness stays dead even if the idle
 // timeout is raised afterwards.
 func TestIdleSessionIsRevoked(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	m := NewManager(e.st, e.clk, Options{IdleTimeout: time.Hour})

@@ -1,18 +1,13 @@
-// Package testenv holds the helpers the tests of several packages share: a real store
-// to run use cases on, and the rule for tests that need a service or tool this machine
-// may lack (skip with the reason outside CI; fail in CI, where nothing may skip).
+// Package testenv holds what the tests of several packages share: the rule for tests
+// that need a service or a tool this machine may lack (skipped with the reason outside
+// CI; a failure in CI, where nothing may skip) and the -short tier. Its subpackages hold
+// shared fixtures: testdb (a real SQLite store and workspaces to run use cases on).
+// It imports nothing of Gatehouse, so every package's tests can use it.
 package testenv
 
 import (
-	"context"
 	"os"
-	"path/filepath"
 	"testing"
-	"time"
-
-	"github.com/gatehouse-dev/gatehouse/internal/secret"
-	"github.com/gatehouse-dev/gatehouse/internal/store"
-	"github.com/gatehouse-dev/gatehouse/internal/store/sqlstore"
 )
 
 // CI tells whether the tests run in CI (the CI variable is set): there, a missing
@@ -36,25 +31,4 @@ func Short(t testing.TB, what string) {
 	if testing.Short() {
 		t.Skipf("%s: not in the -short loop (make test and CI run it)", what)
 	}
-}
-
-// Store opens a fresh SQLite store in the test's temporary directory.
-func Store(t testing.TB) store.Store {
-	t.Helper()
-	st, err := sqlstore.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "gh.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
-
-// Workspace creates a tenant with slug in st and returns it with its handle.
-func Workspace(t testing.TB, st store.Store, slug string) store.Workspace {
-	t.Helper()
-	tn := store.Tenant{ID: secret.NewID(), Slug: slug, Name: "Workspace " + slug, CreatedAt: time.Now()}
-	if err := st.Tenants().CreateTenant(context.Background(), tn); err != nil {
-		t.Fatal(err)
-	}
-	return store.Workspace{Tenant: tn, TenantHandle: st.Tenant(tn.ID)}
 }

@@ -4,6 +4,7 @@ package testpg
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"os"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gatehouse-dev/gatehouse/internal/secret"
+	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
 
 // DefaultDSN is the test server (trust auth, database test).
@@ -29,15 +31,13 @@ func BaseDSN() string {
 // search_path points at it, so each test starts from an empty database.
 func DSN(t testing.TB) string {
 	t.Helper()
+	testenv.Short(t, "PostgreSQL")
 	base := BaseDSN()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, base)
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("PostgreSQL at %s is required in CI: %v", base, err)
-		}
-		t.Skipf("PostgreSQL at %s unreachable, skipping outside CI (set GATEHOUSE_TEST_POSTGRES, or run `make test`, which starts one): %v", base, err)
+		testenv.Need(t, fmt.Sprintf("PostgreSQL at %s is unreachable (set GATEHOUSE_TEST_POSTGRES, or run make test, which starts one): %v", base, err))
 	}
 	defer conn.Close(context.Background())
 	schema := "gh_test_" + secret.NewID()

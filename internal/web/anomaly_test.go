@@ -40,6 +40,7 @@ func loginFrom(t *testing.T, f *fixture, c *http.Client, ip, email, pw string) {
 // then Boxford is nothing; an unknown IP raises no alarm; a new browser is a new device.
 // Each anomaly is audited and e-mailed through the outbox.
 func TestSignInAnomalies(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, 4)
 	clk := clock.NewFake(time.Now())
 	f.setClock(clk)
@@ -94,6 +95,7 @@ func TestSignInAnomalies(t *testing.T) {
 
 // TestBrokenGeoIPNeverBlocksSignIn: a corrupt database file means device-only checks.
 func TestBrokenGeoIPNeverBlocksSignIn(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, 4)
 	path := t.TempDir() + "/broken.mmdb"
 	if err := writeFile(path, []byte("this is not a maxmind database")); err != nil {
@@ -107,6 +109,7 @@ func TestBrokenGeoIPNeverBlocksSignIn(t *testing.T) {
 // TestObjectionToLocationProfiling: a user who objects is not geolocated: no location is
 // kept and no location alarm can fire.
 func TestObjectionToLocationProfiling(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, 4)
 	clk := clock.NewFake(time.Now())
 	f.setClock(clk)
@@ -142,6 +145,7 @@ func TestObjectionToLocationProfiling(t *testing.T) {
 // TestAnomalyActions: "block" refuses an unusual sign-in (audited, mailed, no session);
 // "second_factor" refuses it only to users without a second factor.
 func TestAnomalyActions(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, 4)
 	clk := clock.NewFake(time.Now())
 	f.setClock(clk)

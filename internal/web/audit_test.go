@@ -15,6 +15,7 @@ import (
 // TestSecurityEventsAreAudited walks setup → sign-in failure → sign-in → logout and
 // checks each left a record with the request's facts, in one unbroken chain.
 func TestSecurityEventsAreAudited(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, 4)
 	tok, err := authn.IssueSetupToken(t.Context(), f.handle, clock.Real{})
 	if err != nil {

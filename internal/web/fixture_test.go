@@ -6,10 +6,8 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/account"
 	"github.com/gatehouse-dev/gatehouse/internal/admin"
@@ -22,7 +20,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/session"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/store/kv"
-	"github.com/gatehouse-dev/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse-dev/gatehouse/internal/testenv/testdb"
 )
 
 // fixture is the portal wired to the real use cases over a real SQLite store, served
@@ -45,15 +43,8 @@ type fixture struct {
 
 func newFixture(t *testing.T, cost int) *fixture {
 	t.Helper()
-	st, err := sqlstore.Open(t.Context(), "sqlite://"+filepath.Join(t.TempDir(), "gh.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	tn := store.Tenant{ID: secret.NewID(), Slug: "acme", Name: "Acme", CreatedAt: time.Now()}
-	if err := st.Tenants().CreateTenant(t.Context(), tn); err != nil {
-		t.Fatal(err)
-	}
+	st := testdb.Store(t)
+	ws := testdb.Workspace(t, st, "acme")
 	cipher, err := secret.NewFieldCipher(bytes.Repeat([]byte{7}, 32))
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +54,7 @@ func newFixture(t *testing.T, cost int) *fixture {
 		t.Fatal(err)
 	}
 	clk := clock.Real{}
-	f := &fixture{st: st, ws: store.Workspace{Tenant: tn, TenantHandle: st.Tenant(tn.ID)}, handle: st.Tenant(tn.ID),
+	f := &fixture{st: st, ws: ws, handle: ws.TenantHandle,
 		hasher: &identity.Hasher{Cost: cost}, rules: identity.PasswordRules{MinLength: 15}}
 	f.mfa = &authn.MFA{Cipher: cipher, Clock: clk}
 	f.passwords = &authn.Passwords{Hasher: f.hasher, Clock: clk} // no lockout unless a test sets one (withLockout)

@@ -14,6 +14,7 @@ import (
 // TestTenantLockoutThroughAdminAPI: an owner sets the tenant's own lockout policy and
 // sign-in follows it (here: the third failure locks).
 func TestTenantLockoutThroughAdminAPI(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, 4)
 	f.passwords.Lockout = &authn.Lockout{KV: kv.NewMemory(clock.Real{}, 1000), Policy: authn.DefaultLockout,
 		TenantPolicy: func(ctx context.Context, _ string) (authn.LockoutPolicy, error) {

@@ -29,6 +29,7 @@ func getStatus(t *testing.T, c *http.Client, u string) int {
 // factor is reminded during the grace period, and after it can only enrol — which then
 // completes the sign-in.
 func TestRequire2FAGracePeriodThenEnrolOnly(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, 4)
 	clk := clock.NewFake(time.Now())
 	f.setClock(clk)
@@ -116,6 +117,7 @@ func TestRequire2FAGracePeriodThenEnrolOnly(t *testing.T) {
 // TestPasskeysRequiredForAdmins: an admin with only TOTP is refused the TOTP route and
 // may only enrol a passkey; members keep TOTP.
 func TestPasskeysRequiredForAdmins(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, 4)
 	clk := clock.NewFake(time.Now())
 	f.setClock(clk)

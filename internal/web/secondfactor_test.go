@@ -45,6 +45,7 @@ func enrolTOTP(t *testing.T, f *fixture, clk *clock.Fake, email, pw string) (str
 }
 
 func TestTOTPSignInReplayAndRecovery(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, 4)
 	clk := clock.NewFake(time.Now().Truncate(30 * time.Second).Add(10 * time.Second))
 	f.setClock(clk)
@@ -117,6 +118,7 @@ func TestTOTPSignInReplayAndRecovery(t *testing.T) {
 // TestPendingSessionGrantsNothing: with only the password done, the upstream, the
 // portal's own pages and API all refuse.
 func TestPendingSessionGrantsNothing(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, 4)
 	clk := clock.NewFake(time.Now())
 	f.setClock(clk)
@@ -157,6 +159,7 @@ func TestPendingSessionGrantsNothing(t *testing.T) {
 // TestStartOverAbandonsPendingSignIn: "Start over" on the second step (a logout POST)
 // revokes the half-done sign-in.
 func TestStartOverAbandonsPendingSignIn(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, 4)
 	clk := clock.NewFake(time.Now())
 	f.setClock(clk)

@@ -14,6 +14,7 @@ import (
 // TestPasskeyRenameAndDelete: the settings forms rename and delete the user's own
 // passkeys, never another user's.
 func TestPasskeyRenameAndDelete(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, 4)
 	u := f.addUser(t, "pk@example.com", "a perfectly fine passphrase")
 	other := f.addUser(t, "other@example.com", "a perfectly fine passphrase")

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
 
 // PrivateRedisConfig configures a private redis-server.
@@ -65,6 +67,7 @@ func StartPrivateRedis(t testing.TB) *PrivateRedis {
 // StartPrivateRedisWith starts a redis-server configured by cfg.
 func StartPrivateRedisWith(t testing.TB, cfg PrivateRedisConfig) *PrivateRedis {
 	t.Helper()
+	testenv.Short(t, "a private redis-server")
 	p := &PrivateRedis{t: t, cfg: cfg, bin: redisServerBinary(t), dir: t.TempDir()}
 	if cfg.TLS {
 		files, clientTLS, err := writeTestPKI(p.dir)
@@ -260,10 +263,7 @@ func redisServerBinary(t testing.TB) string {
 	if _, err := os.Stat(fallback); err == nil {
 		return fallback
 	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("redis-server is required in CI (apt-get install redis-server)")
-	}
-	t.Skip("redis-server not installed, skipping outside CI (apt-get install redis-server)")
+	testenv.Need(t, "redis-server is not installed (apt-get install redis-server)")
 	return ""
 }
 

@@ -4,8 +4,9 @@ package kvtest
 
 import (
 	"crypto/tls"
-	"os"
 	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
 
 // PrivateRedisConfig configures a private redis-server (see the unix version).
@@ -27,10 +28,7 @@ func StartPrivateRedis(t testing.TB) *PrivateRedis {
 // StartPrivateRedisWith fails in CI and skips elsewhere.
 func StartPrivateRedisWith(t testing.TB, _ PrivateRedisConfig) *PrivateRedis {
 	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatal("a private redis-server needs a unix system")
-	}
-	t.Skip("a private redis-server needs a unix system, skipping outside CI")
+	testenv.Need(t, "a private redis-server needs a unix system")
 	return nil
 }
 

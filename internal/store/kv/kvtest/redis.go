@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	neturl "net/url"
 	"os"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gatehouse-dev/gatehouse/internal/store/kv"
+	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
 
 // DefaultRedisURL is the shared test server.
@@ -23,6 +25,7 @@ const DefaultRedisURL = "redis://127.0.0.1:6379/0"
 // does) and never flush the database.
 func SharedRedisURL(t testing.TB) string {
 	t.Helper()
+	testenv.Short(t, "Redis")
 	u := os.Getenv("GATEHOUSE_TEST_REDIS")
 	if u == "" {
 		u = DefaultRedisURL
@@ -33,10 +36,7 @@ func SharedRedisURL(t testing.TB) string {
 		OpTimeout:   3 * time.Second,
 	})
 	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("Redis at %s is required in CI: %v", redacted(u), err)
-		}
-		t.Skipf("Redis at %s unreachable, skipping outside CI (set GATEHOUSE_TEST_REDIS, or start redis-server): %v", redacted(u), err)
+		testenv.Need(t, fmt.Sprintf("Redis at %s is unreachable (set GATEHOUSE_TEST_REDIS, or start redis-server): %v", redacted(u), err))
 	}
 	_ = st.Close()
 	return u
