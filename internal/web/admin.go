@@ -11,7 +11,7 @@ import (
 )
 
 // adminSecurityPage serves the workspace's sign-in policy.
-func (p *Portal) adminSecurityPage(c *call) error {
+func (p adminPages) adminSecurityPage(c *call) error {
 	sec, err := p.Admin.Security(c.r.Context(), c.Workspace)
 	if err != nil {
 		return unavailable(err)
@@ -20,12 +20,12 @@ func (p *Portal) adminSecurityPage(c *call) error {
 	return nil
 }
 
-func (p *Portal) renderAdminSecurity(c *call, status int, sec admin.Security, notice, errMsg string) {
+func (p adminPages) renderAdminSecurity(c *call, status int, sec admin.Security, notice, errMsg string) {
 	p.render(c, status, "admin_security", pageInfo{Title: "Workspace security", Nav: "workspace", Wide: true, Notice: notice, Error: errMsg}, sec)
 }
 
 // adminError shows what an administrator typed wrong on the page itself.
-func (p *Portal) adminError(c *call, err error) error {
+func (p adminPages) adminError(c *call, err error) error {
 	e := useCaseError(err)
 	if e.status != http.StatusBadRequest && e.status != http.StatusNotFound {
 		return e
@@ -38,7 +38,7 @@ func (p *Portal) adminError(c *call, err error) error {
 	return nil
 }
 
-func (p *Portal) adminSecurityForm(c *call) error {
+func (p adminPages) adminSecurityForm(c *call) error {
 	f := c.r.PostForm
 	days, err := strconv.Atoi(strings.TrimSpace(f.Get("grace_days")))
 	if err != nil {
@@ -56,7 +56,7 @@ func (p *Portal) adminSecurityForm(c *call) error {
 }
 
 // adminUnlockForm unlocks by e-mail and tells the administrator what it found.
-func (p *Portal) adminUnlockForm(c *call) error {
+func (p adminPages) adminUnlockForm(c *call) error {
 	u, err := p.Admin.Unlock(c.r.Context(), c.Workspace, p.adminOf(c), admin.Target{Email: c.r.PostFormValue("email")})
 	if err != nil {
 		return p.adminError(c, err)
@@ -95,7 +95,7 @@ func securityJSON(s admin.Security) map[string]any {
 }
 
 // apiAdminSecurity: GET /api/v1/admin/security.
-func (p *Portal) apiAdminSecurity(c *call) error {
+func (p adminPages) apiAdminSecurity(c *call) error {
 	sec, err := p.Admin.Security(c.r.Context(), c.Workspace)
 	if err != nil {
 		return unavailable(err)
@@ -107,7 +107,7 @@ func (p *Portal) apiAdminSecurity(c *call) error {
 // apiAdminSecurityUpdate: PUT (or POST) /api/v1/admin/security with any of
 // {"require_2fa","grace_period_days","require_passkeys_for_admins","anomaly_action",
 // "lockout_threshold","lockout_duration_minutes","lockout_max_hours"}.
-func (p *Portal) apiAdminSecurityUpdate(c *call) error {
+func (p adminPages) apiAdminSecurityUpdate(c *call) error {
 	var body struct {
 		Require2FA        *bool   `json:"require_2fa"`
 		GraceDays         *int    `json:"grace_period_days"`
@@ -141,7 +141,7 @@ func scaled(n *int, unit time.Duration) *time.Duration {
 }
 
 // apiAdminUnlock: POST /api/v1/admin/users/{id}/unlock.
-func (p *Portal) apiAdminUnlock(c *call) error {
+func (p adminPages) apiAdminUnlock(c *call) error {
 	var body struct{}
 	if err := c.decode(&body, false); err != nil {
 		return err
@@ -156,7 +156,7 @@ func (p *Portal) apiAdminUnlock(c *call) error {
 
 // apiAdminResetFactors: POST /api/v1/admin/users/{id}/reset-2fa removes a member's
 // second factors. Admins reset members; only owners reset owners and admins.
-func (p *Portal) apiAdminResetFactors(c *call) error {
+func (p adminPages) apiAdminResetFactors(c *call) error {
 	var body struct{}
 	if err := c.decode(&body, false); err != nil {
 		return err

@@ -15,7 +15,7 @@ import (
 func passwordless(r *http.Request) bool { return r.URL.Query().Get("mode") == "passwordless" }
 
 // apiPasskeyLoginBegin: POST /api/v1/webauthn/login/begin → {"ceremony","publicKey"}.
-func (p *Portal) apiPasskeyLoginBegin(c *call) error {
+func (p signinPages) apiPasskeyLoginBegin(c *call) error {
 	var body struct{}
 	if err := c.decode(&body, false); err != nil {
 		return err
@@ -32,7 +32,7 @@ func (p *Portal) apiPasskeyLoginBegin(c *call) error {
 }
 
 // apiPasskeyLoginFinish: POST /api/v1/webauthn/login/finish {"ceremony","credential"}.
-func (p *Portal) apiPasskeyLoginFinish(c *call) error {
+func (p signinPages) apiPasskeyLoginFinish(c *call) error {
 	var body struct {
 		Ceremony   string          `json:"ceremony"`
 		Credential json.RawMessage `json:"credential"`
@@ -49,7 +49,7 @@ func (p *Portal) apiPasskeyLoginFinish(c *call) error {
 }
 
 // apiPasskeyRegisterBegin: POST /api/v1/webauthn/register/begin → {"ceremony","publicKey"}.
-func (p *Portal) apiPasskeyRegisterBegin(c *call) error {
+func (p accountPages) apiPasskeyRegisterBegin(c *call) error {
 	var body struct{}
 	if err := c.decode(&body, false); err != nil {
 		return err
@@ -64,7 +64,7 @@ func (p *Portal) apiPasskeyRegisterBegin(c *call) error {
 
 // apiPasskeyRegisterFinish: POST /api/v1/webauthn/register/finish {"ceremony","name","credential"}.
 // During forced enrolment it also completes the sign-in.
-func (p *Portal) apiPasskeyRegisterFinish(c *call) error {
+func (p accountPages) apiPasskeyRegisterFinish(c *call) error {
 	var body struct {
 		Ceremony   string          `json:"ceremony"`
 		Name       string          `json:"name"`

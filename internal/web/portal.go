@@ -94,6 +94,13 @@ func (p *Portal) request(r *http.Request) Request {
 	return req
 }
 
+// The handler areas: each is the Portal seen from one part of the portal.
+type (
+	signinPages  struct{ *Portal }
+	accountPages struct{ *Portal }
+	adminPages   struct{ *Portal }
+)
+
 // call is one portal request as a handler sees it, after its wrapper ran.
 type call struct {
 	Request

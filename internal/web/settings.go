@@ -18,11 +18,11 @@ type securityPage struct {
 }
 
 // securityPage serves the user's own security settings.
-func (p *Portal) securityPage(c *call) error {
+func (p accountPages) securityPage(c *call) error {
 	return p.renderSecurity(c, http.StatusOK, "", "")
 }
 
-func (p *Portal) renderSecurity(c *call, status int, notice, errMsg string) error {
+func (p accountPages) renderSecurity(c *call, status int, notice, errMsg string) error {
 	ov, err := p.Account.Security(c.r.Context(), c.Workspace, p.self(c))
 	if err != nil {
 		return unavailable(err)
@@ -35,7 +35,7 @@ func (p *Portal) renderSecurity(c *call, status int, notice, errMsg string) erro
 
 // settingsError shows what a user caused on the security page itself (a wrong
 // password, a bad name); anything else goes to the error page.
-func (p *Portal) settingsError(c *call, err error) error {
+func (p accountPages) settingsError(c *call, err error) error {
 	e := useCaseError(err)
 	if e.status >= 500 || e.status == http.StatusTooManyRequests || c.me.Session.Pending {
 		return e
@@ -49,7 +49,7 @@ type totpEnrolPage struct {
 
 // enrolReturn is where an enrolment leads afterwards: to the page the user was going
 // to when it completes a sign-in (forced enrolment), else back to the security page.
-func (p *Portal) enrolReturn(c *call) (next, cancel string) {
+func (p accountPages) enrolReturn(c *call) (next, cancel string) {
 	if c.me.Session.Pending {
 		to := rd(c.r)
 		return to, withRD(p.path("/login/2fa"), to)
@@ -57,14 +57,14 @@ func (p *Portal) enrolReturn(c *call) (next, cancel string) {
 	return p.path("/settings/security"), p.path("/settings/security")
 }
 
-func (p *Portal) renderTOTPEnrol(c *call, status int, k totp.Key, errMsg string) {
+func (p accountPages) renderTOTPEnrol(c *call, status int, k totp.Key, errMsg string) {
 	_, cancel := p.enrolReturn(c)
 	info := pageInfo{Title: "Set up an authenticator app", Nav: "security", Error: errMsg}
 	p.render(c, status, "totp_enroll", info, totpEnrolPage{QR: base64.StdEncoding.EncodeToString(k.QRPNG),
 		Secret: k.Secret, Redirect: rd(c.r), Cancel: cancel})
 }
 
-func (p *Portal) totpEnrolForm(c *call) error {
+func (p accountPages) totpEnrolForm(c *call) error {
 	k, err := p.Account.BeginTOTP(c.r.Context(), c.Workspace, p.self(c))
 	if err != nil {
 		return p.settingsError(c, err)
@@ -76,7 +76,7 @@ func (p *Portal) totpEnrolForm(c *call) error {
 // totpConfirmForm turns the app on. A mistyped code shows the same key again (no new
 // scan); when the enrolment completes a sign-in, the recovery codes page leads on to
 // where the user was going.
-func (p *Portal) totpConfirmForm(c *call) error {
+func (p accountPages) totpConfirmForm(c *call) error {
 	ctx := c.r.Context()
 	enrolled, err := p.Account.ConfirmTOTP(ctx, c.Workspace, p.self(c), c.r.PostFormValue("code"))
 	if errors.Is(err, authn.ErrInvalidCode) || errors.Is(err, authn.ErrCodeReplayed) {
@@ -110,7 +110,7 @@ type codesPage struct {
 	Next, NextText string
 }
 
-func (p *Portal) showCodes(c *call, codes []string, next string) {
+func (p accountPages) showCodes(c *call, codes []string, next string) {
 	text := "I have saved them: continue"
 	if next == p.path("/settings/security") {
 		text = "I have saved them: back to security"
@@ -118,14 +118,14 @@ func (p *Portal) showCodes(c *call, codes []string, next string) {
 	p.render(c, http.StatusOK, "codes", pageInfo{Title: "Recovery codes", Nav: "security"}, codesPage{Codes: codes, Next: next, NextText: text})
 }
 
-func (p *Portal) totpDisableForm(c *call) error {
+func (p accountPages) totpDisableForm(c *call) error {
 	if err := p.Account.DisableTOTP(c.r.Context(), c.Workspace, p.self(c), c.r.PostFormValue("password")); err != nil {
 		return p.settingsError(c, err)
 	}
 	return p.renderSecurity(c, http.StatusOK, "The authenticator app was removed.", "")
 }
 
-func (p *Portal) recoveryForm(c *call) error {
+func (p accountPages) recoveryForm(c *call) error {
 	codes, err := p.Account.RegenerateRecoveryCodes(c.r.Context(), c.Workspace, p.self(c), c.r.PostFormValue("password"))
 	if err != nil {
 		return p.settingsError(c, err)
@@ -134,7 +134,7 @@ func (p *Portal) recoveryForm(c *call) error {
 	return nil
 }
 
-func (p *Portal) privacyForm(c *call) error {
+func (p accountPages) privacyForm(c *call) error {
 	on := c.r.PostFormValue("location_profiling") == "on"
 	if err := p.Account.SetLocationProfiling(c.r.Context(), c.Workspace, p.self(c), on); err != nil {
 		return p.settingsError(c, err)
@@ -143,7 +143,7 @@ func (p *Portal) privacyForm(c *call) error {
 	return nil
 }
 
-func (p *Portal) passkeyRenameForm(c *call) error {
+func (p accountPages) passkeyRenameForm(c *call) error {
 	f := c.r.PostForm
 	if err := p.Account.RenamePasskey(c.r.Context(), c.Workspace, p.self(c), f.Get("id"), f.Get("name")); err != nil {
 		return p.settingsError(c, err)
@@ -152,7 +152,7 @@ func (p *Portal) passkeyRenameForm(c *call) error {
 	return nil
 }
 
-func (p *Portal) passkeyDeleteForm(c *call) error {
+func (p accountPages) passkeyDeleteForm(c *call) error {
 	if err := p.Account.DeletePasskey(c.r.Context(), c.Workspace, p.self(c), c.r.PostFormValue("id")); err != nil {
 		return p.settingsError(c, err)
 	}
@@ -161,7 +161,7 @@ func (p *Portal) passkeyDeleteForm(c *call) error {
 }
 
 // apiTOTPEnroll: POST /api/v1/totp/enroll → {"secret","otpauth_url","qr_png"}.
-func (p *Portal) apiTOTPEnroll(c *call) error {
+func (p accountPages) apiTOTPEnroll(c *call) error {
 	var body struct{}
 	if err := c.decode(&body, false); err != nil {
 		return err
@@ -175,7 +175,7 @@ func (p *Portal) apiTOTPEnroll(c *call) error {
 }
 
 // apiTOTPConfirm: POST /api/v1/totp/confirm {"code"} → {"status":"enrolled","recovery_codes":[…]}.
-func (p *Portal) apiTOTPConfirm(c *call) error {
+func (p accountPages) apiTOTPConfirm(c *call) error {
 	var body struct {
 		Code string `json:"code"`
 	}
@@ -198,7 +198,7 @@ func (p *Portal) apiTOTPConfirm(c *call) error {
 }
 
 // apiMe: GET /api/v1/me → the signed-in user.
-func (p *Portal) apiMe(c *call) error {
+func (p accountPages) apiMe(c *call) error {
 	ov, err := p.Account.Security(c.r.Context(), c.Workspace, p.self(c))
 	if err != nil {
 		return unavailable(err)
@@ -226,7 +226,7 @@ func (p *Portal) apiMe(c *call) error {
 }
 
 // apiPrivacy: PUT or POST /api/v1/me/privacy {"location_profiling": bool}.
-func (p *Portal) apiPrivacy(c *call) error {
+func (p accountPages) apiPrivacy(c *call) error {
 	var body struct {
 		LocationProfiling *bool `json:"location_profiling"`
 	}

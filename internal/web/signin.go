@@ -31,7 +31,7 @@ type loginPage struct{ Redirect, Email string }
 // they opened an app URL) goes back to that step instead of typing the password again.
 // A pending second factor does not redirect: on the sign-in page a passkey starts a
 // sign-in of its own, never the second step of a password someone else may have typed.
-func (p *Portal) loginPage(c *call) error {
+func (p signinPages) loginPage(c *call) error {
 	to := rd(c.r)
 	if e, err := p.session(c); err == nil && e != nil {
 		http.Redirect(c.w, c.r, to, http.StatusFound)
@@ -53,7 +53,7 @@ func (p *Portal) loginPage(c *call) error {
 }
 
 // loginPost takes the sign-in form, or its JSON twin for clients that post JSON here.
-func (p *Portal) loginPost() http.Handler {
+func (p signinPages) loginPost() http.Handler {
 	form, api := p.browserForm(anyone, p.loginForm), p.apiJSON(anyone, p.apiLogin)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if isJSONBody(r) {
@@ -64,7 +64,7 @@ func (p *Portal) loginPost() http.Handler {
 	})
 }
 
-func (p *Portal) loginForm(c *call) error {
+func (p signinPages) loginForm(c *call) error {
 	to, email := rd(c.r), c.r.PostFormValue("email")
 	o, err := p.SignIn.Password(c.r.Context(), c.Workspace, p.client(c), email, c.r.PostFormValue("password"))
 	if err != nil {
@@ -94,7 +94,7 @@ func (p *Portal) loginForm(c *call) error {
 }
 
 // apiLogin: POST /api/v1/login {"email","password"}.
-func (p *Portal) apiLogin(c *call) error {
+func (p signinPages) apiLogin(c *call) error {
 	var body struct {
 		Email    string `json:"email"`
 		Password string `json:"password"`
@@ -111,7 +111,7 @@ func (p *Portal) apiLogin(c *call) error {
 }
 
 // signInJSON answers a sign-in step's outcome as the API describes it.
-func (p *Portal) signInJSON(c *call, o authn.Outcome) error {
+func (p signinPages) signInJSON(c *call, o authn.Outcome) error {
 	if e := outcomeError(o); e != nil {
 		return e
 	}
@@ -139,11 +139,11 @@ type secondFactorPage struct {
 
 // secondFactorPage serves /login/2fa: the second step, or the enrolment the tenant's
 // policy requires.
-func (p *Portal) secondFactorPage(c *call) error {
+func (p signinPages) secondFactorPage(c *call) error {
 	return p.renderSecondFactor(c, http.StatusOK, rd(c.r), "")
 }
 
-func (p *Portal) renderSecondFactor(c *call, status int, to, errMsg string) error {
+func (p signinPages) renderSecondFactor(c *call, status int, to, errMsg string) error {
 	pending, err := p.SignIn.Pending(c.r.Context(), c.Workspace, p.client(c))
 	if err != nil {
 		return unavailable(err)
@@ -168,7 +168,7 @@ func (p *Portal) renderSecondFactor(c *call, status int, to, errMsg string) erro
 	return nil
 }
 
-func (p *Portal) secondFactorForm(c *call) error {
+func (p signinPages) secondFactorForm(c *call) error {
 	to := rd(c.r)
 	o, err := p.SignIn.SecondFactor(c.r.Context(), c.Workspace, p.client(c), "", c.r.PostFormValue("code"))
 	if err != nil {
@@ -195,7 +195,7 @@ func (p *Portal) secondFactorForm(c *call) error {
 }
 
 // apiSecondFactor: POST /api/v1/login/totp | /login/recovery {"code"}.
-func (p *Portal) apiSecondFactor(method string) handler {
+func (p signinPages) apiSecondFactor(method string) handler {
 	return func(c *call) error {
 		var body struct {
 			Code string `json:"code"`
@@ -215,12 +215,12 @@ func (p *Portal) apiSecondFactor(method string) handler {
 	}
 }
 
-func (p *Portal) logoutPage(c *call) error {
+func (p signinPages) logoutPage(c *call) error {
 	p.render(c, http.StatusOK, "logout", pageInfo{Title: "Sign out"}, nil)
 	return nil
 }
 
-func (p *Portal) logoutForm(c *call) error {
+func (p signinPages) logoutForm(c *call) error {
 	if err := p.SignIn.SignOut(c.r.Context(), c.Workspace, p.client(c)); err != nil {
 		return unavailable(err).goOn(p.path("/logout"), "Try again")
 	}
@@ -231,7 +231,7 @@ func (p *Portal) logoutForm(c *call) error {
 
 // apiLogout: POST /api/v1/logout → 204, the session revoked (or 503: never a success
 // without the revocation stored).
-func (p *Portal) apiLogout(c *call) error {
+func (p signinPages) apiLogout(c *call) error {
 	var body struct{}
 	if err := c.decode(&body, false); err != nil {
 		return err
@@ -251,7 +251,7 @@ type setupPage struct {
 
 // setupPage: the first-run link lets its holder name the workspace and create its
 // first owner. A link that can no longer be used says so instead of showing the form.
-func (p *Portal) setupPage(c *call) error {
+func (p signinPages) setupPage(c *call) error {
 	d := setupPage{MinLength: p.Rules.MinLength}
 	tok := c.r.URL.Query().Get("token")
 	open, err := authn.SetupOpen(c.r.Context(), c.Workspace, tok, p.Clock)
@@ -266,7 +266,7 @@ func (p *Portal) setupPage(c *call) error {
 	return nil
 }
 
-func (p *Portal) setupForm(c *call) error {
+func (p signinPages) setupForm(c *call) error {
 	f := c.r.PostForm
 	d := setupPage{MinLength: p.Rules.MinLength, Token: f.Get("token"), Workspace: f.Get("workspace"), Email: f.Get("email"), Name: f.Get("name")}
 	if f.Get("password") != f.Get("confirm") {
