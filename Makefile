@@ -5,7 +5,8 @@ BIN     := bin/gatehouse
 .PHONY: run build test test-deps lint bench bench-go bench-proxy vulncheck clean
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/gatehouse
+	@echo "== building $(BIN): the first build downloads and compiles Caddy and takes a few minutes; packages are listed as they compile"
+	CGO_ENABLED=0 $(GO) build -v -trimpath -o $(BIN) ./cmd/gatehouse
 
 ## run: the gateway on http://localhost:8080 (embedded SQLite in ./data, demo upstream)
 run: build

@@ -111,7 +111,7 @@ func (g *Gateway) Decide(r *http.Request, https bool, clientIP string) Decision 
 	}
 	token := cookieValue(r.Header, session.CookieName(https))
 	if token != "" {
-		e, err := g.Sessions.Validate(r.Context(), ws, ws.Slug, token)
+		e, err := g.Sessions.Validate(r.Context(), ws.TenantHandle, ws.Slug, token) // the handle as it is: boxing ws would allocate
 		switch {
 		case err == nil:
 			d.Entry = e

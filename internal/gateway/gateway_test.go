@@ -294,8 +294,8 @@ func TestHostCacheFloodKeepsTenants(t *testing.T) {
 		_, _ = h.ByHost(t.Context(), fmt.Sprintf("r%d.example.com", i))
 	}
 	h.mu.RLock()
-	e, ok := h.cache["h:a.example.com"]
-	n := len(h.cache)
+	e, ok := h.byHost["a.example.com"]
+	n := len(h.byHost)
 	h.mu.RUnlock()
 	if !ok || !e.found || n > maxDirectory {
 		t.Fatalf("tenant entry kept: %v, cache size %d", ok, n)

@@ -35,12 +35,13 @@ type Directory struct {
 	TTL   time.Duration
 	Now   func() time.Time
 
-	mu    sync.RWMutex
-	cache map[string]dirEntry // "s:<slug>" or "h:<host>"
+	mu     sync.RWMutex
+	bySlug map[string]dirEntry
+	byHost map[string]dirEntry
 }
 
 type dirEntry struct {
-	t       store.Tenant
+	ws      store.Workspace // the tenant with its handle, built once per lookup (not per request)
 	found   bool
 	expires time.Time
 }
@@ -50,26 +51,32 @@ const maxDirectory = 10_000
 
 // BySlug finds the tenant with slug.
 func (d *Directory) BySlug(ctx context.Context, slug string) (store.Workspace, error) {
-	return d.lookup(ctx, "s:"+slug, func(ctx context.Context) (store.Tenant, error) {
-		return d.Store.Tenants().TenantBySlug(ctx, slug)
-	})
+	return d.lookup(ctx, false, slug)
 }
 
 // ByHost finds the tenant that registered host (lowercase, port removed).
 func (d *Directory) ByHost(ctx context.Context, host string) (store.Workspace, error) {
-	host = strings.ToLower(stripPort(host))
-	return d.lookup(ctx, "h:"+host, func(ctx context.Context) (store.Tenant, error) {
-		return d.Store.Tenants().TenantByHost(ctx, host)
-	})
+	return d.lookup(ctx, true, strings.ToLower(stripPort(host)))
 }
 
-func (d *Directory) lookup(ctx context.Context, key string, load func(context.Context) (store.Tenant, error)) (store.Workspace, error) {
+// lookup answers from the cache when it can: on the request path that is a read lock
+// and a map lookup, without allocating.
+func (d *Directory) lookup(ctx context.Context, byHost bool, key string) (store.Workspace, error) {
 	now := d.Now()
 	d.mu.RLock()
-	e, ok := d.cache[key]
+	e, ok := d.byHost[key]
+	if !byHost {
+		e, ok = d.bySlug[key]
+	}
 	d.mu.RUnlock()
 	if !ok || !now.Before(e.expires) {
-		t, err := load(ctx)
+		var t store.Tenant
+		var err error
+		if byHost {
+			t, err = d.Store.Tenants().TenantByHost(ctx, key)
+		} else {
+			t, err = d.Store.Tenants().TenantBySlug(ctx, key)
+		}
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			e = dirEntry{expires: now.Add(d.TTL)}
@@ -78,38 +85,42 @@ func (d *Directory) lookup(ctx context.Context, key string, load func(context.Co
 			// protected ones fail closed on the session lookup anyway).
 			e.expires = now.Add(min(d.TTL, 5*time.Second))
 		case err != nil:
-			return store.Workspace{}, fmt.Errorf("resolving tenant (%s): %w", key, err)
+			return store.Workspace{}, fmt.Errorf("resolving tenant %q: %w", key, err)
 		default:
-			e = dirEntry{t: t, found: true, expires: now.Add(d.TTL)}
+			e = dirEntry{ws: store.Workspace{Tenant: t, TenantHandle: d.Store.Tenant(t.ID)}, found: true, expires: now.Add(d.TTL)}
 		}
 		d.mu.Lock()
-		if d.cache == nil {
-			d.cache = make(map[string]dirEntry)
+		if d.bySlug == nil {
+			d.bySlug, d.byHost = make(map[string]dirEntry), make(map[string]dirEntry)
 		}
-		if len(d.cache) >= maxDirectory {
+		m := d.bySlug
+		if byHost {
+			m = d.byHost
+		}
+		if len(m) >= maxDirectory {
 			// Evict one entry (map order is arbitrary), preferring a miss, so a flood of
 			// random subdomains cannot empty the cache of real tenants.
 			victim := ""
-			for k, old := range d.cache {
+			for k, old := range m {
 				if victim = k; !old.found {
 					break
 				}
 			}
-			delete(d.cache, victim)
+			delete(m, victim)
 		}
-		d.cache[key] = e
+		m[key] = e
 		d.mu.Unlock()
 	}
 	if !e.found {
 		return store.Workspace{}, ErrUnknownTenant
 	}
-	return store.Workspace{Tenant: e.t, TenantHandle: d.Store.Tenant(e.t.ID)}, nil
+	return e.ws, nil
 }
 
 // Forget drops every cached answer.
 func (d *Directory) Forget() {
 	d.mu.Lock()
-	d.cache = nil
+	d.bySlug, d.byHost = nil, nil
 	d.mu.Unlock()
 }
 
