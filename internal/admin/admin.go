@@ -130,7 +130,7 @@ func (s *Service) Unlock(ctx context.Context, ws store.Workspace, by Admin, t Ta
 	if err := s.Lockout.Unlock(ctx, ws.TenantID(), out.Email); err != nil {
 		return Unlocked{}, fmt.Errorf("unlocking: %w", err)
 	}
-	details := map[string]string{"email": truncate(out.Email, 254), "was_locked": fmt.Sprint(out.WasLocked)}
+	details := map[string]string{"email": audit.Clip(out.Email, 254), "was_locked": fmt.Sprint(out.WasLocked)}
 	return out, s.record(ctx, ws, by, audit.ActionAccountUnlocked, audit.UserTarget(out.User.ID), details)
 }
 
@@ -168,11 +168,4 @@ func (s *Service) AddUser(ctx context.Context, ws store.Workspace, by Admin, n a
 	}
 	return u, s.record(ctx, ws, by, audit.ActionUserCreate, audit.UserTarget(u.ID),
 		map[string]string{"email": u.Email, "roles": strings.Join(u.Roles, ",")})
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "")
 }

@@ -1,6 +1,10 @@
 package audit
 
-import "github.com/gatehouse-dev/gatehouse/internal/store"
+import (
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
 
 // Origin is where an action came from, as a record keeps it.
 type Origin struct {
@@ -35,4 +39,13 @@ func UserTarget(id string) string {
 		return ""
 	}
 	return "user:" + id
+}
+
+// Clip cuts client-supplied text (an e-mail as typed) to n bytes of valid UTF-8 before
+// it goes into a record.
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
 }

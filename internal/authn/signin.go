@@ -162,7 +162,7 @@ func (s *SignIn) checkFailed(ctx context.Context, ws store.Workspace, c Client, 
 	var oe *OverloadError
 	switch {
 	case errors.As(err, &fe):
-		rec := audit.Event(audit.ActionLoginFailure, audit.Failure, audit.Actor{UserID: fe.UserID, Email: truncate(email, 254), SessionID: sessionID}, c.Origin)
+		rec := audit.Event(audit.ActionLoginFailure, audit.Failure, audit.Actor{UserID: fe.UserID, Email: audit.Clip(email, 254), SessionID: sessionID}, c.Origin)
 		if method != MethodPassword {
 			rec.Action = audit.ActionSecondFactorFailure
 		}
@@ -220,7 +220,7 @@ func (s *SignIn) locked(ctx context.Context, ws store.Workspace, c Client, userI
 	if s.Metrics != nil {
 		s.Metrics.Lockout()
 	}
-	rec := audit.Event(audit.ActionAccountLocked, audit.Denied, audit.Actor{UserID: userID, Email: truncate(email, 254)}, c.Origin)
+	rec := audit.Event(audit.ActionAccountLocked, audit.Denied, audit.Actor{UserID: userID, Email: audit.Clip(email, 254)}, c.Origin)
 	rec.Target, rec.Details = audit.UserTarget(userID), map[string]string{"duration": d.String()}
 	s.log().Warn("account locked after repeated failures", zap.String("user_id", userID), zap.Duration("duration", d))
 	if err := s.Audit.Record(ctx, ws, rec); err != nil {
@@ -348,11 +348,4 @@ func (s *SignIn) SignOut(ctx context.Context, ws store.Workspace, c Client) erro
 		}
 	}
 	return nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "")
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -299,5 +300,33 @@ func TestHostCacheFloodKeepsTenants(t *testing.T) {
 	h.mu.RUnlock()
 	if !ok || !e.found || n > maxDirectory {
 		t.Fatalf("tenant entry kept: %v, cache size %d", ok, n)
+	}
+}
+
+// TestRespondUsesTheOneErrorShape: API clients get {"error","message"} (and
+// "retry_after" with Retry-After when they should come back), as from the portal.
+func TestRespondUsesTheOneErrorShape(t *testing.T) {
+	t.Parallel()
+	g := &Gateway{Prefix: "/auth"}
+	for _, c := range []struct {
+		d     Decision
+		code  string
+		retry string
+	}{
+		{Decision{Outcome: Unauthorized}, "unauthenticated", ""},
+		{Decision{Outcome: Deny}, "forbidden", ""},
+		{Decision{Outcome: RateLimited, RetryAfter: 1500 * time.Millisecond}, "too_many_requests", "2"},
+		{Decision{Outcome: Unavailable}, "unavailable", "5"},
+	} {
+		w := httptest.NewRecorder()
+		g.Respond(w, request("GET", "/app", "a.example.com", "", "Accept", "application/json"), c.d)
+		var body struct {
+			Error, Message string
+			RetryAfter     int `json:"retry_after"`
+		}
+		if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil || body.Error != c.code || body.Message == "" ||
+			w.Header().Get("Retry-After") != c.retry || (c.retry != "" && fmt.Sprint(body.RetryAfter) != c.retry) {
+			t.Errorf("%v: %d %s Retry-After %q", c.d.Outcome, w.Code, w.Body, w.Header().Get("Retry-After"))
+		}
 	}
 }

@@ -4,7 +4,9 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/httperr"
 	"github.com/gatehouse-dev/gatehouse/internal/redirect"
 )
 
@@ -22,33 +24,28 @@ func (g *Gateway) Respond(w http.ResponseWriter, r *http.Request, d Decision) {
 		}
 		http.Redirect(w, r, target, http.StatusFound)
 	case Unauthorized:
-		jsonError(w, http.StatusUnauthorized, "unauthenticated")
+		httperr.WriteJSON(w, http.StatusUnauthorized, "unauthenticated", "Sign in first.", 0)
 	case BadRequest:
-		plainOrJSON(w, r, http.StatusBadRequest, "bad_request")
+		plainOrJSON(w, r, http.StatusBadRequest, "bad_request", "The request path is ambiguous.", 0)
 	case Unavailable:
-		h.Set("Retry-After", "5")
-		plainOrJSON(w, r, http.StatusServiceUnavailable, "unavailable")
+		plainOrJSON(w, r, http.StatusServiceUnavailable, "unavailable", "Try again in a moment.", 5*time.Second)
 	case RateLimited:
-		secs := int(d.RetryAfter.Seconds() + 0.999)
-		h.Set("Retry-After", strconv.Itoa(max(secs, 1)))
-		plainOrJSON(w, r, http.StatusTooManyRequests, "too_many_requests")
+		plainOrJSON(w, r, http.StatusTooManyRequests, "too_many_requests", "Too many requests; slow down.", d.RetryAfter)
 	case UnknownTenant:
-		plainOrJSON(w, r, http.StatusNotFound, "unknown_site")
+		plainOrJSON(w, r, http.StatusNotFound, "unknown_site", "No workspace serves this host.", 0)
 	default:
-		plainOrJSON(w, r, http.StatusForbidden, "forbidden")
+		plainOrJSON(w, r, http.StatusForbidden, "forbidden", "This is not allowed.", 0)
 	}
 }
 
-func jsonError(w http.ResponseWriter, status int, code string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(`{"error":"` + code + `"}` + "\n"))
-}
-
-func plainOrJSON(w http.ResponseWriter, r *http.Request, status int, code string) {
+// plainOrJSON answers API clients with the JSON error shape and browsers with text.
+func plainOrJSON(w http.ResponseWriter, r *http.Request, status int, code, msg string, retry time.Duration) {
 	if isAPIClient(r) {
-		jsonError(w, status, code)
+		httperr.WriteJSON(w, status, code, msg, retry)
 		return
+	}
+	if retry > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(httperr.RetrySeconds(retry), 10))
 	}
 	http.Error(w, http.StatusText(status), status)
 }

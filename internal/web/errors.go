@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/account"
 	"github.com/gatehouse-dev/gatehouse/internal/admin"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/httperr"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
@@ -165,17 +166,12 @@ func (p *Portal) fail(c *call, err error) {
 	if e.status >= 500 {
 		p.Logger.Error("portal request failed", zap.String("path", c.r.URL.Path), zap.String("code", e.code), zap.Error(e.cause))
 	}
-	h := c.w.Header()
-	if e.retry > 0 {
-		h.Set("Retry-After", strconv.FormatInt(max(int64(math.Ceil(e.retry.Seconds())), 1), 10))
-	}
 	if c.api {
-		body := map[string]any{"error": e.code, "message": e.msg}
-		if e.retry > 0 {
-			body["retry_after"] = max(int64(math.Ceil(e.retry.Seconds())), 1)
-		}
-		writeJSON(c.w, e.status, body)
+		httperr.WriteJSON(c.w, e.status, e.code, e.msg, e.retry)
 		return
+	}
+	if e.retry > 0 {
+		c.w.Header().Set("Retry-After", strconv.FormatInt(httperr.RetrySeconds(e.retry), 10))
 	}
 	link, text := e.link, e.linkText
 	if link == "" {

@@ -64,15 +64,19 @@ func (p *Portal) limited(class ratelimit.Class, h http.Handler) http.Handler {
 // page wraps a GET page for browsers.
 func (p *Portal) page(who access, h handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := &call{Request: p.request(r), w: w, r: r}
-		if err := p.authorize(c, who); err != nil {
-			p.fail(c, err)
-			return
-		}
-		if err := h(c); err != nil {
-			p.fail(c, err)
-		}
+		p.run(&call{Request: p.request(r), w: w, r: r}, who, h)
 	})
+}
+
+// run authorizes the call for who and runs h; any error is answered (fail).
+func (p *Portal) run(c *call, who access, h handler) {
+	if err := p.authorize(c, who); err != nil {
+		p.fail(c, err)
+		return
+	}
+	if err := h(c); err != nil {
+		p.fail(c, err)
+	}
 }
 
 // browserForm wraps an HTML form POST: body limit, form parse, same-origin and the
@@ -89,13 +93,7 @@ func (p *Portal) browserForm(who access, h handler) http.Handler {
 			p.fail(c, errFormExpired())
 			return
 		}
-		if err := p.authorize(c, who); err != nil {
-			p.fail(c, err)
-			return
-		}
-		if err := h(c); err != nil {
-			p.fail(c, err)
-		}
+		p.run(c, who, h)
 	})
 }
 
@@ -114,13 +112,7 @@ func (p *Portal) apiJSON(who access, h handler) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-		if err := p.authorize(c, who); err != nil {
-			p.fail(c, err)
-			return
-		}
-		if err := h(c); err != nil {
-			p.fail(c, err)
-		}
+		p.run(c, who, h)
 	})
 }
 
