@@ -60,6 +60,11 @@ type App struct {
 	// IdleTimeout ends sessions unused for this long. Default 0 (off).
 	IdleTimeout caddy.Duration `json:"idle_timeout,omitempty"`
 
+	// ReauthAge is how long after signing in (or re-authenticating) a user may change
+	// their password, remove a factor or administer members without entering the
+	// password again. Default 10m.
+	ReauthAge caddy.Duration `json:"reauth_age,omitempty"`
+
 	// SessionCacheTTL is how long a validated session is served from memory before
 	// the store is asked again (the bound on how late a revocation made by another
 	// instance takes effect). Default 1s.
@@ -147,6 +152,7 @@ type App struct {
 	startErr   error
 	svc        *services
 	mailWorker *notify.Worker
+	stopJobs   context.CancelFunc // the purge job
 	poolKey    string
 	hotKey     string
 }
@@ -234,7 +240,10 @@ func (a *App) applyDefaults() error {
 	if a.MinPasswordLength < 8 || a.MinPasswordLength > 64 {
 		errs = append(errs, fmt.Errorf("min_password_length %d: must be between 8 and 64", a.MinPasswordLength))
 	}
-	if a.SessionLifetime < 0 || a.IdleTimeout < 0 || a.SessionCacheTTL < 0 {
+	if a.ReauthAge == 0 {
+		a.ReauthAge = caddy.Duration(authn.DefaultReauthAge)
+	}
+	if a.SessionLifetime < 0 || a.IdleTimeout < 0 || a.SessionCacheTTL < 0 || a.ReauthAge < 0 {
 		errs = append(errs, errors.New("durations must not be negative"))
 	}
 	if time.Duration(a.SessionCacheTTL) > time.Minute {
@@ -271,10 +280,17 @@ func (a *App) Start() error {
 	return err
 }
 
-// Stop stops the mail worker; Cleanup releases the store.
+// Stop stops the mail worker, the purge job and the session activity writer; Cleanup
+// releases the store.
 func (a *App) Stop() error {
+	if a.stopJobs != nil {
+		a.stopJobs()
+	}
 	if a.mailWorker != nil {
 		a.mailWorker.Stop()
+	}
+	if a.svc != nil {
+		a.svc.sessions.Close()
 	}
 	return nil
 }

@@ -29,6 +29,7 @@ func init() {
 //	    signin_cpu_share    <fraction, e.g. 0.15>
 //	    session_lifetime    <duration>
 //	    idle_timeout        <duration>
+//	    reauth_age          <duration>
 //	    session_cache_ttl   <duration>
 //	    base_url            <url>
 //	    master_key_file     <path>
@@ -119,6 +120,8 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			app.SessionLifetime, err = durationArg(d)
 		case "idle_timeout":
 			app.IdleTimeout, err = durationArg(d)
+		case "reauth_age":
+			app.ReauthAge, err = durationArg(d)
 		case "session_cache_ttl":
 			app.SessionCacheTTL, err = durationArg(d)
 		default:

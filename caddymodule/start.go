@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -92,14 +93,21 @@ func (a *App) start() error {
 	signIn.Locations = risk.OpenGeoIP(caddy.NewReplacer().ReplaceAll(a.GeoIPDB, ""), a.logger.Named("geoip"))
 	dir := &gateway.Directory{Store: st, TTL: 30 * time.Second, Now: clk.Now}
 	signIn.Renamed = dir.Forget
+	reauth := time.Duration(a.ReauthAge)
 	a.svc = &services{
 		store: st, clock: clk, sessions: sessions, tenants: dir, limiter: limiter, signIn: signIn, rules: rules,
-		account: &account.Service{MFA: mfa, Passwords: passwords, SignIn: signIn, Passkeys: pks, Sessions: sessions, Audit: audits},
-		admin:   &admin.Service{Lockout: lockout, MFA: mfa, Audit: audits, Hasher: a.hasher, Rules: rules, Clock: clk},
+		account: &account.Service{MFA: mfa, Passwords: passwords, SignIn: signIn, Passkeys: pks, Sessions: sessions, Audit: audits,
+			Rules: rules, Mail: notifier, Locations: signIn.Locations, ReauthAge: reauth, Clock: clk},
+		admin: &admin.Service{Lockout: lockout, MFA: mfa, Audit: audits, Hasher: a.hasher, Rules: rules, Clock: clk,
+			Sessions: sessions, SignIn: signIn, Mail: notifier, Locations: signIn.Locations, ReauthAge: reauth},
 	}
 	if err := a.firstRun(ctx); err != nil {
 		return err
 	}
+	jobs, stop := context.WithCancel(context.Background())
+	a.stopJobs = stop
+	host, _ := os.Hostname()
+	go (&session.Purger{Store: st.Maintenance(), Holder: host + "/" + secret.NewID(), Clock: clk, Logger: a.logger.Named("purge")}).Run(jobs)
 	return a.startMail()
 }
 

@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/clock"
+	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/mfa/passkey"
 	"github.com/gatehouse-dev/gatehouse/internal/session"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -23,6 +26,8 @@ var (
 	ErrNoSecondFactor = errors.New("no second factor to back up")
 	// ErrNoSuchPasskey: the passkey is not one of the user's.
 	ErrNoSuchPasskey = errors.New("no such passkey")
+	// ErrNoSuchSession: the session is not one of the user's live sessions.
+	ErrNoSuchSession = errors.New("no such session")
 )
 
 // PasskeyRegistration is what the account needs of the WebAuthn service.
@@ -31,19 +36,41 @@ type PasskeyRegistration interface {
 	FinishRegistration(ctx context.Context, tenant store.TenantHandle, site passkey.Site, user store.User, ceremony, name string, credential []byte) (store.Passkey, error)
 }
 
-// SessionCache forgets a cached session, so its next request reads the user afresh.
-type SessionCache interface {
+// Sessions is what the account needs of the session manager.
+type Sessions interface {
+	// Forget drops a cached session, so its next request reads the user afresh.
 	Forget(sessionID string)
+	Revoke(ctx context.Context, tenant store.TenantHandle, sessionID string) error
+	RevokeUser(ctx context.Context, tenant store.TenantHandle, userID, except string) (int, error)
+}
+
+// Mailer queues a message in the durable outbox.
+type Mailer interface {
+	Notify(ctx context.Context, tenantID, to, kind string, data any) (string, error)
 }
 
 // Service runs the account use cases.
 type Service struct {
 	MFA       *authn.MFA
-	Passwords *authn.Passwords // confirms the current password
+	Passwords *authn.Passwords // confirms the current password, hashes new ones
 	SignIn    *authn.SignIn    // completes a sign-in that waited for an enrolment
 	Passkeys  PasskeyRegistration
-	Sessions  SessionCache
+	Sessions  Sessions
 	Audit     *audit.Writer
+	Rules     identity.PasswordRules
+	Mail      Mailer          // nil: no notices
+	Locations session.Locator // nil: sessions without locations
+	ReauthAge time.Duration   // default authn.DefaultReauthAge
+	Clock     clock.Clock
+}
+
+// fresh refuses a sensitive action when the session proved who its user is too long
+// ago (authn.ErrReauthRequired: the portal asks for the password again).
+func (s *Service) fresh(me Self) error {
+	if !authn.Fresh(me.Session, s.ReauthAge, s.Clock.Now()) {
+		return authn.ErrReauthRequired
+	}
+	return nil
 }
 
 // Self is a user acting on their own account through a session: a full one, or a

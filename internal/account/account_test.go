@@ -21,10 +21,13 @@ import (
 
 const pw = "an entirely adequate passphrase"
 
-// forgotten is a small fake SessionCache: it records what it was told to forget.
-type forgotten []string
+// forgotten is the real session manager, recording what it was told to forget.
+type forgotten struct {
+	*session.Manager
+	ids []string
+}
 
-func (f *forgotten) Forget(id string) { *f = append(*f, id) }
+func (f *forgotten) Forget(id string) { f.ids = append(f.ids, id); f.Manager.Forget(id) }
 
 type fixture struct {
 	svc      *Service
@@ -48,8 +51,8 @@ func newFixture(t *testing.T) *fixture {
 	sessions := session.NewManager(st, clk, session.Options{})
 	audits := audit.NewWriter(clk)
 	signIn := &authn.SignIn{Passwords: passwords, MFA: mfa, Sessions: sessions, Audit: audits, Hasher: hasher, Clock: clk}
-	f := &fixture{ws: testdb.Workspace(t, st, "acme"), sessions: sessions, clk: clk, forgot: new(forgotten)}
-	f.svc = &Service{MFA: mfa, Passwords: passwords, SignIn: signIn, Sessions: f.forgot, Audit: audits}
+	f := &fixture{ws: testdb.Workspace(t, st, "acme"), sessions: sessions, clk: clk, forgot: &forgotten{Manager: sessions}}
+	f.svc = &Service{MFA: mfa, Passwords: passwords, SignIn: signIn, Sessions: f.forgot, Audit: audits, Clock: clk}
 	return f
 }
 
@@ -231,8 +234,8 @@ func TestLocationObjectionIsRecorded(t *testing.T) {
 	if err != nil || !u.NoLocationProfiling {
 		t.Fatalf("stored: %+v %v", u, err)
 	}
-	if len(*f.forgot) != 1 || (*f.forgot)[0] != me.Session.Session.ID {
-		t.Fatalf("cache told to forget %v", *f.forgot)
+	if len(f.forgot.ids) != 1 || f.forgot.ids[0] != me.Session.Session.ID {
+		t.Fatalf("cache told to forget %v", f.forgot.ids)
 	}
 	if got := f.actions(t); len(got) != 1 || got[0] != audit.ActionPrivacyObjection {
 		t.Fatalf("audited %v", got)

@@ -133,8 +133,12 @@ func (s *Service) RenamePasskey(ctx context.Context, ws store.Workspace, me Self
 	return s.record(ctx, ws, me, audit.ActionPasskeyRenamed, map[string]string{"passkey": id})
 }
 
-// DeletePasskey removes one of the user's passkeys.
+// DeletePasskey removes one of the user's passkeys (a sensitive change: it needs a
+// recent sign-in or re-authentication).
 func (s *Service) DeletePasskey(ctx context.Context, ws store.Workspace, me Self, id string) error {
+	if err := s.fresh(me); err != nil {
+		return err
+	}
 	err := ws.Passkeys().DeletePasskey(ctx, me.user().ID, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrNoSuchPasskey

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/clock"
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
+	"github.com/gatehouse-dev/gatehouse/internal/session"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
@@ -35,6 +37,12 @@ type Admin struct {
 	audit.Actor
 	Origin audit.Origin
 	Roles  []string
+	// Verified is when the administrator last proved who they are in this session
+	// (member administration needs it recent); zero for the CLI, which is exempt.
+	Verified time.Time
+	// PortalURL is the portal's absolute address, for the links in invitations and
+	// reset mails ("https://app.example.com/auth").
+	PortalURL string
 }
 
 // CLI is the administrator of command-line actions.
@@ -46,14 +54,47 @@ func (a Admin) IsOwner() bool { return slices.Contains(a.Roles, identity.RoleOwn
 // IsAdmin tells an owner or admin.
 func (a Admin) IsAdmin() bool { return a.IsOwner() || slices.Contains(a.Roles, identity.RoleAdmin) }
 
+// Sessions is what the administrator's use cases need of the session manager.
+type Sessions interface {
+	RevokeUser(ctx context.Context, tenant store.TenantHandle, userID, except string) (int, error)
+	Revoke(ctx context.Context, tenant store.TenantHandle, sessionID string) error
+	ForgetUser(userID string)
+}
+
+// Mailer queues a message in the durable outbox.
+type Mailer interface {
+	Notify(ctx context.Context, tenantID, to, kind string, data any) (string, error)
+}
+
 // Service runs the administrator's use cases.
 type Service struct {
-	Lockout *authn.Lockout // nil: no lockout state reachable (unlock is refused)
-	MFA     *authn.MFA
-	Audit   *audit.Writer
-	Hasher  *identity.Hasher
-	Rules   identity.PasswordRules
-	Clock   clock.Clock
+	Lockout   *authn.Lockout // nil: no lockout state reachable (unlock is refused)
+	MFA       *authn.MFA
+	Audit     *audit.Writer
+	Hasher    *identity.Hasher
+	Rules     identity.PasswordRules
+	Clock     clock.Clock
+	Sessions  Sessions        // nil: the CLI without a running gateway (revocations only in the store)
+	SignIn    *authn.SignIn   // sends reset links
+	Mail      Mailer          // nil: no invitation mail (the link is returned)
+	Locations session.Locator // nil: member sessions without locations
+	ReauthAge time.Duration   // default authn.DefaultReauthAge
+}
+
+// fresh refuses member administration from a session whose last proof of identity is
+// older than the re-authentication age (authn.ErrReauthRequired).
+func (s *Service) fresh(by Admin) error {
+	if by.UserID == audit.CLI.UserID {
+		return nil
+	}
+	age := s.ReauthAge
+	if age <= 0 {
+		age = authn.DefaultReauthAge
+	}
+	if by.Verified.IsZero() || s.Clock.Now().Sub(by.Verified) > age {
+		return authn.ErrReauthRequired
+	}
+	return nil
 }
 
 // ErrNoLockoutState: this process cannot reach the lockout counters (the CLI of a
@@ -106,6 +147,9 @@ func (s *Service) Unlock(ctx context.Context, ws store.Workspace, by Admin, t Ta
 	if !by.IsAdmin() {
 		return Unlocked{}, ErrForbidden
 	}
+	if err := s.fresh(by); err != nil {
+		return Unlocked{}, err
+	}
 	if s.Lockout == nil || s.Lockout.KV == nil {
 		return Unlocked{}, ErrNoLockoutState
 	}
@@ -139,6 +183,9 @@ func (s *Service) Unlock(ctx context.Context, ws store.Workspace, by Admin, t Ta
 func (s *Service) ResetFactors(ctx context.Context, ws store.Workspace, by Admin, t Target) (store.User, error) {
 	if !by.IsAdmin() {
 		return store.User{}, ErrForbidden
+	}
+	if err := s.fresh(by); err != nil {
+		return store.User{}, err
 	}
 	u, err := s.find(ctx, ws, t)
 	if err != nil {

@@ -43,7 +43,7 @@ func (f *fixture) user(t *testing.T, email, role string) (store.User, Admin) {
 		t.Fatal(err)
 	}
 	return u, Admin{Actor: audit.Actor{UserID: u.ID, Email: u.Email, SessionID: "s-" + role}, Roles: u.Roles,
-		Origin: audit.Origin{IP: "192.0.2.7", UserAgent: "test", RequestID: "req-1"}}
+		Origin: audit.Origin{IP: "192.0.2.7", UserAgent: "test", RequestID: "req-1"}, Verified: f.clk.Now()}
 }
 
 // lastRecord returns the newest audit record.

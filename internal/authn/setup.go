@@ -38,12 +38,12 @@ func IssueSetupToken(ctx context.Context, tenant store.TenantHandle, clk clock.C
 	if n > 0 {
 		return "", ErrSetupDone
 	}
-	err = tenant.OneTimeTokens().CreateOneTimeToken(ctx, purposeSetupClaim, setupClaimHash, clk.Now().AddDate(100, 0, 0))
+	err = tenant.OneTimeTokens().CreateOneTimeToken(ctx, purposeSetupClaim, setupClaimHash, "", clk.Now().AddDate(100, 0, 0))
 	if err != nil && !errors.Is(err, store.ErrConflict) {
 		return "", fmt.Errorf("storing setup claim: %w", err)
 	}
 	tok := secret.NewToken()
-	if err := tenant.OneTimeTokens().CreateOneTimeToken(ctx, PurposeSetup, secret.HashToken(tok), clk.Now().Add(SetupLinkLifetime)); err != nil {
+	if err := tenant.OneTimeTokens().CreateOneTimeToken(ctx, PurposeSetup, secret.HashToken(tok), "", clk.Now().Add(SetupLinkLifetime)); err != nil {
 		return "", fmt.Errorf("storing setup token: %w", err)
 	}
 	return tok, nil
@@ -104,7 +104,7 @@ func SetupOpen(ctx context.Context, tenant store.TenantHandle, token string, clk
 	if n > 0 {
 		return false, nil
 	}
-	err = tenant.OneTimeTokens().CheckOneTimeToken(ctx, PurposeSetup, secret.HashToken(token), clk.Now())
+	_, err = tenant.OneTimeTokens().CheckOneTimeToken(ctx, PurposeSetup, secret.HashToken(token), clk.Now())
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
@@ -122,10 +122,10 @@ func CompleteSetup(ctx context.Context, tenant store.TenantHandle, token string,
 	if n > 0 {
 		return ErrSetupDone
 	}
-	if err := tenant.OneTimeTokens().ConsumeOneTimeToken(ctx, PurposeSetup, secret.HashToken(token), clk.Now()); err != nil {
+	if _, err := tenant.OneTimeTokens().ConsumeOneTimeToken(ctx, PurposeSetup, secret.HashToken(token), clk.Now()); err != nil {
 		return fmt.Errorf("using setup token: %w", err)
 	}
-	if err := tenant.OneTimeTokens().ConsumeOneTimeToken(ctx, purposeSetupClaim, setupClaimHash, clk.Now()); err != nil {
+	if _, err := tenant.OneTimeTokens().ConsumeOneTimeToken(ctx, purposeSetupClaim, setupClaimHash, clk.Now()); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return ErrSetupDone // another setup won the race
 		}

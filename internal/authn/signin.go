@@ -38,6 +38,8 @@ type Sessions interface {
 	Validate(ctx context.Context, tenant store.TenantHandle, slug, token string) (*session.Entry, error)
 	ValidatePending(ctx context.Context, tenant store.TenantHandle, slug, token string) (*session.Entry, error)
 	Revoke(ctx context.Context, tenant store.TenantHandle, sessionID string) error
+	RevokeUser(ctx context.Context, tenant store.TenantHandle, userID, except string) (int, error)
+	Verify(ctx context.Context, tenant store.TenantHandle, sessionID string) error
 }
 
 // PasskeyLogin is what the flows need of the WebAuthn service.
@@ -125,6 +127,12 @@ func (s *SignIn) Password(ctx context.Context, ws store.Workspace, c Client, ema
 	if o, done, err := s.checkFailed(ctx, ws, c, err, email, MethodPassword, ""); done {
 		return o, err
 	}
+	return s.afterPassword(ctx, ws, c, u)
+}
+
+// afterPassword continues a sign-in whose password was right (or just set, accepting an
+// invitation): the tenant's second-factor policy and anomaly gate decide what comes next.
+func (s *SignIn) afterPassword(ctx context.Context, ws store.Workspace, c Client, u store.User) (Outcome, error) {
 	need, err := s.Requirement(ctx, ws, u)
 	if err != nil {
 		return Outcome{}, err

@@ -60,9 +60,10 @@ type Gateway struct {
 	RouteLimits *RouteLimits
 }
 
-// Sessions validates session tokens (session.Manager).
+// Sessions validates session tokens and records activity (session.Manager).
 type Sessions interface {
 	Validate(ctx context.Context, tenant store.TenantHandle, slug, token string) (*session.Entry, error)
+	Seen(tenant store.TenantHandle, e *session.Entry, ip string)
 }
 
 // Decision is the result of Decide.
@@ -115,6 +116,7 @@ func (g *Gateway) Decide(r *http.Request, https bool, clientIP string) Decision 
 		switch {
 		case err == nil:
 			d.Entry = e
+			g.Sessions.Seen(ws.TenantHandle, e, clientIP)
 		case !errors.Is(err, session.ErrNoSession):
 			// The store failed: a public route still works (anonymously); a protected
 			// one answers 503 rather than guessing.

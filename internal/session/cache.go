@@ -16,8 +16,15 @@ type cache struct {
 	byKey map[[sha256.Size]byte]*Entry
 	byID  map[string][sha256.Size]byte
 	// revoked remembers sessions revoked through this instance for a while, so that a
-	// validation that read the session just before the revocation cannot put it back.
-	revoked map[string]time.Time
+	// validation that read the session just before the revocation cannot put it back;
+	// revokedUsers does the same for "every session of this user but one".
+	revoked      map[string]time.Time
+	revokedUsers map[string]userRevocation
+}
+
+type userRevocation struct {
+	at     time.Time
+	except string
 }
 
 // revokedMemory is how long a revocation is remembered (well above any cache TTL).
@@ -25,7 +32,7 @@ const revokedMemory = 2 * time.Minute
 
 func newCache(max int) *cache {
 	return &cache{max: max, byKey: make(map[[sha256.Size]byte]*Entry), byID: make(map[string][sha256.Size]byte),
-		revoked: make(map[string]time.Time)}
+		revoked: make(map[string]time.Time), revokedUsers: make(map[string]userRevocation)}
 }
 
 func (c *cache) get(k [sha256.Size]byte) *Entry {
@@ -41,6 +48,9 @@ func (c *cache) put(e *Entry) bool {
 	defer c.mu.Unlock()
 	if _, gone := c.revoked[e.Session.ID]; gone {
 		return false
+	}
+	if ur, ok := c.revokedUsers[e.User.ID]; ok && e.Session.ID != ur.except && e.loaded.Before(ur.at.Add(time.Nanosecond)) {
+		return false // read before its user's sessions were revoked
 	}
 	if _, ok := c.byKey[e.key]; !ok && len(c.byKey) >= c.max {
 		for k, old := range c.byKey {
@@ -86,6 +96,36 @@ func (c *cache) revoke(id string, now time.Time) {
 		}
 	}
 	c.revoked[id] = now
+	c.mu.Unlock()
+}
+
+// deleteUser forgets every session of a user (they stay valid).
+func (c *cache) deleteUser(userID string) {
+	c.mu.Lock()
+	for k, e := range c.byKey {
+		if e.User.ID == userID {
+			delete(c.byKey, k)
+			delete(c.byID, e.Session.ID)
+		}
+	}
+	c.mu.Unlock()
+}
+
+// revokeUser forgets every session of a user but except and remembers the revocation.
+func (c *cache) revokeUser(userID, except string, now time.Time) {
+	c.mu.Lock()
+	for k, e := range c.byKey {
+		if e.User.ID == userID && e.Session.ID != except {
+			delete(c.byKey, k)
+			delete(c.byID, e.Session.ID)
+		}
+	}
+	for u, r := range c.revokedUsers {
+		if now.Sub(r.at) > revokedMemory {
+			delete(c.revokedUsers, u)
+		}
+	}
+	c.revokedUsers[userID] = userRevocation{at: now, except: except}
 	c.mu.Unlock()
 }
 

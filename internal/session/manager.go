@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/clock"
@@ -44,17 +45,22 @@ func (o *Options) defaults() {
 
 // Manager creates, validates and revokes sessions.
 type Manager struct {
-	store store.Store
-	clk   clock.Clock
-	opt   Options
-	cache *cache
+	store   store.Store
+	clk     clock.Clock
+	opt     Options
+	cache   *cache
+	touches *toucher
 }
 
-// NewManager returns a Manager over st.
+// NewManager returns a Manager over st. Close it to stop its background writer.
 func NewManager(st store.Store, clk clock.Clock, opt Options) *Manager {
 	opt.defaults()
-	return &Manager{store: st, clk: clk, opt: opt, cache: newCache(opt.CacheSize)}
+	return &Manager{store: st, clk: clk, opt: opt, cache: newCache(opt.CacheSize), touches: newToucher()}
 }
+
+// Close stops the background writer of last-activity times (what is queued is written
+// first).
+func (m *Manager) Close() { m.touches.close() }
 
 // Lifetime is the absolute session lifetime.
 func (m *Manager) Lifetime() time.Duration { return m.opt.Lifetime }
@@ -104,7 +110,17 @@ type Entry struct {
 	Headers *identity.HeaderSet // X-Gatehouse-*
 	Remote  *identity.HeaderSet // Remote-* (for sites that enable them)
 	expires time.Time           // cache expiry
+	loaded  time.Time           // when it was read from the store
 	key     [sha256.Size]byte
+	touched atomic.Int64 // unix nanos of the last activity written or queued
+}
+
+// Verified is when the user last proved who they are in this session.
+func (e *Entry) Verified() time.Time {
+	if e.Session.VerifiedAt.IsZero() {
+		return e.Session.CreatedAt
+	}
+	return e.Session.VerifiedAt
 }
 
 // Validate returns the live, fully signed-in session for token in tenant (slug is the
@@ -169,13 +185,6 @@ func (m *Manager) load(ctx context.Context, tenant store.TenantHandle, slug stri
 		_ = tenant.Sessions().RevokeSession(ctx, s.ID, now)
 		return nil, ErrNoSession
 	}
-	if now.Sub(s.LastActive) >= m.opt.TouchInterval {
-		// Coalesced: at most one write per session per TouchInterval.
-		if err := tenant.Sessions().TouchSession(ctx, s.ID, now); err != nil {
-			return nil, fmt.Errorf("touching session: %w", err)
-		}
-		s.LastActive = now
-	}
 	facts := identity.Facts{
 		UserID: u.ID, Email: u.Email, Name: u.DisplayName,
 		TenantID: s.TenantID, TenantSlug: slug,
@@ -188,13 +197,30 @@ func (m *Manager) load(ctx context.Context, tenant store.TenantHandle, slug stri
 		Headers: identity.NewHeaderSet(facts),
 		Remote:  identity.NewRemoteHeaderSet(facts),
 		expires: now.Add(m.opt.CacheTTL),
+		loaded:  now,
 		key:     key,
 	}
+	e.touched.Store(s.LastActive.UnixNano())
 	if !m.cache.put(e) {
 		return nil, ErrNoSession // revoked while it was being read
 	}
 	return e, nil
 }
+
+// Seen records that the session was used now from ip. The store learns it later, from
+// a background writer, and at most once per TouchInterval per session: nothing is
+// written on the request path, and a busy session costs one write a minute.
+func (m *Manager) Seen(tenant store.TenantHandle, e *Entry, ip string) {
+	now := m.clk.Now().UnixNano()
+	last := e.touched.Load()
+	if now-last < int64(m.opt.TouchInterval) || !e.touched.CompareAndSwap(last, now) {
+		return
+	}
+	m.touches.queue(touch{tenant: tenant, id: e.Session.ID, at: time.Unix(0, now), ip: ip})
+}
+
+// Flush returns once every activity write queued by Seen before it is in the store.
+func (m *Manager) Flush() { m.touches.flush() }
 
 // Revoke ends a session of tenant by its public id; the cache forgets it at once.
 func (m *Manager) Revoke(ctx context.Context, tenant store.TenantHandle, sessionID string) error {
@@ -212,6 +238,33 @@ func truncate(s string, n int) string {
 	return strings.ToValidUTF8(s[:n], "")
 }
 
+// RevokeUser ends every session of a user in tenant except the one with id except (""
+// for none), and returns how many it ended. This instance's cache drops them at once
+// (and refuses any of them read before now); other instances within CacheTTL.
+func (m *Manager) RevokeUser(ctx context.Context, tenant store.TenantHandle, userID, except string) (int, error) {
+	now := m.clk.Now()
+	n, err := tenant.Sessions().RevokeUserSessions(ctx, userID, except, now)
+	if err != nil {
+		return 0, fmt.Errorf("revoking sessions: %w", err)
+	}
+	m.cache.revokeUser(userID, except, now)
+	return n, nil
+}
+
+// Verify records that the user of a session proved who they are again (re-
+// authentication): the session's Verified time moves to now.
+func (m *Manager) Verify(ctx context.Context, tenant store.TenantHandle, sessionID string) error {
+	if err := tenant.Sessions().VerifySession(ctx, sessionID, m.clk.Now()); err != nil {
+		return fmt.Errorf("recording re-authentication: %w", err)
+	}
+	m.cache.deleteSession(sessionID)
+	return nil
+}
+
 // Forget drops a session from this instance's cache, so the next request reads the
 // session and its user afresh (after a change to the user record).
 func (m *Manager) Forget(sessionID string) { m.cache.deleteSession(sessionID) }
+
+// ForgetUser drops every cached session of a user (after a change to the user record,
+// such as new roles), so their next requests read it afresh.
+func (m *Manager) ForgetUser(userID string) { m.cache.deleteUser(userID) }

@@ -66,9 +66,15 @@ func TestSessionLifecycle(t *testing.T) {
 	// Idle timeout: activity keeps it alive (coalesced touches), silence ends it.
 	for range 5 {
 		e.clk.Advance(90 * time.Minute)
-		if _, err := m.Validate(ctx, e.th, "acme", tok); err != nil {
+		got, err := m.Validate(ctx, e.th, "acme", tok)
+		if err != nil {
 			t.Fatalf("active session ended: %v", err)
 		}
+		m.Seen(e.th, got, "198.51.100.7") // what the gateway and the portal do with each request
+		m.Flush()
+	}
+	if s, err := e.th.Sessions().SessionByID(ctx, s.ID); err != nil || s.LastIP != "198.51.100.7" || !s.LastActive.Equal(e.clk.Now()) {
+		t.Fatalf("activity not recorded: %v %v %v", err, s.LastIP, s.LastActive)
 	}
 	e.clk.Advance(2*time.Hour + time.Second)
 	if _, err := m.Validate(ctx, e.th, "acme", tok); !errors.Is(err, ErrNoSession) {

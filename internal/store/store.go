@@ -12,6 +12,8 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict: a unique key is taken (tenant slug or host, user e-mail, session token).
 	ErrConflict = errors.New("conflict")
+	// ErrLastOwner: the change would leave the tenant without an active owner.
+	ErrLastOwner = errors.New("the tenant's last active owner")
 )
 
 // Store is a backend. It is safe for concurrent use.
@@ -21,6 +23,8 @@ type Store interface {
 	// Tenant returns a handle bound to one tenant id. It does not check that the
 	// tenant exists; queries through a handle of an unknown tenant find nothing.
 	Tenant(tenantID string) TenantHandle
+	// Maintenance is the housekeeping that spans tenants (leases, purges).
+	Maintenance() Maintenance
 	// Ping checks that the backend is reachable.
 	Ping(ctx context.Context) error
 	// Close releases connections.
@@ -73,7 +77,8 @@ type TenantStore interface {
 // User statuses.
 const (
 	UserActive     = "active"
-	UserRestricted = "restricted" // data kept, no sign-in
+	UserDisabled   = "disabled"   // by an administrator: no sign-in, sessions ended
+	UserRestricted = "restricted" // data kept, no sign-in (data-subject restriction)
 	UserDeleted    = "deleted"
 )
 
@@ -109,6 +114,14 @@ type UserStore interface {
 	SetLastLogin(ctx context.Context, userID string, at time.Time) error
 	// SetNoLocationProfiling records the user's objection to location profiling.
 	SetNoLocationProfiling(ctx context.Context, userID string, objects bool) error
+	// SetDisplayName changes the user's display name.
+	SetDisplayName(ctx context.Context, userID, name string) error
+	// SetRoles replaces the user's roles, and SetStatus their status. Both are atomic
+	// against concurrent changes: each returns ErrLastOwner, changing nothing, when it
+	// would leave the tenant without an active owner (an active user with the role
+	// "owner"), also when two owners demote or disable each other at the same time.
+	SetRoles(ctx context.Context, userID string, roles []string) error
+	SetStatus(ctx context.Context, userID, status string) error
 }
 
 // Session is a signed-in browser or client. The token itself is never stored.
@@ -122,8 +135,12 @@ type Session struct {
 	ExpiresAt   time.Time // absolute expiry
 	LastActive  time.Time
 	RevokedAt   time.Time // zero: not revoked
-	IP          string
+	IP          string    // where it was created
+	LastIP      string    // where it was last seen ("" until a touch recorded one)
 	UserAgent   string
+	// VerifiedAt is when the user last proved who they are in this session (the
+	// sign-in, or a re-authentication); zero means CreatedAt.
+	VerifiedAt time.Time
 	// Pending marks a half-signed-in session: the password was right, a second factor
 	// is outstanding. It lives minutes, grants nothing upstream or in the portal beyond
 	// the second-factor step, and is replaced by a new session when that succeeds.
@@ -140,8 +157,14 @@ type SessionStore interface {
 	SessionByID(ctx context.Context, id string) (Session, error)
 	// RevokeSession marks a session revoked at 'at' (idempotent; ErrNotFound if absent).
 	RevokeSession(ctx context.Context, id string, at time.Time) error
-	// TouchSession moves last_active forward (never backward).
-	TouchSession(ctx context.Context, id string, at time.Time) error
+	// TouchSession moves last_active forward (never backward) and, when ip is not
+	// empty, records it as the last IP (only together with a forward move).
+	TouchSession(ctx context.Context, id string, at time.Time, ip string) error
+	// VerifySession records a re-authentication: VerifiedAt moves forward to at.
+	VerifySession(ctx context.Context, id string, at time.Time) error
+	// RevokeUserSessions revokes every session of the user that is not revoked yet,
+	// except the one with id except ("" for none), and returns how many it revoked.
+	RevokeUserSessions(ctx context.Context, userID, except string, at time.Time) (int, error)
 	// ListUserSessions returns the user's sessions that are neither revoked nor
 	// expired at now, newest first.
 	ListUserSessions(ctx context.Context, userID string, now time.Time) ([]Session, error)
@@ -176,17 +199,20 @@ type AuditStore interface {
 	ListAudit(ctx context.Context, afterSeq int64, limit int) ([]AuditRecord, error)
 }
 
-// OneTimeTokenStore keeps single-use secrets (setup links, later invitations and
-// password resets) by hash.
+// OneTimeTokenStore keeps single-use secrets (setup links, invitations, password
+// resets) by hash, each with the subject it is for (a user id; "" for none).
 type OneTimeTokenStore interface {
-	// CreateOneTimeToken stores hash for purpose until expires.
-	CreateOneTimeToken(ctx context.Context, purpose string, hash []byte, expires time.Time) error
-	// ConsumeOneTimeToken atomically uses the token: it returns nil exactly once for a
-	// live token and ErrNotFound for an unknown, used or expired one, also under
-	// concurrent calls.
-	ConsumeOneTimeToken(ctx context.Context, purpose string, hash []byte, now time.Time) error
-	// CheckOneTimeToken tells whether the token is live, without using it.
-	CheckOneTimeToken(ctx context.Context, purpose string, hash []byte, now time.Time) error
+	// CreateOneTimeToken stores hash for purpose and subject until expires.
+	CreateOneTimeToken(ctx context.Context, purpose string, hash []byte, subject string, expires time.Time) error
+	// ConsumeOneTimeToken atomically uses the token and returns its subject: it
+	// succeeds exactly once for a live token and returns ErrNotFound for an unknown,
+	// used or expired one, also under concurrent calls.
+	ConsumeOneTimeToken(ctx context.Context, purpose string, hash []byte, now time.Time) (subject string, err error)
+	// CheckOneTimeToken tells whether the token is live, and for whom, without using it.
+	CheckOneTimeToken(ctx context.Context, purpose string, hash []byte, now time.Time) (subject string, err error)
+	// RevokeSubjectTokens uses up every live token of purpose for subject (an older
+	// reset link dies when a newer one is used; a new invitation replaces the old).
+	RevokeSubjectTokens(ctx context.Context, purpose, subject string, now time.Time) error
 }
 
 // TOTPSecret is a user's TOTP key, sealed (AES-256-GCM, see secret.FieldCipher).
@@ -334,3 +360,26 @@ type LoginHistoryStore interface {
 
 // LoginHistoryLimit is how many events LoginHistoryStore keeps per user.
 const LoginHistoryLimit = 100
+
+// Maintenance is the housekeeping that spans tenants.
+type Maintenance interface {
+	// AcquireLease takes the named lease for holder until now+ttl, or renews it when
+	// holder has it; false when another holder's lease is still live. Of concurrent
+	// callers at most one gets a free lease.
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, error)
+	// Purge deletes, in every tenant, what nobody needs any more: sessions revoked or
+	// expired before p.Sessions (pending ones included), TOTP steps used before
+	// p.TOTPSteps, one-time tokens used or expired before p.Tokens. Nothing live is
+	// touched.
+	Purge(ctx context.Context, p PurgeBefore) (PurgeResult, error)
+}
+
+// PurgeBefore gives the cut-off time of each kind of record.
+type PurgeBefore struct {
+	Sessions, TOTPSteps, Tokens time.Time
+}
+
+// PurgeResult counts what a purge deleted.
+type PurgeResult struct {
+	Sessions, TOTPSteps, Tokens int64
+}

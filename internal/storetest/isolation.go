@@ -46,6 +46,9 @@ func testIsolationUsers(t *testing.T, st store.Store) {
 
 	wantErr(t, "B: SetPasswordHash on A's user", b.Users().SetPasswordHash(ctx(t), u.ID, "stolen"), store.ErrNotFound)
 	wantErr(t, "B: SetLastLogin on A's user", b.Users().SetLastLogin(ctx(t), u.ID, base.Add(time.Hour)), store.ErrNotFound)
+	wantErr(t, "B: SetDisplayName on A's user", b.Users().SetDisplayName(ctx(t), u.ID, "Mallory"), store.ErrNotFound)
+	wantErr(t, "B: SetRoles on A's user", b.Users().SetRoles(ctx(t), u.ID, []string{"owner"}), store.ErrNotFound)
+	wantErr(t, "B: SetStatus on A's user", b.Users().SetStatus(ctx(t), u.ID, store.UserDisabled), store.ErrNotFound)
 	got, err := a.Users().UserByID(ctx(t), u.ID)
 	noErr(t, "A: UserByID", err)
 	checkUser(t, "A's user after B's attempts", got, u)
@@ -69,8 +72,16 @@ func testIsolationSessions(t *testing.T, st store.Store) {
 	wantErr(t, "B: RevokeSession of A's session", b.Sessions().RevokeSession(ctx(t), s.ID, base.Add(time.Minute)), store.ErrNotFound)
 	// The contract does not say what touching an absent session returns; it must
 	// not be success-with-effect, which the read-back below checks.
-	if err := b.Sessions().TouchSession(ctx(t), s.ID, base.Add(time.Hour)); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := b.Sessions().TouchSession(ctx(t), s.ID, base.Add(time.Hour), "203.0.113.66"); err != nil && !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("B: TouchSession of A's session: %v", err)
+	}
+	if err := b.Sessions().VerifySession(ctx(t), s.ID, base.Add(time.Hour)); err != nil && !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("B: VerifySession of A's session: %v", err)
+	}
+	n, err := b.Sessions().RevokeUserSessions(ctx(t), u.ID, "", base.Add(time.Hour))
+	noErr(t, "B: RevokeUserSessions of A's user", err)
+	if n != 0 {
+		t.Errorf("B: RevokeUserSessions of A's user revoked %d sessions", n)
 	}
 	got, err := a.Sessions().SessionByID(ctx(t), s.ID)
 	noErr(t, "A: SessionByID", err)
@@ -102,11 +113,19 @@ func testIsolationTokens(t *testing.T, st store.Store) {
 	a, b := twoTenants(t, st)
 	hash := randBytes(32)
 	now := base.Add(time.Minute)
-	noErr(t, "A: CreateOneTimeToken", a.OneTimeTokens().CreateOneTimeToken(ctx(t), "setup", hash, base.Add(time.Hour)))
+	noErr(t, "A: CreateOneTimeToken", a.OneTimeTokens().CreateOneTimeToken(ctx(t), "setup", hash, "us-x", base.Add(time.Hour)))
 
-	wantErr(t, "B: CheckOneTimeToken of A's token", b.OneTimeTokens().CheckOneTimeToken(ctx(t), "setup", hash, now), store.ErrNotFound)
-	wantErr(t, "B: ConsumeOneTimeToken of A's token", b.OneTimeTokens().ConsumeOneTimeToken(ctx(t), "setup", hash, now), store.ErrNotFound)
-	noErr(t, "A: ConsumeOneTimeToken after B's attempt", a.OneTimeTokens().ConsumeOneTimeToken(ctx(t), "setup", hash, now))
+	_, err := b.OneTimeTokens().CheckOneTimeToken(ctx(t), "setup", hash, now)
+	wantErr(t, "B: CheckOneTimeToken of A's token", err, store.ErrNotFound)
+	_, err = b.OneTimeTokens().ConsumeOneTimeToken(ctx(t), "setup", hash, now)
+	wantErr(t, "B: ConsumeOneTimeToken of A's token", err, store.ErrNotFound)
+	// B may well have a user "us-x" of its own: revoking its tokens leaves A's alone.
+	noErr(t, "B: RevokeSubjectTokens of A's subject", b.OneTimeTokens().RevokeSubjectTokens(ctx(t), "setup", "us-x", now))
+	subject, err := a.OneTimeTokens().ConsumeOneTimeToken(ctx(t), "setup", hash, now)
+	noErr(t, "A: ConsumeOneTimeToken after B's attempts", err)
+	if subject != "us-x" {
+		t.Errorf("A: ConsumeOneTimeToken subject %q, want %q", subject, "us-x")
+	}
 }
 
 // testIsolationUnknownTenant: a handle for a tenant that does not exist finds nothing.

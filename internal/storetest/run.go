@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Passkeys", passkeyTests},
 		{"Settings", settingsTests},
 		{"LoginHistory", loginHistoryTests},
+		{"Maintenance", maintenanceTests},
 		{"Isolation", isolationTests},
 	}
 	for _, g := range groups {
@@ -177,6 +178,23 @@ func race(n int, fn func() error) []error {
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = fn()
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// raceEach calls every fn from its own goroutine, released at once, and returns
+// their errors in the order of fns.
+func raceEach(fns ...func() error) []error {
+	errs := make([]error, len(fns))
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, fn := range fns {
 		wg.Go(func() {
 			<-start
 			errs[i] = fn()

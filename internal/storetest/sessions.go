@@ -14,6 +14,8 @@ var sessionTests = []test{
 	{"Conflicts", testSessionConflicts},
 	{"Revoke", testSessionRevoke},
 	{"Touch", testSessionTouch},
+	{"Verify", testSessionVerify},
+	{"RevokeUserSessions", testSessionRevokeUser},
 	{"ListUserSessions", testSessionList},
 	{"Pending", testSessionPending},
 }
@@ -22,13 +24,14 @@ func checkSession(t *testing.T, what string, got, want store.Session) {
 	t.Helper()
 	if got.ID != want.ID || got.TenantID != want.TenantID || got.UserID != want.UserID ||
 		!bytes.Equal(got.TokenHash, want.TokenHash) || !slices.Equal(got.AuthMethods, want.AuthMethods) ||
-		got.IP != want.IP || got.UserAgent != want.UserAgent || got.Pending != want.Pending {
+		got.IP != want.IP || got.LastIP != want.LastIP || got.UserAgent != want.UserAgent || got.Pending != want.Pending {
 		t.Errorf("%s: got %+v, want %+v", what, got, want)
 	}
 	sameTime(t, what+" CreatedAt", got.CreatedAt, want.CreatedAt)
 	sameTime(t, what+" ExpiresAt", got.ExpiresAt, want.ExpiresAt)
 	sameTime(t, what+" LastActive", got.LastActive, want.LastActive)
 	sameTime(t, what+" RevokedAt", got.RevokedAt, want.RevokedAt)
+	sameTime(t, what+" VerifiedAt", got.VerifiedAt, want.VerifiedAt)
 }
 
 func testSessionLookup(t *testing.T, st store.Store) {
@@ -44,7 +47,9 @@ func testSessionLookup(t *testing.T, st store.Store) {
 		ExpiresAt:   base.Add(12 * time.Hour),
 		LastActive:  base.Add(time.Nanosecond),
 		IP:          "2001:db8::1",
+		LastIP:      "2001:db8::2",
 		UserAgent:   "Mozilla/5.0 (X11; Linux x86_64)",
+		VerifiedAt:  base.Add(2 * time.Nanosecond),
 	}
 	noErr(t, "CreateSession", h.Sessions().CreateSession(ctx(t), want))
 	want.TenantID = h.TenantID()
@@ -99,17 +104,131 @@ func testSessionRevoke(t *testing.T, st store.Store) {
 	wantErr(t, "RevokeSession unknown", h.Sessions().RevokeSession(ctx(t), "se-missing", first), store.ErrNotFound)
 }
 
+// readSession returns the session, failing the test if it is not found.
+func readSession(t *testing.T, h store.TenantHandle, id string) store.Session {
+	t.Helper()
+	got, err := h.Sessions().SessionByID(ctx(t), id)
+	noErr(t, "SessionByID", err)
+	return got
+}
+
+// testSessionTouch: last_active only moves forward, and the last IP moves with it
+// (only when the touch carries one); the creation IP never changes.
 func testSessionTouch(t *testing.T, st store.Store) {
 	h := st.Tenant(newTenant(t, st).ID)
 	u := newUser(t, h)
-	s := newSession(t, h, u.ID, base)
+	s, other := newSession(t, h, u.ID, base), newSession(t, h, u.ID, base)
+	ss := h.Sessions()
+	if got := readSession(t, h, s.ID); got.LastIP != "" {
+		t.Fatalf("new session: LastIP %q, want none until a touch records one", got.LastIP)
+	}
 
 	later := base.Add(10*time.Minute + time.Microsecond)
-	noErr(t, "TouchSession forward", h.Sessions().TouchSession(ctx(t), s.ID, later))
-	noErr(t, "TouchSession backward", h.Sessions().TouchSession(ctx(t), s.ID, base.Add(time.Minute)))
-	got, err := h.Sessions().SessionByID(ctx(t), s.ID)
-	noErr(t, "SessionByID", err)
-	sameTime(t, "LastActive after a forward and a backward touch", got.LastActive, later)
+	noErr(t, "TouchSession forward", ss.TouchSession(ctx(t), s.ID, later, "198.51.100.7"))
+	s.LastActive, s.LastIP = later, "198.51.100.7"
+	checkSession(t, "after a forward touch", readSession(t, h, s.ID), s)
+
+	noErr(t, "TouchSession backward", ss.TouchSession(ctx(t), s.ID, base.Add(time.Minute), "203.0.113.9"))
+	checkSession(t, "after a backward touch (address not taken either)", readSession(t, h, s.ID), s)
+	noErr(t, "TouchSession at the same time", ss.TouchSession(ctx(t), s.ID, later, "203.0.113.9"))
+	checkSession(t, "after a touch at the same time", readSession(t, h, s.ID), s)
+
+	latest := later.Add(time.Minute)
+	noErr(t, "TouchSession forward without an address", ss.TouchSession(ctx(t), s.ID, latest, ""))
+	s.LastActive = latest
+	checkSession(t, "after a forward touch without an address (kept)", readSession(t, h, s.ID), s)
+
+	noErr(t, "TouchSession forward with a new address", ss.TouchSession(ctx(t), s.ID, latest.Add(time.Second), "2001:db8::7"))
+	s.LastActive, s.LastIP = latest.Add(time.Second), "2001:db8::7"
+	checkSession(t, "after a touch from a new address", readSession(t, h, s.ID), s)
+
+	checkSession(t, "the other session", readSession(t, h, other.ID), other)
+	wantErr(t, "TouchSession unknown", ss.TouchSession(ctx(t), "se-missing", latest, "192.0.2.9"), store.ErrNotFound)
+}
+
+// testSessionVerify: VerifiedAt starts zero (the caller reads it as CreatedAt) and
+// only moves forward; nothing else changes.
+func testSessionVerify(t *testing.T, st store.Store) {
+	h := st.Tenant(newTenant(t, st).ID)
+	u := newUser(t, h)
+	s, other := newSession(t, h, u.ID, base), newSession(t, h, u.ID, base)
+	ss := h.Sessions()
+	checkSession(t, "new session (VerifiedAt zero)", readSession(t, h, s.ID), s)
+
+	first := base.Add(30*time.Minute + time.Nanosecond)
+	noErr(t, "VerifySession", ss.VerifySession(ctx(t), s.ID, first))
+	s.VerifiedAt = first
+	checkSession(t, "after VerifySession", readSession(t, h, s.ID), s)
+
+	noErr(t, "VerifySession backward", ss.VerifySession(ctx(t), s.ID, base.Add(time.Minute)))
+	noErr(t, "VerifySession at the same time", ss.VerifySession(ctx(t), s.ID, first))
+	checkSession(t, "after an earlier verification (kept)", readSession(t, h, s.ID), s)
+
+	second := first.Add(time.Hour)
+	noErr(t, "VerifySession forward", ss.VerifySession(ctx(t), s.ID, second))
+	s.VerifiedAt = second
+	checkSession(t, "after a later verification", readSession(t, h, s.ID), s)
+
+	checkSession(t, "the other session", readSession(t, h, other.ID), other)
+	wantErr(t, "VerifySession unknown", ss.VerifySession(ctx(t), "se-missing", second), store.ErrNotFound)
+}
+
+// testSessionRevokeUser: every session of the user that is not revoked yet, pending
+// ones included, is revoked except the one named; the count says how many; revoked
+// sessions keep their first time; other users and tenants are untouched.
+func testSessionRevokeUser(t *testing.T, st store.Store) {
+	a, b := st.Tenant(newTenant(t, st).ID), st.Tenant(newTenant(t, st).ID)
+	u, other := newUserWithID(t, a, "us-same"), newUser(t, a)
+	twin := newUserWithID(t, b, "us-same") // same id, other tenant
+	ss := a.Sessions()
+
+	s1, s2, current := newSession(t, a, u.ID, base), newSession(t, a, u.ID, base), newSession(t, a, u.ID, base)
+	earlier := newSession(t, a, u.ID, base)
+	firstRevocation := base.Add(time.Minute)
+	noErr(t, "RevokeSession", ss.RevokeSession(ctx(t), earlier.ID, firstRevocation))
+	earlier.RevokedAt = firstRevocation
+	pending := store.Session{ID: "se-" + randHex(6), UserID: u.ID, TokenHash: randBytes(32),
+		CreatedAt: base, ExpiresAt: base.Add(10 * time.Minute), Pending: true}
+	noErr(t, "CreateSession pending", ss.CreateSession(ctx(t), pending))
+	pending.TenantID = a.TenantID()
+	otherUsers := newSession(t, a, other.ID, base)
+	twins := newSession(t, b, twin.ID, base)
+
+	at := base.Add(time.Hour)
+	n, err := ss.RevokeUserSessions(ctx(t), u.ID, current.ID, at)
+	noErr(t, "RevokeUserSessions", err)
+	if n != 3 {
+		t.Errorf("RevokeUserSessions revoked %d sessions, want 3 (two complete, one pending)", n)
+	}
+	for _, s := range []store.Session{s1, s2, pending} {
+		s.RevokedAt = at
+		checkSession(t, "revoked session", readSession(t, a, s.ID), s)
+	}
+	checkSession(t, "the session spared", readSession(t, a, current.ID), current)
+	checkSession(t, "the session revoked before (first time kept)", readSession(t, a, earlier.ID), earlier)
+	checkSession(t, "another user's session", readSession(t, a, otherUsers.ID), otherUsers)
+	checkSession(t, "the same user id's session in another tenant", readSession(t, b, twins.ID), twins)
+
+	n, err = ss.RevokeUserSessions(ctx(t), u.ID, current.ID, at.Add(time.Hour))
+	noErr(t, "RevokeUserSessions again", err)
+	if n != 0 {
+		t.Errorf("RevokeUserSessions again revoked %d sessions, want 0", n)
+	}
+	n, err = ss.RevokeUserSessions(ctx(t), u.ID, "", at.Add(time.Hour))
+	noErr(t, "RevokeUserSessions sparing none", err)
+	if n != 1 {
+		t.Errorf("RevokeUserSessions sparing none revoked %d sessions, want 1", n)
+	}
+	current.RevokedAt = at.Add(time.Hour)
+	checkSession(t, "the session spared before", readSession(t, a, current.ID), current)
+
+	n, err = ss.RevokeUserSessions(ctx(t), "us-missing", "", at)
+	noErr(t, "RevokeUserSessions of an unknown user", err)
+	if n != 0 {
+		t.Errorf("RevokeUserSessions of an unknown user revoked %d sessions", n)
+	}
+	checkSession(t, "another user's session at the end", readSession(t, a, otherUsers.ID), otherUsers)
+	checkSession(t, "the other tenant's session at the end", readSession(t, b, twins.ID), twins)
 }
 
 func testSessionList(t *testing.T, st store.Store) {

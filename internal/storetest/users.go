@@ -16,6 +16,12 @@ var userTests = []test{
 	{"ListAndCount", testUserList},
 	{"Updates", testUserUpdates},
 	{"LocationProfilingObjection", testUserNoLocationProfiling},
+	{"RolesAndStatus", testUserRolesAndStatus},
+	{"LastOwnerByRole", testLastOwnerRole},
+	{"LastOwnerByStatus", testLastOwnerStatus},
+	{"LastOwnerOtherTenants", testLastOwnerOtherTenants},
+	{"LastOwnerConcurrent", testLastOwnerConcurrent},
+	{"LastOwnerConcurrentMany", testLastOwnerConcurrentMany},
 }
 
 func checkUser(t *testing.T, what string, got, want store.User) {
@@ -124,7 +130,8 @@ func testUserUpdates(t *testing.T, st store.Store) {
 	noErr(t, "SetPasswordHash", h.Users().SetPasswordHash(ctx(t), u.ID, "$2a$12$new"))
 	login := base.Add(90 * time.Minute)
 	noErr(t, "SetLastLogin", h.Users().SetLastLogin(ctx(t), u.ID, login))
-	u.PasswordHash, u.LastLoginAt = "$2a$12$new", login
+	noErr(t, "SetDisplayName", h.Users().SetDisplayName(ctx(t), u.ID, "Grace Hopper"))
+	u.PasswordHash, u.LastLoginAt, u.DisplayName = "$2a$12$new", login, "Grace Hopper"
 
 	got, err := h.Users().UserByID(ctx(t), u.ID)
 	noErr(t, "UserByID after updates", err)
@@ -137,6 +144,7 @@ func testUserUpdates(t *testing.T, st store.Store) {
 
 	wantErr(t, "SetPasswordHash unknown", h.Users().SetPasswordHash(ctx(t), "us-missing", "x"), store.ErrNotFound)
 	wantErr(t, "SetLastLogin unknown", h.Users().SetLastLogin(ctx(t), "us-missing", login), store.ErrNotFound)
+	wantErr(t, "SetDisplayName unknown", h.Users().SetDisplayName(ctx(t), "us-missing", "x"), store.ErrNotFound)
 }
 
 func testUserNoLocationProfiling(t *testing.T, st store.Store) {

@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/admin"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/httperr"
+	"github.com/gatehouse-dev/gatehouse/internal/redirect"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
@@ -146,6 +147,16 @@ func useCaseError(err error) *httpError {
 		return errorf(http.StatusBadRequest, "invalid_code", "That code is not right. Enter the newest code your app shows.")
 	case errors.Is(err, admin.ErrForbidden):
 		return errForbidden()
+	case errors.Is(err, authn.ErrReauthRequired):
+		return errorf(http.StatusUnauthorized, "reauthentication_required", "Confirm your password first (POST /api/v1/reauth).")
+	case errors.Is(err, store.ErrLastOwner):
+		return errorf(http.StatusConflict, "last_owner", "The workspace needs an active owner: make someone else owner first.")
+	case errors.Is(err, admin.ErrSelf):
+		return errorf(http.StatusConflict, "not_on_yourself", "You cannot do that to your own account.")
+	case errors.Is(err, admin.ErrNoSuchSession), errors.Is(err, account.ErrNoSuchSession):
+		return errorf(http.StatusNotFound, "no_such_session", "There is no such session.")
+	case errors.Is(err, admin.ErrAlreadyMember):
+		return errorf(http.StatusConflict, "already_a_member", "That address belongs to a member already.")
 	case errors.Is(err, admin.ErrNoSuchUser):
 		return errorf(http.StatusNotFound, "no_such_user", "There is no such member.")
 	case errors.Is(err, admin.ErrNoLockoutState):
@@ -160,6 +171,17 @@ func useCaseError(err error) *httpError {
 // browsers. Causes of 5xx answers are logged.
 func (p *Portal) fail(c *call, err error) {
 	if errors.Is(err, errHandled) {
+		return
+	}
+	if errors.Is(err, authn.ErrReauthRequired) && !c.api {
+		// A browser confirms the password, then comes back to the page it was on.
+		back := p.path("/settings/security")
+		if v := c.r.PostFormValue("back"); v != "" {
+			if safe, ok := redirect.Safe(v); ok {
+				back = safe
+			}
+		}
+		http.Redirect(c.w, c.r, withRD(p.path("/reauth"), back), http.StatusSeeOther)
 		return
 	}
 	e := useCaseError(err)

@@ -62,8 +62,10 @@ func newFixture(t *testing.T, cost int) *fixture {
 	audits := audit.NewWriter(clk)
 	f.signIn = &authn.SignIn{Passwords: f.passwords, MFA: f.mfa, Passkeys: pks, Sessions: f.sessions, Audit: audits,
 		Hasher: f.hasher, Rules: f.rules, Clock: clk}
-	f.account = &account.Service{MFA: f.mfa, Passwords: f.passwords, SignIn: f.signIn, Passkeys: pks, Sessions: f.sessions, Audit: audits}
-	f.admin = &admin.Service{Lockout: f.passwords.Lockout, MFA: f.mfa, Audit: audits, Hasher: f.hasher, Rules: f.rules, Clock: clk}
+	f.account = &account.Service{MFA: f.mfa, Passwords: f.passwords, SignIn: f.signIn, Passkeys: pks, Sessions: f.sessions,
+		Audit: audits, Rules: f.rules, Clock: clk}
+	f.admin = &admin.Service{Lockout: f.passwords.Lockout, MFA: f.mfa, Audit: audits, Hasher: f.hasher, Rules: f.rules, Clock: clk,
+		Sessions: f.sessions, SignIn: f.signIn}
 	f.portal = &Portal{Prefix: "/auth", SignIn: f.signIn, Account: f.account, Admin: f.admin, Sessions: f.sessions,
 		Rules: f.rules, Clock: clk}
 	f.portal.Init()
@@ -89,9 +91,9 @@ func (f *fixture) withLockout() *authn.Lockout {
 // setClock puts every part of the fixture on clk (a fresh session manager too, so no
 // session validated on the old clock stays cached).
 func (f *fixture) setClock(clk clock.Clock) {
-	f.mfa.Clock, f.passwords.Clock, f.signIn.Clock, f.admin.Clock, f.portal.Clock = clk, clk, clk, clk, clk
+	f.mfa.Clock, f.passwords.Clock, f.signIn.Clock, f.admin.Clock, f.account.Clock, f.portal.Clock = clk, clk, clk, clk, clk, clk
 	f.sessions = session.NewManager(f.st, clk, session.Options{})
-	f.signIn.Sessions, f.account.Sessions, f.portal.Sessions = f.sessions, f.sessions, f.sessions
+	f.signIn.Sessions, f.account.Sessions, f.admin.Sessions, f.portal.Sessions = f.sessions, f.sessions, f.sessions, f.sessions
 }
 
 func (f *fixture) addUser(t *testing.T, email, pw string) store.User {

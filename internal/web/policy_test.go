@@ -86,6 +86,13 @@ func TestRequire2FAGracePeriodThenEnrolOnly(t *testing.T) {
 	}
 
 	// The owner resets the member's factors (audited); the member is back to enrol-only.
+	// Eight days after signing in, the owner must confirm their password first.
+	if st, out := postJSON(t, oc, f.srv.URL+"/auth/api/v1/admin/users/"+member.ID+"/reset-2fa", map[string]string{}); st != http.StatusUnauthorized || out["error"] != "reauthentication_required" {
+		t.Fatalf("reset on a stale session: %d %v", st, out)
+	}
+	if st, out := postJSON(t, oc, f.srv.URL+"/auth/api/v1/reauth", map[string]string{"password": pw}); st != 200 {
+		t.Fatalf("reauth: %d %v", st, out)
+	}
 	st, _ = postJSON(t, oc, f.srv.URL+"/auth/api/v1/admin/users/"+member.ID+"/reset-2fa", map[string]string{})
 	if st != 200 {
 		t.Fatalf("reset: %d", st)

@@ -38,7 +38,7 @@ func WithRequest(ctx context.Context, req Request) context.Context {
 // Sessions is what the portal needs to know who is asking.
 type Sessions interface {
 	Validate(ctx context.Context, tenant store.TenantHandle, slug, token string) (*session.Entry, error)
-	ValidatePending(ctx context.Context, tenant store.TenantHandle, slug, token string) (*session.Entry, error)
+	Seen(tenant store.TenantHandle, e *session.Entry, ip string)
 }
 
 // Limiter applies the per-IP limit of an endpoint class.
@@ -131,7 +131,8 @@ func (p *Portal) self(c *call) account.Self {
 func (p *Portal) adminOf(c *call) admin.Admin {
 	u := c.me.User
 	return admin.Admin{Actor: audit.Actor{UserID: u.ID, Email: u.Email, SessionID: c.me.Session.ID},
-		Origin: audit.Origin{IP: c.ClientIP, UserAgent: c.r.UserAgent(), RequestID: c.RequestID}, Roles: u.Roles}
+		Origin: audit.Origin{IP: c.ClientIP, UserAgent: c.r.UserAgent(), RequestID: c.RequestID}, Roles: u.Roles,
+		Verified: c.me.Verified(), PortalURL: p.portalURL(c)}
 }
 
 // portalURL is the absolute address of the portal, for links in mail: BaseURL when

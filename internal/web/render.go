@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -22,7 +23,8 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // pageNames are the templates, each rendered inside layout.html.
-var pageNames = []string{"login", "logout", "setup", "message", "2fa", "security", "totp_enroll", "codes", "admin_security"}
+var pageNames = []string{"login", "logout", "setup", "message", "2fa", "security", "totp_enroll", "codes", "admin_security",
+	"sessions", "password", "forgot", "newpassword", "reauth", "members", "member"}
 
 var pages = func() map[string]*template.Template {
 	funcs := template.FuncMap{
@@ -30,6 +32,8 @@ var pages = func() map[string]*template.Template {
 		"datetime": func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 MST") },
 		"days":     func(d time.Duration) int { return int(d / (24 * time.Hour)) },
 		"duration": admin.FormatDuration,
+		"status":   memberStatus,
+		"join":     strings.Join,
 	}
 	m := map[string]*template.Template{}
 	for _, name := range pageNames {
@@ -77,9 +81,10 @@ type layout struct {
 // for owners and admins. Later pages (sessions, members, roles, audit, exports) join
 // here.
 func (p *Portal) navFor(e *session.Entry) []navItem {
-	items := []navItem{{"security", "Security", p.path("/settings/security")}}
+	items := []navItem{{"security", "Security", p.path("/settings/security")}, {"sessions", "Sessions", p.path("/settings/sessions")}}
 	if isAdmin(e) {
-		items = append(items, navItem{"workspace", "Workspace security", p.path("/admin/security")})
+		items = append(items, navItem{"members", "Members", p.path("/admin/members")},
+			navItem{"workspace", "Workspace security", p.path("/admin/security")})
 	}
 	return items
 }

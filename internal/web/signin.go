@@ -45,8 +45,11 @@ func (p signinPages) loginPage(c *call) error {
 		}
 	}
 	info := pageInfo{Title: "Sign in"}
-	if c.r.URL.Query().Get("signed_out") == "1" {
+	switch {
+	case c.r.URL.Query().Get("signed_out") == "1":
 		info.Notice = "You have signed out."
+	case c.r.URL.Query().Get("password_reset") == "1":
+		info.Notice = "Your password is set, and every session of the account is signed out. Sign in with the new password."
 	}
 	p.render(c, http.StatusOK, "login", info, loginPage{Redirect: to})
 	return nil

@@ -175,9 +175,12 @@ func (p *Portal) session(c *call) (*session.Entry, error) {
 	if tok == "" {
 		return nil, nil
 	}
-	e, err := p.Sessions.Validate(c.r.Context(), c.Workspace, c.Workspace.Slug, tok)
+	e, err := p.Sessions.Validate(c.r.Context(), c.Workspace.TenantHandle, c.Workspace.Slug, tok)
 	if errors.Is(err, session.ErrNoSession) {
 		return nil, nil
+	}
+	if err == nil {
+		p.Sessions.Seen(c.Workspace.TenantHandle, e, c.ClientIP)
 	}
 	return e, err
 }

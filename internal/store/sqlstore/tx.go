@@ -28,6 +28,14 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result
 	return res, mapErr(err)
 }
 
+// execRow runs one writing statement that returns a row (UPDATE ... RETURNING) and
+// scans it into dest; no row is ErrNotFound. writeMu is held until the row is read,
+// which is when the statement finishes.
+func (s *Store) execRow(ctx context.Context, query string, args []any, dest ...any) error {
+	defer s.lockWrites()()
+	return mapErr(s.db.QueryRowContext(ctx, s.q(query), args...).Scan(dest...))
+}
+
 // lockWrites takes writeMu on SQLite and returns its unlock.
 func (s *Store) lockWrites() (unlock func()) {
 	if s.dialect != sqliteDialect {

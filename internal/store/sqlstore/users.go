@@ -69,6 +69,11 @@ func (us userStore) SetNoLocationProfiling(ctx context.Context, userID string, o
 	return us.update(ctx, `UPDATE users SET no_location_profiling = ? WHERE tenant_id = ? AND id = ?`, objects, userID)
 }
 
+// SetDisplayName changes the name shown for the user; it guards nothing.
+func (us userStore) SetDisplayName(ctx context.Context, userID, name string) error {
+	return us.update(ctx, `UPDATE users SET display_name = ? WHERE tenant_id = ? AND id = ?`, name, userID)
+}
+
 func (us userStore) SetLastLogin(ctx context.Context, userID string, at time.Time) error {
 	return us.update(ctx, `UPDATE users SET last_login_at = ? WHERE tenant_id = ? AND id = ?`, timeArg(at), userID)
 }

@@ -1,0 +1,286 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/admin"
+	"github.com/gatehouse-dev/gatehouse/internal/identity"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+type membersPage struct {
+	Members []admin.Member
+	Roles   []string
+	Owner   bool // the viewer may invite owners and admins
+	Link    string
+}
+
+// membersPage lists the workspace's members, with the invitation form.
+func (p adminPages) membersPage(c *call) error {
+	return p.renderMembers(c, http.StatusOK, "", "", "")
+}
+
+func (p adminPages) renderMembers(c *call, status int, notice, errMsg, link string) error {
+	ms, err := p.Admin.Members(c.r.Context(), c.Workspace, p.adminOf(c))
+	if err != nil {
+		return err
+	}
+	p.render(c, status, "members", pageInfo{Title: "Members", Nav: "members", Wide: true, Notice: notice, Error: errMsg},
+		membersPage{Members: ms, Roles: identity.BuiltinRoles, Owner: p.adminOf(c).IsOwner(), Link: link})
+	return nil
+}
+
+// inviteForm invites a member by e-mail (the link goes through the outbox).
+func (p adminPages) inviteForm(c *call) error {
+	f := c.r.PostForm
+	u, _, err := p.Admin.Invite(c.r.Context(), c.Workspace, p.adminOf(c), admin.Invitation{Email: f.Get("email"), Name: f.Get("name"), Role: f.Get("role"), Mail: true})
+	if err != nil {
+		return p.memberError(c, err, "")
+	}
+	return p.renderMembers(c, http.StatusOK, "Invitation sent to "+u.Email+". The link works once, for 7 days.", "", "")
+}
+
+// memberError shows what an administrator got wrong on the page they were on; a
+// re-authentication, a refusal or a failure goes to its own page.
+func (p adminPages) memberError(c *call, err error, userID string) error {
+	e := useCaseError(err)
+	if errors.Is(err, admin.ErrAlreadyMember) {
+		e = errorf(http.StatusConflict, "already_a_member", "That address belongs to a member already.")
+	}
+	if e.status != http.StatusBadRequest && e.status != http.StatusConflict && e.status != http.StatusNotFound {
+		return err
+	}
+	if userID == "" {
+		return p.renderMembers(c, e.status, "", e.msg, "")
+	}
+	return p.renderMember(c, e.status, userID, "", e.msg)
+}
+
+type memberPage struct {
+	admin.MemberDetail
+	Roles []string
+	Self  bool // the viewer's own entry
+	Owner bool
+}
+
+// memberPage shows one member: role, state, sessions, and the actions on them.
+func (p adminPages) memberPage(c *call) error {
+	return p.renderMember(c, http.StatusOK, c.r.PathValue("id"), "", "")
+}
+
+func (p adminPages) renderMember(c *call, status int, id, notice, errMsg string) error {
+	by := p.adminOf(c)
+	d, err := p.Admin.Member(c.r.Context(), c.Workspace, by, id)
+	if err != nil {
+		return err
+	}
+	title := d.User.Email
+	if d.User.DisplayName != "" {
+		title = d.User.DisplayName
+	}
+	p.render(c, status, "member", pageInfo{Title: title, Nav: "members", Wide: true, Notice: notice, Error: errMsg},
+		memberPage{MemberDetail: d, Roles: identity.BuiltinRoles, Self: d.User.ID == by.UserID, Owner: by.IsOwner()})
+	return nil
+}
+
+// memberAction runs one administrator action on a member from their page and shows the
+// page again with what happened.
+func (p adminPages) memberAction(act func(c *call, by admin.Admin, t admin.Target) (string, error)) handler {
+	return func(c *call) error {
+		id := c.r.PathValue("id")
+		msg, err := act(c, p.adminOf(c), admin.Target{UserID: id})
+		if err != nil {
+			return p.memberError(c, err, id)
+		}
+		return p.renderMember(c, http.StatusOK, id, msg, "")
+	}
+}
+
+func (p adminPages) roleForm(c *call, by admin.Admin, t admin.Target) (string, error) {
+	u, err := p.Admin.SetRole(c.r.Context(), c.Workspace, by, t, c.r.PostFormValue("role"))
+	return "Role changed to " + strings.Join(u.Roles, ", ") + ".", err
+}
+
+func (p adminPages) disableForm(c *call, by admin.Admin, t admin.Target) (string, error) {
+	_, err := p.Admin.SetDisabled(c.r.Context(), c.Workspace, by, t, true)
+	return "Disabled: they cannot sign in, and every session of theirs has ended.", err
+}
+
+func (p adminPages) enableForm(c *call, by admin.Admin, t admin.Target) (string, error) {
+	_, err := p.Admin.SetDisabled(c.r.Context(), c.Workspace, by, t, false)
+	return "Enabled: they can sign in again.", err
+}
+
+func (p adminPages) unlockMemberForm(c *call, by admin.Admin, t admin.Target) (string, error) {
+	u, err := p.Admin.Unlock(c.r.Context(), c.Workspace, by, t)
+	if !u.WasLocked {
+		return "They were not locked.", err
+	}
+	return "Unlocked: they can sign in again.", err
+}
+
+func (p adminPages) resetFactorsForm(c *call, by admin.Admin, t admin.Target) (string, error) {
+	_, err := p.Admin.ResetFactors(c.r.Context(), c.Workspace, by, t)
+	return "Their second factors are removed; they enrol again at their next sign-in.", err
+}
+
+func (p adminPages) sendResetForm(c *call, by admin.Admin, t admin.Target) (string, error) {
+	_, err := p.Admin.SendPasswordReset(c.r.Context(), c.Workspace, by, t)
+	return "A password reset link is on its way to them (it works once, for 30 minutes).", err
+}
+
+func (p adminPages) revokeMemberSessionsForm(c *call, by admin.Admin, t admin.Target) (string, error) {
+	n, err := p.Admin.RevokeSessions(c.r.Context(), c.Workspace, by, t, c.r.PostFormValue("session"))
+	if n == 1 && c.r.PostFormValue("session") != "" {
+		return "That session is signed out.", err
+	}
+	return "Signed out everywhere.", err
+}
+
+// memberJSON is a member as the API shows them.
+func memberJSON(m admin.Member) map[string]any {
+	u := m.User
+	out := map[string]any{"id": u.ID, "email": u.Email, "name": u.DisplayName, "roles": nonNil(u.Roles), "status": memberStatus(m),
+		"second_factor": map[string]any{"enrolled": m.Factors.Any(), "totp": m.Factors.TOTP, "passkeys": m.Factors.Passkeys},
+		"locked":        m.Locked > 0, "last_sign_in": nil}
+	if !u.LastLoginAt.IsZero() {
+		out["last_sign_in"] = u.LastLoginAt.UTC().Format(time.RFC3339)
+	}
+	if m.Locked > 0 {
+		out["locked_for_seconds"] = int(m.Locked.Seconds())
+	}
+	return out
+}
+
+// memberStatus is what the members page says of a member's state.
+func memberStatus(m admin.Member) string {
+	switch {
+	case m.User.Status != store.UserActive:
+		return m.User.Status
+	case m.Invited:
+		return "invited"
+	}
+	return "active"
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// apiMembers: GET /api/v1/admin/members.
+func (p adminPages) apiMembers(c *call) error {
+	ms, err := p.Admin.Members(c.r.Context(), c.Workspace, p.adminOf(c))
+	if err != nil {
+		return err
+	}
+	out := make([]map[string]any, len(ms))
+	for i, m := range ms {
+		out[i] = memberJSON(m)
+	}
+	writeJSON(c.w, http.StatusOK, map[string]any{"members": out})
+	return nil
+}
+
+// apiInvite: POST /api/v1/admin/members {"email","name","role"} → 201 the member.
+func (p adminPages) apiInvite(c *call) error {
+	var body struct {
+		Email string `json:"email"`
+		Name  string `json:"name"`
+		Role  string `json:"role"`
+	}
+	if err := c.decode(&body, true); err != nil {
+		return err
+	}
+	u, _, err := p.Admin.Invite(c.r.Context(), c.Workspace, p.adminOf(c), admin.Invitation{Email: body.Email, Name: body.Name, Role: body.Role, Mail: true})
+	if errors.Is(err, admin.ErrAlreadyMember) {
+		return errorf(http.StatusConflict, "already_a_member", "That address belongs to a member already.")
+	}
+	if err != nil {
+		return err
+	}
+	writeJSON(c.w, http.StatusCreated, memberJSON(admin.Member{User: u, Invited: true}))
+	return nil
+}
+
+// apiMember: GET /api/v1/admin/members/{id} → the member with their sessions.
+func (p adminPages) apiMember(c *call) error {
+	d, err := p.Admin.Member(c.r.Context(), c.Workspace, p.adminOf(c), c.r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	out := memberJSON(d.Member)
+	out["sessions"] = sessionsJSON(d.Sessions)
+	writeJSON(c.w, http.StatusOK, out)
+	return nil
+}
+
+// apiMemberRole: PUT /api/v1/admin/members/{id}/role {"role"}.
+func (p adminPages) apiMemberRole(c *call) error {
+	var body struct {
+		Role string `json:"role"`
+	}
+	if err := c.decode(&body, true); err != nil {
+		return err
+	}
+	u, err := p.Admin.SetRole(c.r.Context(), c.Workspace, p.adminOf(c), admin.Target{UserID: c.r.PathValue("id")}, body.Role)
+	if err != nil {
+		return err
+	}
+	writeJSON(c.w, http.StatusOK, memberJSON(admin.Member{User: u}))
+	return nil
+}
+
+// apiMemberStatus: POST /api/v1/admin/members/{id}/disable | /enable.
+func (p adminPages) apiMemberStatus(disabled bool) handler {
+	return func(c *call) error {
+		var body struct{}
+		if err := c.decode(&body, false); err != nil {
+			return err
+		}
+		u, err := p.Admin.SetDisabled(c.r.Context(), c.Workspace, p.adminOf(c), admin.Target{UserID: c.r.PathValue("id")}, disabled)
+		if err != nil {
+			return err
+		}
+		writeJSON(c.w, http.StatusOK, memberJSON(admin.Member{User: u}))
+		return nil
+	}
+}
+
+// apiMemberResetPassword: POST /api/v1/admin/members/{id}/reset-password → 202.
+func (p adminPages) apiMemberResetPassword(c *call) error {
+	var body struct{}
+	if err := c.decode(&body, false); err != nil {
+		return err
+	}
+	if _, err := p.Admin.SendPasswordReset(c.r.Context(), c.Workspace, p.adminOf(c), admin.Target{UserID: c.r.PathValue("id")}); err != nil {
+		return err
+	}
+	writeJSON(c.w, http.StatusAccepted, map[string]string{"status": "sent"})
+	return nil
+}
+
+// apiMemberSessions: GET /api/v1/admin/members/{id}/sessions.
+func (p adminPages) apiMemberSessions(c *call) error {
+	d, err := p.Admin.Member(c.r.Context(), c.Workspace, p.adminOf(c), c.r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(c.w, http.StatusOK, map[string]any{"sessions": sessionsJSON(d.Sessions)})
+	return nil
+}
+
+// apiMemberSessionsRevoke: DELETE /api/v1/admin/members/{id}/sessions[/{sid}] → {"revoked": n}.
+func (p adminPages) apiMemberSessionsRevoke(c *call) error {
+	n, err := p.Admin.RevokeSessions(c.r.Context(), c.Workspace, p.adminOf(c), admin.Target{UserID: c.r.PathValue("id")}, c.r.PathValue("sid"))
+	if err != nil {
+		return err
+	}
+	writeJSON(c.w, http.StatusOK, map[string]int{"revoked": n})
+	return nil
+}
