@@ -16,6 +16,8 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/clock"
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
+	"github.com/gatehouse-dev/gatehouse/internal/notify"
+	"github.com/gatehouse-dev/gatehouse/internal/session"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/store/kv"
 	"github.com/gatehouse-dev/gatehouse/internal/store/sqlstore"
@@ -27,18 +29,19 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "tenant",
-		Usage: "create|list|security --config <file> ...",
+		Usage: "create|list|rename|security --config <file> ...",
 		Short: "Manage Gatehouse tenants (workspaces)",
 		CobraFunc: func(cmd *cobra.Command) {
-			cmd.AddCommand(tenantCreateCmd(), tenantListCmd(), tenantSecurityCmd())
+			cmd.AddCommand(tenantCreateCmd(), tenantListCmd(), tenantRenameCmd(), tenantSecurityCmd())
 		},
 	})
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "user",
-		Usage: "add|list|reset-2fa|unlock --config <file> ...",
+		Usage: "add|invite|list|set-role|disable|enable|reset-password|reset-2fa|unlock|sessions|revoke-sessions --config <file> ...",
 		Short: "Manage Gatehouse users",
 		CobraFunc: func(cmd *cobra.Command) {
-			cmd.AddCommand(userAddCmd(), userListCmd(), userResetFactorsCmd(), userUnlockCmd())
+			cmd.AddCommand(userAddCmd(), userInviteCmd(), userListCmd(), userSetRoleCmd(), userStatusCmd(true), userStatusCmd(false),
+				userResetPasswordCmd(), userResetFactorsCmd(), userUnlockCmd(), userSessionsCmd(), userRevokeSessionsCmd())
 		},
 	})
 }
@@ -53,13 +56,15 @@ func (c *commonFlags) add(cmd *cobra.Command) {
 // cli is what a command works with: the store and the use cases, configured from the
 // same config file the gateway runs with.
 type cli struct {
-	store store.Store
-	app   *App
-	admin *admin.Service
-	redis kv.Store // nil without the redis option
+	store    store.Store
+	app      *App
+	admin    *admin.Service
+	sessions *session.Manager
+	redis    kv.Store // nil without the redis option
 }
 
 func (c *cli) Close() {
+	c.sessions.Close()
 	if c.redis != nil {
 		c.redis.Close()
 	}
@@ -119,9 +124,22 @@ func openCLI(ctx context.Context, f commonFlags, withRedis bool) (*cli, error) {
 		}
 		c.redis, lockout.KV = r, r
 	}
+	templates := notify.DefaultTemplates()
+	if app.MailTemplates != "" {
+		if templates, err = notify.LoadTemplates(app.MailTemplates); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("--config %s: mail_templates: %w", f.config, err)
+		}
+	}
 	clk := clock.Real{}
-	c.admin = &admin.Service{Lockout: lockout, MFA: &authn.MFA{Clock: clk}, Audit: audit.NewWriter(clk),
-		Hasher: &identity.Hasher{Cost: app.BcryptCost}, Rules: identity.PasswordRules{MinLength: app.MinPasswordLength}, Clock: clk}
+	audits := audit.NewWriter(clk)
+	hasher, rules := &identity.Hasher{Cost: app.BcryptCost}, identity.PasswordRules{MinLength: app.MinPasswordLength}
+	// Mail goes into the store's outbox; the running gateway delivers it.
+	mail := notify.NewNotifier(templates, st.Outbox(), clk, nil)
+	c.sessions = session.NewManager(st, clk, session.Options{})
+	signIn := &authn.SignIn{Sessions: c.sessions, Audit: audits, Mail: mail, Hasher: hasher, Rules: rules, Clock: clk}
+	c.admin = &admin.Service{Lockout: lockout, MFA: &authn.MFA{Clock: clk}, Audit: audits, Hasher: hasher, Rules: rules,
+		Sessions: c.sessions, SignIn: signIn, Mail: mail, Clock: clk}
 	return c, nil
 }
 
@@ -135,6 +153,20 @@ func (c *cli) workspace(ctx context.Context, slug string) (store.Workspace, erro
 		return store.Workspace{}, fmt.Errorf("--tenant %q: %w", slug, err)
 	}
 	return store.Workspace{Tenant: t, TenantHandle: c.store.Tenant(t.ID)}, nil
+}
+
+// inTenant opens the CLI environment and the tenant named by --tenant and runs fn.
+func inTenant(cmd *cobra.Command, f commonFlags, tenant string, withRedis bool, fn func(env *cli, ws store.Workspace) error) error {
+	env, err := openCLI(cmd.Context(), f, withRedis)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	ws, err := env.workspace(cmd.Context(), tenant)
+	if err != nil {
+		return err
+	}
+	return fn(env, ws)
 }
 
 // flagError names the flag behind a use case's input error.

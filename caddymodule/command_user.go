@@ -83,33 +83,34 @@ func userListCmd() *cobra.Command {
 	var tenant string
 	cmd := &cobra.Command{
 		Use:   "list --config <file> [--tenant <slug>]",
-		Short: "List the users of a tenant",
+		Short: "List the members of a tenant with role, status, second factors and last sign-in",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			env, err := openCLI(ctx, c, false)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			ws, err := env.workspace(ctx, tenant)
-			if err != nil {
-				return err
-			}
-			us, err := ws.Users().ListUsers(ctx)
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "EMAIL\tNAME\tROLES\tSTATUS\tLAST SIGN-IN\tID")
-			for _, u := range us {
-				last := "never"
-				if !u.LastLoginAt.IsZero() {
-					last = u.LastLoginAt.UTC().Format(time.RFC3339)
+			return inTenant(cmd, c, tenant, true, func(env *cli, ws store.Workspace) error {
+				ms, err := env.admin.Members(cmd.Context(), ws, admin.CLI())
+				if err != nil {
+					return err
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.Email, u.DisplayName, strings.Join(u.Roles, ","), u.Status, last, u.ID)
-			}
-			return tw.Flush()
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "EMAIL\tNAME\tROLES\tSTATUS\t2FA\tLAST SIGN-IN\tID")
+				for _, m := range ms {
+					u := m.User
+					last := "never"
+					if !u.LastLoginAt.IsZero() {
+						last = u.LastLoginAt.UTC().Format(time.RFC3339)
+					}
+					status := string(u.Status)
+					switch {
+					case m.Invited:
+						status += " (invited)"
+					case m.Locked > 0:
+						status += " (locked)"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.Email, u.DisplayName, strings.Join(u.Roles, ","), status,
+						dash(strings.Join(m.Factors.Methods(), ",")), last, u.ID)
+				}
+				return tw.Flush()
+			})
 		},
 	}
 	c.add(cmd)

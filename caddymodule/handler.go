@@ -24,6 +24,9 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/web"
 )
 
+// defaultPortalPrefix is where the portal lives unless the portal option moves it.
+const defaultPortalPrefix = "/auth"
+
 func init() {
 	caddy.RegisterModule(Handler{})
 }
@@ -127,7 +130,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.log = ctx.Logger()
 	h.wired = new(wiring)
 	if h.Portal == "" {
-		h.Portal = "/auth"
+		h.Portal = defaultPortalPrefix
 	}
 	if h.Tenant == "" && !h.TenantByHost {
 		h.Tenant = admin.DefaultTenantSlug
@@ -311,7 +314,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 		return next.ServeHTTP(w, r)
 	case gateway.Portal:
-		req := web.Request{Workspace: d.Workspace, HTTPS: https, ClientIP: ip}
+		req := web.Request{Workspace: d.Workspace, HTTPS: https, ClientIP: ip, HostVerified: h.TenantByHost}
 		if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 			req.RequestID = repl.ReplaceAll("{http.request.uuid}", "")
 		}

@@ -157,7 +157,7 @@ func (a *App) firstRun(ctx context.Context) error {
 	sites := append([]siteTenant(nil), a.sites.sites...)
 	a.sites.mu.Unlock()
 	var errs []error
-	prefix := "/auth"
+	prefix := defaultPortalPrefix
 	for i, s := range sites {
 		ws, err := a.svc.tenants.BySlug(ctx, s.slug)
 		switch {
@@ -165,7 +165,7 @@ func (a *App) firstRun(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("tenant %q does not exist (create it with: gatehouse tenant create --config <this config> --slug %s --name <name>)", s.slug, s.slug))
 		case err != nil:
 			errs = append(errs, err)
-		case ws.ID == def.ID && (i == 0 || prefix == "/auth"):
+		case ws.ID == def.ID && (i == 0 || prefix == defaultPortalPrefix):
 			prefix = s.prefix
 		}
 	}

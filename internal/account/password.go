@@ -49,7 +49,7 @@ func (s *Service) ChangePassword(ctx context.Context, ws store.Workspace, me Sel
 	if s.Mail != nil {
 		_, _ = s.Mail.Notify(ctx, ws.TenantID(), u.Email, notify.KindPasswordChanged, notify.PasswordChanged{
 			TenantName: ws.Name, UserEmail: u.Email, ChangedAt: now, IP: me.Client.IP,
-			OtherSessionsEnded: endOthers, SecurityURL: me.Client.PortalURL + "/settings/security"})
+			OtherSessionsEnded: endOthers, SecurityURL: me.Client.Link("/settings/security")})
 	}
 	return ended, nil
 }

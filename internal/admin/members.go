@@ -86,11 +86,11 @@ type MemberDetail struct {
 }
 
 // Member returns one member with their sessions.
-func (s *Service) Member(ctx context.Context, ws store.Workspace, by Admin, userID string) (MemberDetail, error) {
+func (s *Service) Member(ctx context.Context, ws store.Workspace, by Admin, t Target) (MemberDetail, error) {
 	if !by.IsAdmin() {
 		return MemberDetail{}, ErrForbidden
 	}
-	u, err := s.find(ctx, ws, Target{UserID: userID})
+	u, err := s.find(ctx, ws, t)
 	if err != nil {
 		return MemberDetail{}, err
 	}
@@ -271,6 +271,9 @@ func (s *Service) Invite(ctx context.Context, ws store.Workspace, by Admin, i In
 	}
 	if (role == identity.RoleOwner || role == identity.RoleAdmin) && !by.IsOwner() {
 		return store.User{}, "", ErrForbidden
+	}
+	if by.PortalURL == "" {
+		return store.User{}, "", authn.ErrNoPortalURL
 	}
 	u, err := authn.PrepareUser(authn.NewUser{Email: i.Email, DisplayName: i.Name, Roles: []string{role}}, s.Hasher, s.Rules, s.Clock)
 	if err != nil {

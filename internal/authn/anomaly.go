@@ -172,7 +172,7 @@ func (s *SignIn) reportAnomaly(ctx context.Context, ws store.Workspace, c Client
 		place = strings.TrimPrefix(ev.cur.Loc.City+", "+ev.cur.Loc.Country, ", ")
 	}
 	s.mail(ctx, ws, u.Email, notify.KindNewSignIn, notify.NewSignIn{TenantName: ws.Name, UserEmail: u.Email,
-		Anomalies: kinds, Device: ev.label, IP: c.IP, Location: place, At: ev.cur.At, SecurityURL: c.PortalURL + "/settings/security"})
+		Anomalies: kinds, Device: ev.label, IP: c.IP, Location: place, At: ev.cur.At, SecurityURL: c.Link("/settings/security")})
 	return err
 }
 
@@ -194,5 +194,5 @@ func (s *SignIn) mailLocked(ctx context.Context, ws store.Workspace, c Client, e
 		return
 	}
 	s.mail(ctx, ws, email, notify.KindAccountLocked, notify.AccountLocked{TenantName: ws.Name, UserEmail: email,
-		LockDuration: d, LockedAt: s.Clock.Now(), IP: c.IP, SignInURL: c.PortalURL + "/login"})
+		LockDuration: d, LockedAt: s.Clock.Now(), IP: c.IP, SignInURL: c.Link("/login")})
 }

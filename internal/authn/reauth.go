@@ -2,6 +2,7 @@ package authn
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -38,10 +39,31 @@ func (s *SignIn) Reauthenticate(ctx context.Context, ws store.Workspace, c Clien
 	if o, done, err := s.checkFailed(ctx, ws, c, err, e.User.Email, MethodPassword, e.Session.ID); done {
 		return o, err
 	}
+	return s.reauthenticated(ctx, ws, c, e, MethodPassword)
+}
+
+// ReauthPasskeyBegin starts a passkey check of the signed-in user (ErrNoPasskeys when
+// they have none): only their own passkeys are offered.
+func (s *SignIn) ReauthPasskeyBegin(ctx context.Context, ws store.Workspace, c Client, e *session.Entry) (json.RawMessage, string, error) {
+	return s.Passkeys.BeginLogin(ctx, ws, c.Site, &e.User)
+}
+
+// ReauthPasskeyFinish verifies the assertion of a ceremony begun for this user by
+// ReauthPasskeyBegin and, when it holds, records the proof on the session. Someone
+// else's passkey, or a ceremony begun for someone else, is Refused.
+func (s *SignIn) ReauthPasskeyFinish(ctx context.Context, ws store.Workspace, c Client, e *session.Entry, ceremony string, credential []byte) (Outcome, error) {
+	if _, err := s.Passkeys.FinishSecondFactor(ctx, ws, c.Site, e.User.ID, ceremony, credential); err != nil {
+		return s.passkeyRefused(ctx, ws, c, e.User.ID, err)
+	}
+	return s.reauthenticated(ctx, ws, c, e, MethodPasskey)
+}
+
+func (s *SignIn) reauthenticated(ctx context.Context, ws store.Workspace, c Client, e *session.Entry, method string) (Outcome, error) {
 	if err := s.Sessions.Verify(ctx, ws, e.Session.ID); err != nil {
 		return Outcome{}, err
 	}
 	rec := audit.Event(ActionReauthenticated, audit.Success, audit.Actor{UserID: e.User.ID, Email: e.User.Email, SessionID: e.Session.ID}, c.Origin)
+	rec.Details = map[string]string{"method": method}
 	if err := s.Audit.Record(ctx, ws, rec); err != nil {
 		return Outcome{}, err
 	}

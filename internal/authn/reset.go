@@ -29,6 +29,9 @@ const (
 // who has an account. It returns Throttled when the address asked too often; an error
 // only when a dependency failed.
 func (s *SignIn) RequestReset(ctx context.Context, ws store.Workspace, c Client, email string) (Outcome, error) {
+	if c.PortalURL == "" {
+		return Outcome{}, ErrNoPortalURL
+	}
 	if o, limited := s.throttle(ctx, ratelimit.Login, email); limited {
 		return o, nil
 	}
@@ -68,6 +71,9 @@ func (s *SignIn) RequestReset(ctx context.Context, ws store.Workspace, c Client,
 // it; by is who asked (the user, or an administrator with byAdmin). It returns the
 // link, for an operator who hands it over another way.
 func (s *SignIn) SendReset(ctx context.Context, ws store.Workspace, c Client, u store.User, by audit.Actor, byAdmin bool) (string, error) {
+	if c.PortalURL == "" {
+		return "", ErrNoPortalURL
+	}
 	now := s.Clock.Now()
 	tok, err := IssueLink(ctx, ws, PurposeReset, u.ID, ResetLinkLifetime, now)
 	if err != nil {
@@ -124,7 +130,7 @@ func (s *SignIn) ResetPassword(ctx context.Context, ws store.Workspace, c Client
 		return store.User{}, err
 	}
 	s.mail(ctx, ws, u.Email, notify.KindPasswordChanged, notify.PasswordChanged{TenantName: ws.Name, UserEmail: u.Email,
-		ChangedAt: now, IP: c.IP, Reset: true, OtherSessionsEnded: true, SecurityURL: c.PortalURL + "/settings/security"})
+		ChangedAt: now, IP: c.IP, Reset: true, OtherSessionsEnded: true, SecurityURL: c.Link("/settings/security")})
 	return u, nil
 }
 

@@ -27,8 +27,22 @@ type Client struct {
 	DeviceID     string // its device cookie ("" or invalid: a new one is issued)
 	Site         passkey.Site
 	// PortalURL is the absolute address of the portal ("https://app.example.com/auth"),
-	// for links in mail.
+	// for links in mail; "" when there is none to trust (an anonymous request on a host
+	// nobody vouched for: a link built from its Host header could point anywhere).
 	PortalURL string
+}
+
+// ErrNoPortalURL: a link must be mailed but the portal's public address is unknown
+// (set base_url).
+var ErrNoPortalURL = errors.New("the portal's public address is not configured (base_url)")
+
+// Link is the absolute address of a portal page for a mail, "" without a PortalURL
+// (the mail then goes without the link).
+func (c Client) Link(path string) string {
+	if c.PortalURL == "" {
+		return ""
+	}
+	return c.PortalURL + path
 }
 
 // Sessions is what the sign-in flows need of the session manager.

@@ -157,6 +157,8 @@ func useCaseError(err error) *httpError {
 		return errorf(http.StatusNotFound, "no_such_session", "There is no such session.")
 	case errors.Is(err, admin.ErrAlreadyMember):
 		return errorf(http.StatusConflict, "already_a_member", "That address belongs to a member already.")
+	case errors.Is(err, authn.ErrNoPortalURL):
+		return errorf(http.StatusServiceUnavailable, "no_base_url", "Links cannot be mailed: the gateway's public address (base_url) is not configured.")
 	case errors.Is(err, admin.ErrNoSuchUser):
 		return errorf(http.StatusNotFound, "no_such_user", "There is no such member.")
 	case errors.Is(err, admin.ErrNoLockoutState):

@@ -73,7 +73,7 @@ func (p adminPages) memberPage(c *call) error {
 
 func (p adminPages) renderMember(c *call, status int, id, notice, errMsg string) error {
 	by := p.adminOf(c)
-	d, err := p.Admin.Member(c.r.Context(), c.Workspace, by, id)
+	d, err := p.Admin.Member(c.r.Context(), c.Workspace, by, admin.Target{UserID: id})
 	if err != nil {
 		return err
 	}
@@ -210,7 +210,7 @@ func (p adminPages) apiInvite(c *call) error {
 
 // apiMember: GET /api/v1/admin/members/{id} → the member with their sessions.
 func (p adminPages) apiMember(c *call) error {
-	d, err := p.Admin.Member(c.r.Context(), c.Workspace, p.adminOf(c), c.r.PathValue("id"))
+	d, err := p.Admin.Member(c.r.Context(), c.Workspace, p.adminOf(c), admin.Target{UserID: c.r.PathValue("id")})
 	if err != nil {
 		return err
 	}
@@ -267,7 +267,7 @@ func (p adminPages) apiMemberResetPassword(c *call) error {
 
 // apiMemberSessions: GET /api/v1/admin/members/{id}/sessions.
 func (p adminPages) apiMemberSessions(c *call) error {
-	d, err := p.Admin.Member(c.r.Context(), c.Workspace, p.adminOf(c), c.r.PathValue("id"))
+	d, err := p.Admin.Member(c.r.Context(), c.Workspace, p.adminOf(c), admin.Target{UserID: c.r.PathValue("id")})
 	if err != nil {
 		return err
 	}

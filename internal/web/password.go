@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -69,11 +70,18 @@ func (p signinPages) forgotPage(c *call) error {
 	return nil
 }
 
+// noResetMessage explains why no reset link can be mailed: base_url is not configured.
+const noResetMessage = "This gateway cannot mail reset links yet: its operator has not set its public address (base_url). Ask an administrator of your workspace to reset your password."
+
 // sentMessage is the one answer to every reset request, known address or not.
 const sentMessage = "If an account uses that address, we have sent it a link to set a new password. The link works once, for 30 minutes."
 
 func (p signinPages) forgotForm(c *call) error {
 	o, err := p.SignIn.RequestReset(c.r.Context(), c.Workspace, p.client(c), c.r.PostFormValue("email"))
+	if errors.Is(err, authn.ErrNoPortalURL) {
+		p.message(c, http.StatusServiceUnavailable, "Reset links are not set up", messagePage{Message: noResetMessage, Link: p.path("/login"), LinkText: "Back to sign-in"})
+		return nil
+	}
 	if err != nil {
 		return unavailable(err)
 	}
@@ -93,6 +101,9 @@ func (p signinPages) apiForgot(c *call) error {
 		return err
 	}
 	o, err := p.SignIn.RequestReset(c.r.Context(), c.Workspace, p.client(c), body.Email)
+	if errors.Is(err, authn.ErrNoPortalURL) {
+		return err
+	}
 	if err != nil {
 		return unavailable(err)
 	}
@@ -225,12 +236,21 @@ func (p signinPages) apiInviteAccept(c *call) error {
 	return p.signInJSON(c, o)
 }
 
-type reauthPage struct{ Redirect string }
+type reauthPage struct {
+	Redirect string
+	Passkeys bool // offer "Use a passkey" too
+}
 
-// reauthPage asks a signed-in user for their password again before a sensitive action.
+// reauthPage asks a signed-in user for their password (or a passkey) again before a
+// sensitive action.
 func (p signinPages) reauthPage(c *call) error {
-	p.render(c, http.StatusOK, "reauth", pageInfo{Title: "Confirm it is you"}, reauthPage{Redirect: rd(c.r)})
+	p.renderReauth(c, http.StatusOK, "", rd(c.r))
 	return nil
+}
+
+func (p signinPages) renderReauth(c *call, status int, msg, to string) {
+	f, _ := p.SignIn.MFA.Factors(c.r.Context(), c.Workspace, c.me.User.ID) // without it the page offers the password only
+	p.render(c, status, "reauth", pageInfo{Title: "Confirm it is you", Error: msg}, reauthPage{Redirect: to, Passkeys: f.Passkeys > 0})
 }
 
 func (p signinPages) reauthForm(c *call) error {
@@ -240,7 +260,7 @@ func (p signinPages) reauthForm(c *call) error {
 		return unavailable(err)
 	}
 	if o.Status == authn.Refused {
-		p.render(c, http.StatusUnauthorized, "reauth", pageInfo{Title: "Confirm it is you", Error: "The password is not right."}, reauthPage{Redirect: to})
+		p.renderReauth(c, http.StatusUnauthorized, "The password is not right.", to)
 		return nil
 	}
 	if e := outcomeError(o); e != nil {
@@ -267,6 +287,44 @@ func (p signinPages) apiReauth(c *call) error {
 	}
 	if e := outcomeError(o); e != nil {
 		return e
+	}
+	writeJSON(c.w, http.StatusOK, map[string]string{"status": "reauthenticated"})
+	return nil
+}
+
+// apiReauthPasskeyBegin: POST /api/v1/reauth/passkey/begin → {"ceremony","publicKey"}.
+func (p signinPages) apiReauthPasskeyBegin(c *call) error {
+	var body struct{}
+	if err := c.decode(&body, false); err != nil {
+		return err
+	}
+	opts, ceremony, err := p.SignIn.ReauthPasskeyBegin(c.r.Context(), c.Workspace, p.client(c), c.me)
+	if errors.Is(err, authn.ErrNoPasskeys) {
+		return errorf(http.StatusBadRequest, "no_passkeys", "You have no passkey yet.")
+	}
+	if err != nil {
+		return unavailable(err)
+	}
+	writeJSON(c.w, http.StatusOK, map[string]any{"ceremony": ceremony, "publicKey": opts})
+	return nil
+}
+
+// apiReauthPasskeyFinish: POST /api/v1/reauth/passkey/finish {"ceremony","credential"}
+// → {"status":"reauthenticated"}.
+func (p signinPages) apiReauthPasskeyFinish(c *call) error {
+	var body struct {
+		Ceremony   string          `json:"ceremony"`
+		Credential json.RawMessage `json:"credential"`
+	}
+	if err := c.decode(&body, true); err != nil {
+		return err
+	}
+	o, err := p.SignIn.ReauthPasskeyFinish(c.r.Context(), c.Workspace, p.client(c), c.me, body.Ceremony, body.Credential)
+	if err != nil {
+		return unavailable(err)
+	}
+	if o.Status == authn.Refused {
+		return errorf(http.StatusUnauthorized, o.Reason, "The passkey was not accepted.")
 	}
 	writeJSON(c.w, http.StatusOK, map[string]string{"status": "reauthenticated"})
 	return nil

@@ -26,6 +26,9 @@ type Request struct {
 	HTTPS     bool
 	ClientIP  string
 	RequestID string
+	// HostVerified: the Host header named a host the tenant is configured for (tenants
+	// resolved by host), so links in mail may be built on it.
+	HostVerified bool
 }
 
 type requestKey struct{}
@@ -135,18 +138,23 @@ func (p *Portal) adminOf(c *call) admin.Admin {
 		Verified: c.me.Verified(), PortalURL: p.portalURL(c)}
 }
 
-// portalURL is the absolute address of the portal, for links in mail: BaseURL when
-// configured, else the request's own scheme and host.
+// portalURL is the absolute address of the portal, for links in mail: the request's
+// own host when the tenant was found by it, else BaseURL. Without BaseURL, a signed-in
+// user's request still names its host (their browser sent it, under the CSRF check);
+// an anonymous one gets "" — a reset link built on a Host header an attacker chose
+// would mail the victim's token to the attacker's site.
 func (p *Portal) portalURL(c *call) string {
-	base := p.BaseURL
-	if base == "" {
-		scheme := "http"
-		if c.HTTPS {
-			scheme = "https"
-		}
-		base = scheme + "://" + c.r.Host
+	if !c.HostVerified && p.BaseURL != "" {
+		return p.BaseURL + p.Prefix
 	}
-	return base + p.Prefix
+	if !c.HostVerified && c.me == nil {
+		return ""
+	}
+	scheme := "http"
+	if c.HTTPS {
+		scheme = "https"
+	}
+	return scheme + "://" + c.r.Host + p.Prefix
 }
 
 // path is a portal path for links and redirects.

@@ -55,6 +55,8 @@ func (p *Portal) routes() {
 	p.route("GET /reauth", api, p.page(signedIn, in.reauthPage))
 	p.route("POST /reauth", login, p.browserForm(signedIn, in.reauthForm))
 	p.route("POST /api/v1/reauth", login, p.apiJSON(signedIn, in.apiReauth))
+	p.route("POST /api/v1/reauth/passkey/begin", second, p.apiJSON(signedIn, in.apiReauthPasskeyBegin))
+	p.route("POST /api/v1/reauth/passkey/finish", second, p.apiJSON(signedIn, in.apiReauthPasskeyFinish))
 
 	// Passkeys (passkeys.go).
 	p.route("POST /api/v1/webauthn/login/begin", second, p.apiJSON(anyone, in.apiPasskeyLoginBegin))

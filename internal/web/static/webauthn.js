@@ -1,4 +1,5 @@
-// Gatehouse passkeys: registration (#passkey-register) and sign-in (#passkey-login).
+// Gatehouse passkeys: registration (#passkey-register) and sign-in or re-authentication
+// (#passkey-login).
 // Loaded from the page under a strict CSP (no inline script): it finds its elements by
 // id and reads the API URLs from data attributes.
 (function () {
@@ -177,7 +178,7 @@
         return postJSON(el.dataset.finish, { ceremony: begin.ceremony, credential: credentialJSON(cred) });
       });
     }).then(function (res) {
-      if (!res || res.status !== "signed_in") throw new Error("unexpected answer");
+      if (!res || (res.status !== "signed_in" && res.status !== "reauthenticated")) throw new Error("unexpected answer");
       var to = el.dataset.redirect;
       window.location.assign(safePath(to) ? to : "/");
     }).catch(failWith("Signing in with the passkey failed."));
