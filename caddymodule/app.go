@@ -243,8 +243,13 @@ func (a *App) applyDefaults() error {
 	if a.ReauthAge == 0 {
 		a.ReauthAge = caddy.Duration(authn.DefaultReauthAge)
 	}
-	if a.SessionLifetime < 0 || a.IdleTimeout < 0 || a.SessionCacheTTL < 0 || a.ReauthAge < 0 {
-		errs = append(errs, errors.New("durations must not be negative"))
+	for _, d := range []struct {
+		name string
+		v    caddy.Duration
+	}{{"session_lifetime", a.SessionLifetime}, {"idle_timeout", a.IdleTimeout}, {"session_cache_ttl", a.SessionCacheTTL}, {"reauth_age", a.ReauthAge}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("%s %v: must not be negative", d.name, time.Duration(d.v)))
+		}
 	}
 	if time.Duration(a.SessionCacheTTL) > time.Minute {
 		errs = append(errs, fmt.Errorf("session_cache_ttl %v: at most 1m (it bounds how late a revocation elsewhere takes effect)", time.Duration(a.SessionCacheTTL)))

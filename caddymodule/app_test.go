@@ -8,12 +8,12 @@ import (
 )
 
 func TestAppDefaultsReportEveryProblem(t *testing.T) {
-	a := &App{BcryptCost: 40, MinPasswordLength: 4, BaseURL: "ftp://x"}
+	a := &App{BcryptCost: 40, MinPasswordLength: 4, BaseURL: "ftp://x", ReauthAge: -1e9}
 	err := a.applyDefaults()
 	if err == nil {
 		t.Fatal("bad config accepted")
 	}
-	for _, want := range []string{"bcrypt_cost 40", "min_password_length 4", `base_url "ftp://x"`} {
+	for _, want := range []string{"bcrypt_cost 40", "min_password_length 4", `base_url "ftp://x"`, "reauth_age -1s"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %q", err, want)
 		}

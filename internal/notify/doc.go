@@ -1,10 +1,12 @@
 // Package notify e-mails users about security events (an account lock, a sign-in that
-// looks unusual) through a durable outbox, so that an SMTP outage delays mail but
+// looks unusual, a changed password) and sends the links they act on (an invitation,
+// a password reset) through a durable outbox, so that an SMTP outage delays mail but
 // never loses it.
 //
 // The flow has three steps, each behind a small type:
 //
-//   - Templates render a message kind (KindAccountLocked, KindNewSignIn) into a
+//   - Templates render a message kind (KindAccountLocked, KindNewSignIn, KindInvite,
+//     KindPasswordReset, KindPasswordChanged) into a
 //     subject, a plain-text body and an HTML body. The templates are embedded; an
 //     operator may override any of them from a directory with the same file names.
 //     Overrides are parsed and test-rendered when they are loaded, so a typo fails at

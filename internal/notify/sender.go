@@ -16,10 +16,11 @@ type Sender interface {
 // SMTP server is configured, so that development setups and tests still see every
 // alert.
 //
-// It logs the recipient, the subject and the text body at info level. That is fine
-// for the current kinds, which carry no secret (their links are plain page
-// addresses); a future kind whose body holds a bearer secret (a reset link) must not
-// go through a LogSender at info level.
+// It logs the recipient, the subject and the text body at warn level. Invitations and
+// password resets carry one-time links, so without SMTP those links sit in the log —
+// the only way a development setup gets them, and a reason to configure SMTP (or hand
+// links over with the CLI) in production, where whoever reads the log could use them
+// while they are live.
 type LogSender struct {
 	logger *zap.Logger
 }
@@ -40,7 +41,7 @@ func (s *LogSender) Send(ctx context.Context, m Message) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s.logger.Info("mail not sent: no SMTP server configured; message written to the log",
+	s.logger.Warn("mail not sent: no SMTP server configured; message written to the log (links in it are live)",
 		zap.String("message_id", m.ID),
 		zap.String("tenant_id", m.TenantID),
 		zap.String("to", m.To),

@@ -23,8 +23,8 @@ func TestLogSender(t *testing.T) {
 		t.Fatal(err)
 	}
 	entries := logs.All()
-	if len(entries) != 1 || entries[0].Level != zapcore.InfoLevel {
-		t.Fatalf("logged %+v, want one info entry", entries)
+	if len(entries) != 1 || entries[0].Level != zapcore.WarnLevel {
+		t.Fatalf("logged %+v, want one warn entry", entries)
 	}
 	f := entries[0].ContextMap()
 	for key, want := range map[string]string{"message_id": "m1", "tenant_id": "tenant-1", "to": "ada@example.com", "subject": subject, "text": text} {

@@ -25,7 +25,8 @@ type Locator interface {
 	Lookup(ip string) (risk.Location, bool)
 }
 
-// Describe turns u's sessions into views, leaving out half-done sign-ins. Locations
+// Describe turns u's sessions into views, the current one first, leaving out
+// half-done sign-ins. Locations
 // are looked up only when loc is set and u has not objected to location profiling.
 func Describe(sessions []store.Session, u store.User, loc Locator, current string) []View {
 	out := make([]View, 0, len(sessions))
@@ -43,7 +44,11 @@ func Describe(sessions []store.Session, u store.User, loc Locator, current strin
 				v.Location = strings.TrimPrefix(strings.TrimSuffix(l.City+", "+l.Country, ", "), ", ")
 			}
 		}
-		out = append(out, v)
+		if v.Current { // this device first
+			out = append([]View{v}, out...)
+		} else {
+			out = append(out, v)
+		}
 	}
 	return out
 }

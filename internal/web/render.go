@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/gatehouse-dev/gatehouse/internal/admin"
+	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/session"
 )
@@ -26,6 +27,25 @@ var staticFS embed.FS
 var pageNames = []string{"login", "logout", "setup", "message", "2fa", "security", "totp_enroll", "codes", "admin_security",
 	"sessions", "password", "forgot", "newpassword", "reauth", "members", "member"}
 
+// methodNames says how a session signed in, in words ("password + authenticator app").
+func methodNames(methods []string) string {
+	names := make([]string, 0, len(methods))
+	for _, m := range methods {
+		switch m {
+		case authn.MethodPassword:
+			m = "password"
+		case authn.MethodTOTP:
+			m = "authenticator app"
+		case authn.MethodRecovery:
+			m = "recovery code"
+		case authn.MethodPasskey:
+			m = "passkey"
+		}
+		names = append(names, m)
+	}
+	return strings.Join(names, " + ")
+}
+
 var pages = func() map[string]*template.Template {
 	funcs := template.FuncMap{
 		"date":     func(t time.Time) string { return t.UTC().Format("2 Jan 2006") },
@@ -34,6 +54,7 @@ var pages = func() map[string]*template.Template {
 		"duration": admin.FormatDuration,
 		"status":   memberStatus,
 		"join":     strings.Join,
+		"methods":  methodNames,
 	}
 	m := map[string]*template.Template{}
 	for _, name := range pageNames {
