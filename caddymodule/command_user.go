@@ -123,79 +123,54 @@ func userListCmd() *cobra.Command {
 func generatePassword() string { return rand.Text() }
 
 func userResetFactorsCmd() *cobra.Command {
-	var c commonFlags
-	var tenant, email string
+	var m memberFlags
 	cmd := &cobra.Command{
 		Use:   "reset-2fa --config <file> [--tenant <slug>] --email <e-mail>",
 		Short: "Remove a user's second factors (authenticator app, passkeys, recovery codes)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			env, err := openCLI(ctx, c, false)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			ws, err := env.workspace(ctx, tenant)
-			if err != nil {
-				return err
-			}
-			u, err := env.admin.ResetFactors(ctx, ws, admin.CLI(), admin.Target{Email: email})
-			if errors.Is(err, admin.ErrNoSuchUser) {
-				return fmt.Errorf("--email %q: no such user in tenant %s", email, ws.Slug)
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "removed the second factors of %s\n", u.Email)
-			return nil
+			return inTenant(cmd, m.commonFlags, m.tenant, false, func(env *cli, ws store.Workspace) error {
+				u, err := env.admin.ResetFactors(cmd.Context(), ws, admin.CLI(), m.target())
+				if err != nil {
+					return memberError(err, ws)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "removed the second factors of %s\n", u.Email)
+				return nil
+			})
 		},
 	}
-	c.add(cmd)
-	cmd.Flags().StringVar(&tenant, "tenant", admin.DefaultTenantSlug, "tenant slug")
-	cmd.Flags().StringVar(&email, "email", "", "the user's e-mail (required)")
+	m.add(cmd)
 	return cmd
 }
 
 func userUnlockCmd() *cobra.Command {
-	var c commonFlags
-	var tenant, email string
+	var m memberFlags
 	cmd := &cobra.Command{
 		Use:   "unlock --config <file> [--tenant <slug>] --email <e-mail>",
 		Short: "Lift a sign-in lockout (needs the redis option: in-memory counters live in the running gateway)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			env, err := openCLI(ctx, c, true)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			ws, err := env.workspace(ctx, tenant)
-			if err != nil {
-				return err
-			}
-			u, err := env.admin.Unlock(ctx, ws, admin.CLI(), admin.Target{Email: email})
-			switch {
-			case errors.Is(err, admin.ErrNoLockoutState):
-				return errors.New("this gateway keeps lockout counters in its own memory: unlock through the admin page " +
-					"(/auth/admin/security) or POST /auth/api/v1/admin/users/{id}/unlock, or configure the redis option")
-			case err != nil:
-				return flagError(err, map[string]string{"email": "--email"})
-			}
-			switch {
-			case u.User.ID == "" && !u.WasLocked:
-				fmt.Fprintf(cmd.OutOrStdout(), "unlocked %s (it was not locked, and no user of tenant %s has this e-mail)\n", u.Email, ws.Slug)
-			case !u.WasLocked:
-				fmt.Fprintf(cmd.OutOrStdout(), "unlocked %s (it was not locked)\n", u.Email)
-			default:
-				fmt.Fprintf(cmd.OutOrStdout(), "unlocked %s\n", u.Email)
-			}
-			return nil
+			return inTenant(cmd, m.commonFlags, m.tenant, true, func(env *cli, ws store.Workspace) error {
+				u, err := env.admin.Unlock(cmd.Context(), ws, admin.CLI(), m.target())
+				switch {
+				case errors.Is(err, admin.ErrNoLockoutState):
+					return errors.New("this gateway keeps lockout counters in its own memory: unlock through the admin page " +
+						"(/auth/admin/security) or POST /auth/api/v1/admin/users/{id}/unlock, or configure the redis option")
+				case err != nil:
+					return memberError(err, ws)
+				}
+				switch {
+				case u.User.ID == "" && !u.WasLocked:
+					fmt.Fprintf(cmd.OutOrStdout(), "unlocked %s (it was not locked, and no user of tenant %s has this e-mail)\n", u.Email, ws.Slug)
+				case !u.WasLocked:
+					fmt.Fprintf(cmd.OutOrStdout(), "unlocked %s (it was not locked)\n", u.Email)
+				default:
+					fmt.Fprintf(cmd.OutOrStdout(), "unlocked %s\n", u.Email)
+				}
+				return nil
+			})
 		},
 	}
-	c.add(cmd)
-	cmd.Flags().StringVar(&tenant, "tenant", admin.DefaultTenantSlug, "tenant slug")
-	cmd.Flags().StringVar(&email, "email", "", "the e-mail the lockout is for (required)")
+	m.add(cmd)
 	return cmd
 }

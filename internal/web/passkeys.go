@@ -21,6 +21,12 @@ func (p signinPages) apiPasskeyLoginBegin(c *call) error {
 		return err
 	}
 	opts, ceremony, err := p.SignIn.PasskeyBegin(c.r.Context(), c.Workspace, p.client(c), passwordless(c.r))
+	return ceremonyStarted(c, opts, ceremony, err)
+}
+
+// ceremonyStarted answers the start of a passkey check: {"ceremony","publicKey"}, or
+// no_passkeys for a user without one.
+func ceremonyStarted(c *call, opts json.RawMessage, ceremony string, err error) error {
 	if errors.Is(err, authn.ErrNoPasskeys) {
 		return errorf(http.StatusBadRequest, "no_passkeys", "You have no passkey yet.")
 	}

@@ -299,14 +299,7 @@ func (p signinPages) apiReauthPasskeyBegin(c *call) error {
 		return err
 	}
 	opts, ceremony, err := p.SignIn.ReauthPasskeyBegin(c.r.Context(), c.Workspace, p.client(c), c.me)
-	if errors.Is(err, authn.ErrNoPasskeys) {
-		return errorf(http.StatusBadRequest, "no_passkeys", "You have no passkey yet.")
-	}
-	if err != nil {
-		return unavailable(err)
-	}
-	writeJSON(c.w, http.StatusOK, map[string]any{"ceremony": ceremony, "publicKey": opts})
-	return nil
+	return ceremonyStarted(c, opts, ceremony, err)
 }
 
 // apiReauthPasskeyFinish: POST /api/v1/reauth/passkey/finish {"ceremony","credential"}
