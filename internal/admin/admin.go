@@ -181,18 +181,9 @@ func (s *Service) Unlock(ctx context.Context, ws store.Workspace, by Admin, t Ta
 // ResetFactors removes every second factor of a member (they sign in with the password
 // and enrol again). Admins reset members; only owners reset owners and admins.
 func (s *Service) ResetFactors(ctx context.Context, ws store.Workspace, by Admin, t Target) (store.User, error) {
-	if !by.IsAdmin() {
-		return store.User{}, ErrForbidden
-	}
-	if err := s.fresh(by); err != nil {
-		return store.User{}, err
-	}
-	u, err := s.find(ctx, ws, t)
+	u, err := s.target(ctx, ws, by, t)
 	if err != nil {
 		return store.User{}, err
-	}
-	if authn.IsAdmin(u) && !by.IsOwner() {
-		return store.User{}, ErrForbidden
 	}
 	if err := s.MFA.ResetFactors(ctx, ws, u.ID); err != nil {
 		return store.User{}, err
