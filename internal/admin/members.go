@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -256,7 +257,8 @@ type Invitation struct {
 // Invite adds a member without a password and makes a single-use link (7 days) with
 // which they set one; it is mailed through the outbox when i.Mail, and returned. Only
 // owners invite owners and admins. Inviting again someone who has not accepted yet
-// replaces the earlier link; an address whose member has a password is
+// replaces the earlier link and gives the role asked for now (only an administrator
+// who may manage the invitee does that); an address whose member has a password is
 // ErrAlreadyMember.
 func (s *Service) Invite(ctx context.Context, ws store.Workspace, by Admin, i Invitation) (store.User, string, error) {
 	if !by.IsAdmin() {
@@ -284,7 +286,19 @@ func (s *Service) Invite(ctx context.Context, ws store.Workspace, by Admin, i In
 	case err == nil && existing.PasswordHash != "":
 		return store.User{}, "", ErrAlreadyMember
 	case err == nil:
-		u = existing // not accepted yet: a new link replaces the old one
+		// Not accepted yet: a new link replaces the old one, for the role asked for
+		// now (the mail and the audit record name it) — if by may manage the invitee
+		// as they are (an admin does not re-invite a future owner as a member).
+		if !mayManage(by, existing) {
+			return store.User{}, "", ErrForbidden
+		}
+		if !slices.Equal(existing.Roles, []string{role}) {
+			if err := ws.Users().SetRoles(ctx, existing.ID, []string{role}); err != nil {
+				return store.User{}, "", fmt.Errorf("setting role: %w", err)
+			}
+			existing.Roles = []string{role}
+		}
+		u = existing
 	case errors.Is(err, store.ErrNotFound):
 		if err := ws.Users().CreateUser(ctx, u); err != nil {
 			return store.User{}, "", fmt.Errorf("creating user: %w", err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/admin"
+	"github.com/gatehouse-dev/gatehouse/internal/authn"
 )
 
 // adminSecurityPage serves the workspace's sign-in policy.
@@ -26,6 +27,9 @@ func (p adminPages) renderAdminSecurity(c *call, status int, sec admin.Security,
 
 // adminError shows what an administrator typed wrong on the page itself.
 func (p adminPages) adminError(c *call, err error) error {
+	if errors.Is(err, authn.ErrReauthRequired) {
+		return err // fail sends the browser to confirm the password, then back
+	}
 	e := useCaseError(err)
 	if e.status != http.StatusBadRequest && e.status != http.StatusNotFound {
 		return e

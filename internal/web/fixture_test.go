@@ -2,12 +2,18 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/account"
 	"github.com/gatehouse-dev/gatehouse/internal/admin"
@@ -154,4 +160,187 @@ func getPage(t *testing.T, c *http.Client, u string) (int, string) {
 	var b strings.Builder
 	_, _ = io_Copy(&b, resp)
 	return resp.StatusCode, b.String()
+}
+
+// mailbox is a Mailer that records what the use cases mail, for the tests that follow
+// links (withMail installs one on sign-in, account and admin).
+type mailbox struct {
+	mu      sync.Mutex
+	msgs    []mailed
+	changed chan struct{} // closed (and replaced) on every message
+}
+
+type mailed struct {
+	To, Kind string
+	Data     any
+}
+
+func (m *mailbox) Notify(_ context.Context, _, to, kind string, data any) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.msgs = append(m.msgs, mailed{To: to, Kind: kind, Data: data})
+	close(m.changed)
+	m.changed = make(chan struct{})
+	return "msg-" + strconv.Itoa(len(m.msgs)), nil
+}
+
+// of returns the messages of kind to (either "" for any) sent so far.
+func (m *mailbox) of(kind, to string) []mailed {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []mailed
+	for _, x := range m.msgs {
+		if (kind == "" || x.Kind == kind) && (to == "" || x.To == to) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// wait returns the n-th (from 1) message of kind to, waiting for it: some mail is
+// sent in the background, off the answer's path.
+func (m *mailbox) wait(t *testing.T, kind, to string, n int) mailed {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		m.mu.Lock()
+		ch := m.changed
+		m.mu.Unlock()
+		if got := m.of(kind, to); len(got) >= n {
+			return got[n-1]
+		}
+		select {
+		case <-ch:
+		case <-timeout:
+			t.Fatalf("no %s mail #%d to %s: %+v", kind, n, to, m.of("", ""))
+		}
+	}
+}
+
+// withMail records the mail of every use case.
+func (f *fixture) withMail() *mailbox {
+	m := &mailbox{changed: make(chan struct{})}
+	f.signIn.Mail, f.account.Mail, f.admin.Mail = m, m, m
+	return m
+}
+
+// browser is a client (cookie jar, redirects not followed) that sends every request
+// with userAgent from ip (as the gateway would resolve it).
+func browser(t *testing.T, userAgent, ip string) *http.Client {
+	c := noRedirect(t)
+	c.Transport = headerTransport{"User-Agent": {userAgent}, "X-Test-Client-IP": {ip}}
+	return c
+}
+
+type headerTransport http.Header
+
+func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	for k, v := range h {
+		if r.Header.Get(k) == "" {
+			r.Header[k] = v
+		}
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// send sends a request (a JSON body unless body is nil or url.Values, which is sent as
+// a form) with extra headers and returns status, headers and the body.
+func send(t *testing.T, c *http.Client, method, u string, body any, hdr map[string]string) (int, http.Header, []byte) {
+	t.Helper()
+	var rd io.Reader
+	ct := ""
+	switch b := body.(type) {
+	case nil:
+	case url.Values:
+		rd, ct = strings.NewReader(b.Encode()), "application/x-www-form-urlencoded"
+	default:
+		j, _ := json.Marshal(b)
+		rd, ct = bytes.NewReader(j), "application/json"
+	}
+	req, err := http.NewRequest(method, u, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	for k, v := range hdr {
+		if k == "Host" { // the jar would look up the cookies of that host: send ours
+			req.Host = v
+			if c.Jar != nil {
+				for _, ck := range c.Jar.Cookies(req.URL) {
+					req.AddCookie(ck)
+				}
+			}
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, b
+}
+
+// getJSON fetches an API answer.
+func getJSON(t *testing.T, c *http.Client, u string) (int, map[string]any) {
+	t.Helper()
+	st, _, b := send(t, c, "GET", u, nil, nil)
+	out := map[string]any{}
+	_ = json.Unmarshal(b, &out)
+	return st, out
+}
+
+// csrfOf opens page and returns the CSRF token of its forms.
+func csrfOf(t *testing.T, c *http.Client, page string) string {
+	t.Helper()
+	st, body := getPage(t, c, page)
+	m := csrfRE.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no form on %s: %d\n%s", page, st, body)
+	}
+	return m[1]
+}
+
+// submit posts a browser form from page (its CSRF token added) to action and returns
+// status, Location and body.
+func submit(t *testing.T, c *http.Client, page, action string, v url.Values) (int, string, string) {
+	t.Helper()
+	v.Set("csrf", csrfOf(t, c, page))
+	st, h, b := send(t, c, "POST", action, v, nil)
+	return st, h.Get("Location"), string(b)
+}
+
+// live tells whether c's session still works.
+func live(t *testing.T, c *http.Client, base string) bool {
+	t.Helper()
+	switch st := getStatus(t, c, base+"/auth/api/v1/me"); st {
+	case http.StatusOK:
+		return true
+	case http.StatusUnauthorized:
+		return false
+	default:
+		t.Fatalf("/me: %d", st)
+		return false
+	}
+}
+
+// audits returns the workspace's audit records of action.
+func (f *fixture) audits(t *testing.T, action string) []store.AuditRecord {
+	t.Helper()
+	recs, err := f.handle.Audit().ListAudit(t.Context(), 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []store.AuditRecord
+	for _, r := range recs {
+		if r.Action == action {
+			out = append(out, r)
+		}
+	}
+	return out
 }

@@ -232,8 +232,18 @@ func (p adminPages) apiMemberRole(c *call) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(c.w, http.StatusOK, memberJSON(admin.Member{User: u}))
+	p.writeMember(c, u)
 	return nil
+}
+
+// writeMember answers a change with the member as the listing shows them (factors,
+// lock state); should that read fail, the change is still answered as done.
+func (p adminPages) writeMember(c *call, u store.User) {
+	m := admin.Member{User: u}
+	if d, err := p.Admin.Member(c.r.Context(), c.Workspace, p.adminOf(c), admin.Target{UserID: u.ID}); err == nil {
+		m = d.Member
+	}
+	writeJSON(c.w, http.StatusOK, memberJSON(m))
 }
 
 // apiMemberStatus: POST /api/v1/admin/members/{id}/disable | /enable.
@@ -247,7 +257,7 @@ func (p adminPages) apiMemberStatus(disabled bool) handler {
 		if err != nil {
 			return err
 		}
-		writeJSON(c.w, http.StatusOK, memberJSON(admin.Member{User: u}))
+		p.writeMember(c, u)
 		return nil
 	}
 }

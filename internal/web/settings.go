@@ -36,6 +36,9 @@ func (p accountPages) renderSecurity(c *call, status int, notice, errMsg string)
 // settingsError shows what a user caused on the security page itself (a wrong
 // password, a bad name); anything else goes to the error page.
 func (p accountPages) settingsError(c *call, err error) error {
+	if errors.Is(err, authn.ErrReauthRequired) {
+		return err // fail sends the browser to confirm the password, then back
+	}
 	e := useCaseError(err)
 	if e.status >= 500 || e.status == http.StatusTooManyRequests || c.me.Session.Pending {
 		return e
