@@ -67,7 +67,7 @@ func (s *Service) Members(ctx context.Context, ws store.Workspace, by Admin) ([]
 }
 
 func (s *Service) member(ctx context.Context, ws store.Workspace, u store.User) (Member, error) {
-	m := Member{User: u, Invited: u.PasswordHash == "" && u.LastLoginAt.IsZero()}
+	m := Member{User: u, Invited: u.PasswordHash == ""}
 	var err error
 	if m.Factors, err = s.MFA.Factors(ctx, ws, u.ID); err != nil {
 		return Member{}, err

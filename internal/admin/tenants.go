@@ -76,6 +76,11 @@ func EnsureDefaultTenant(ctx context.Context, reg Registry, clk clock.Clock) (st
 	if err != nil {
 		return store.Tenant{}, fmt.Errorf("listing tenants: %w", err)
 	}
+	for _, t := range all {
+		if t.Slug == DefaultTenantSlug { // another instance created it since the lookup above
+			return t, nil
+		}
+	}
 	if len(all) > 0 {
 		return store.Tenant{}, nil
 	}

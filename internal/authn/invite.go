@@ -49,9 +49,6 @@ func (s *SignIn) AcceptInvite(ctx context.Context, ws store.Workspace, c Client,
 			return Outcome{}, fmt.Errorf("storing the name: %w", err)
 		}
 	}
-	if err := ws.Users().SetLastLogin(ctx, u.ID, now); err != nil {
-		return Outcome{}, fmt.Errorf("recording sign-in: %w", err)
-	}
 	rec := audit.Event(ActionInviteAccepted, audit.Success, audit.Actor{UserID: u.ID, Email: u.Email}, c.Origin)
 	rec.Target = audit.UserTarget(u.ID)
 	if err := s.Audit.Record(ctx, ws, rec); err != nil {

@@ -111,8 +111,5 @@ func (s *Passwords) checkPassword(ctx context.Context, tenant store.TenantHandle
 			u.PasswordHash = h
 		}
 	}
-	if err := tenant.Users().SetLastLogin(ctx, u.ID, s.Clock.Now()); err != nil {
-		return store.User{}, fmt.Errorf("recording sign-in: %w", err)
-	}
 	return u, nil
 }

@@ -277,6 +277,12 @@ func (s *SignIn) start(ctx context.Context, ws store.Workspace, c Client, u stor
 	if err != nil {
 		return err
 	}
+	// The last sign-in is a completed one: not a password step still waiting for its
+	// second factor, not a re-authentication or a password change.
+	if err := ws.Users().SetLastLogin(ctx, u.ID, sess.CreatedAt); err != nil {
+		_ = s.Sessions.Revoke(ctx, ws, sess.ID)
+		return fmt.Errorf("recording sign-in: %w", err)
+	}
 	rec := audit.Event(audit.ActionLoginSuccess, audit.Success, audit.Actor{UserID: u.ID, Email: u.Email, SessionID: sess.ID}, c.Origin)
 	rec.Details = map[string]string{"methods": strings.Join(methods, ",")}
 	if err := s.Audit.Record(ctx, ws, rec); err != nil {

@@ -206,6 +206,16 @@ func TestSecondFactorStep(t *testing.T) {
 	if _, err := f.s.Sessions.Validate(ctx, f.ws, f.ws.Slug, pending); !errors.Is(err, session.ErrNoSession) {
 		t.Fatalf("a pending session is a session: %v", err)
 	}
+	lastLogin := func() time.Time {
+		stored, err := f.ws.Users().UserByID(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return stored.LastLoginAt
+	}
+	if at := lastLogin(); !at.IsZero() {
+		t.Fatalf("the password step alone recorded a sign-in at %v", at)
+	}
 	if o, err := f.s.SecondFactor(ctx, f.ws, f.client(pending), "", "123456"); err != nil || o.Status != Refused {
 		t.Fatalf("wrong code: %+v %v", o, err)
 	}
@@ -217,6 +227,9 @@ func TestSecondFactorStep(t *testing.T) {
 	e, err := f.s.Sessions.Validate(ctx, f.ws, f.ws.Slug, o.Session.Token)
 	if err != nil || len(e.Session.AuthMethods) != 2 || e.Session.AuthMethods[1] != MethodTOTP {
 		t.Fatalf("full session: %+v %v", e, err)
+	}
+	if at := lastLogin(); !at.Equal(e.Session.CreatedAt) {
+		t.Fatalf("last sign-in %v, want the completed sign-in at %v", at, e.Session.CreatedAt)
 	}
 	if _, err := f.s.Sessions.ValidatePending(ctx, f.ws, f.ws.Slug, pending); err == nil {
 		t.Fatal("the pending session outlived the sign-in")
