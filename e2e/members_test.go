@@ -98,6 +98,10 @@ func TestDisabledMember(t *testing.T) {
 	mustReach(t, m, g, up, email, "the member before being disabled")
 	id := member(t, o, g.url, email).ID
 
+	// A reset link made before the member is disabled.
+	link := regexp.MustCompile(`http://\S+/auth/password/reset\?token=[A-Za-z0-9_-]+`).FindString(
+		cliOK(t, g, "reset link for "+email, "user", "reset-password", "--email", email))
+
 	// Disabled through the API: the live session is refused on its next request, the
 	// password no longer signs in, and the list says so.
 	st, body := apiCall(t, o, "POST", g.url+"/auth/api/v1/admin/members/"+id+"/disable", nil)
@@ -111,14 +115,17 @@ func TestDisabledMember(t *testing.T) {
 	if s := member(t, o, g.url, email).Status; s != "disabled" {
 		t.Errorf("members list shows the disabled member as %q", s)
 	}
-	// Nor does a reset link let them in: the link an administrator makes is dead.
-	link := regexp.MustCompile(`http://\S+/auth/password/reset\?token=[A-Za-z0-9_-]+`).FindString(
-		cliOK(t, g, "reset link for "+email, "user", "reset-password", "--email", email))
+	// Nor does a reset link let them in: the one made before is dead, and no new one is
+	// made (the administrator is told to enable them first).
 	if st, _, _ := get(t, browser(t), link); link == "" || st != http.StatusNotFound {
 		t.Errorf("a reset link %q for a disabled member: %d, want 404", link, st)
 	}
 	if st, body := apiCall(t, browser(t), "POST", g.url+"/auth/api/v1/password/reset", map[string]string{"token": tokenOf(t, link), "password": "disabled but not defeated"}); st != http.StatusNotFound {
 		t.Errorf("resetting a disabled member's password: %d %s", st, body)
+	}
+	cliFails(t, g, "this member is disabled: enable them first", "user", "reset-password", "--email", email)
+	if st, body := apiCall(t, o, "POST", g.url+"/auth/api/v1/admin/members/"+id+"/reset-password", nil); st != http.StatusConflict || !strings.Contains(body, "member_disabled") {
+		t.Errorf("an administrator's reset link for a disabled member: %d %s", st, body)
 	}
 
 	// Enabled again: the password signs in; the session that was ended stays ended.

@@ -35,6 +35,8 @@ var (
 	ErrSelf = errors.New("not on your own account")
 	// ErrAlreadyMember: the address belongs to a member who has set a password.
 	ErrAlreadyMember = errors.New("already a member")
+	// ErrMemberDisabled: a link for a disabled member would not work; enable them first.
+	ErrMemberDisabled = errors.New("the member is disabled")
 )
 
 // Member is a member as the members page shows them.
@@ -84,6 +86,9 @@ func (s *Service) member(ctx context.Context, ws store.Workspace, u store.User) 
 type MemberDetail struct {
 	Member
 	Sessions []session.View
+	// Manageable: the administrator asking may act on this member (owners on anyone,
+	// admins on members and managers).
+	Manageable bool
 }
 
 // Member returns one member with their sessions.
@@ -103,7 +108,7 @@ func (s *Service) Member(ctx context.Context, ws store.Workspace, by Admin, t Ta
 	if err != nil {
 		return MemberDetail{}, fmt.Errorf("listing sessions: %w", err)
 	}
-	return MemberDetail{Member: m, Sessions: session.Describe(list, u, s.Locations, "")}, nil
+	return MemberDetail{Member: m, Sessions: session.Describe(list, u, s.Locations, ""), Manageable: mayManage(by, u)}, nil
 }
 
 // mayManage tells whether by may administer u: owners anyone, admins members and
@@ -161,6 +166,9 @@ func (s *Service) SetRole(ctx context.Context, ws store.Workspace, by Admin, t T
 // re-enables a member. Administrators cannot disable themselves, and the last active
 // owner stays (ErrLastOwner).
 func (s *Service) SetDisabled(ctx context.Context, ws store.Workspace, by Admin, t Target, disabled bool) (store.User, error) {
+	if disabled && by.IsAdmin() && (t.UserID != "" && t.UserID == by.UserID || t.UserID == "" && by.Email != "" && strings.EqualFold(strings.TrimSpace(t.Email), by.Email)) {
+		return store.User{}, ErrSelf // said before "only owners manage admins", which would puzzle an admin
+	}
 	u, err := s.target(ctx, ws, by, t)
 	if err != nil {
 		return store.User{}, err
@@ -245,6 +253,9 @@ func (s *Service) SendPasswordReset(ctx context.Context, ws store.Workspace, by 
 	if err != nil {
 		return "", err
 	}
+	if u.Status != store.UserActive {
+		return "", ErrMemberDisabled
+	}
 	return s.SignIn.SendReset(ctx, ws, authn.Client{Origin: by.Origin, PortalURL: by.PortalURL}, u, by.Actor, true)
 }
 
@@ -291,6 +302,9 @@ func (s *Service) Invite(ctx context.Context, ws store.Workspace, by Admin, i In
 		// as they are (an admin does not re-invite a future owner as a member).
 		if !mayManage(by, existing) {
 			return store.User{}, "", ErrForbidden
+		}
+		if existing.Status != store.UserActive {
+			return store.User{}, "", ErrMemberDisabled
 		}
 		if !slices.Equal(existing.Roles, []string{role}) {
 			if err := ws.Users().SetRoles(ctx, existing.ID, []string{role}); err != nil {

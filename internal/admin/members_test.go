@@ -157,7 +157,11 @@ func TestOnlyOwnersManageOwnersAndAdmins(t *testing.T) {
 		if _, err := c.svc.SetRole(ctx, c.ws, asAdmin, tg, identity.RoleMember); !errors.Is(err, ErrForbidden) {
 			t.Errorf("admin demoting %s: %v", target.Email, err)
 		}
-		if _, err := c.svc.SetDisabled(ctx, c.ws, asAdmin, tg, true); !errors.Is(err, ErrForbidden) {
+		want := ErrForbidden
+		if target.ID == adm.ID {
+			want = ErrSelf // said first: see TestAdminDisablingThemselvesIsTold
+		}
+		if _, err := c.svc.SetDisabled(ctx, c.ws, asAdmin, tg, true); !errors.Is(err, want) {
 			t.Errorf("admin disabling %s: %v", target.Email, err)
 		}
 		if _, err := c.svc.RevokeSessions(ctx, c.ws, asAdmin, tg, ""); !errors.Is(err, ErrForbidden) {
@@ -665,5 +669,73 @@ func TestEveryMemberActionIsAudited(t *testing.T) {
 	if len(c.mail.sent) != 2 || c.mail.sent[0].kind != notify.KindPasswordReset || !c.mail.sent[0].data.(notify.PasswordReset).ByAdmin ||
 		c.mail.sent[1].kind != notify.KindInvite {
 		t.Fatalf("mail: %+v", c.mail.sent)
+	}
+}
+
+// TestLinksForDisabledMembersAreRefused: a reset link or a new invitation for a
+// disabled member could not work (their links are closed), so the administrator is
+// told to enable them first and nothing is issued or mailed.
+func TestLinksForDisabledMembersAreRefused(t *testing.T) {
+	t.Parallel()
+	c := newCrew(t)
+	ctx := context.Background()
+	_, asOwner := c.member(t, "owner@acme.test", identity.RoleOwner)
+	mem, _ := c.member(t, "mem@acme.test", identity.RoleMember)
+	invitee, _, err := c.svc.Invite(ctx, c.ws, asOwner, Invitation{Email: "new@acme.test", Mail: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []store.User{mem, invitee} {
+		if _, err := c.svc.SetDisabled(ctx, c.ws, asOwner, Target{UserID: u.ID}, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sent := len(c.mail.sent)
+	if link, err := c.svc.SendPasswordReset(ctx, c.ws, asOwner, Target{UserID: mem.ID}); !errors.Is(err, ErrMemberDisabled) || link != "" {
+		t.Fatalf("reset link for a disabled member: %q %v", link, err)
+	}
+	if _, link, err := c.svc.Invite(ctx, c.ws, asOwner, Invitation{Email: "new@acme.test", Mail: true}); !errors.Is(err, ErrMemberDisabled) || link != "" {
+		t.Fatalf("re-inviting a disabled invitee: %q %v", link, err)
+	}
+	if len(c.mail.sent) != sent {
+		t.Fatalf("mail queued for disabled members: %+v", c.mail.sent[sent:])
+	}
+}
+
+// TestAdminDisablingThemselvesIsTold: an admin who tries to disable their own account
+// hears that it is their own (not that only owners manage admins); nothing changes.
+func TestAdminDisablingThemselvesIsTold(t *testing.T) {
+	t.Parallel()
+	c := newCrew(t)
+	ctx := context.Background()
+	me, asAdmin := c.member(t, "adm@acme.test", identity.RoleAdmin)
+	for _, target := range []Target{{UserID: me.ID}, {Email: " ADM@acme.test "}} {
+		if _, err := c.svc.SetDisabled(ctx, c.ws, asAdmin, target, true); !errors.Is(err, ErrSelf) {
+			t.Fatalf("admin disabling themselves by %+v: %v", target, err)
+		}
+	}
+	if c.stored(t, me.ID).Status != store.UserActive {
+		t.Fatal("the admin was disabled")
+	}
+}
+
+// TestMemberDetailSaysWhoMayAct: the member page offers actions only where the asking
+// administrator may take them.
+func TestMemberDetailSaysWhoMayAct(t *testing.T) {
+	t.Parallel()
+	c := newCrew(t)
+	ctx := context.Background()
+	owner, asOwner := c.member(t, "owner@acme.test", identity.RoleOwner)
+	mem, _ := c.member(t, "mem@acme.test", identity.RoleMember)
+	_, asAdmin := c.member(t, "adm@acme.test", identity.RoleAdmin)
+	for _, tc := range []struct {
+		by     Admin
+		target store.User
+		want   bool
+	}{{asOwner, mem, true}, {asOwner, owner, true}, {asAdmin, mem, true}, {asAdmin, owner, false}} {
+		d, err := c.svc.Member(ctx, c.ws, tc.by, Target{UserID: tc.target.ID})
+		if err != nil || d.Manageable != tc.want {
+			t.Errorf("%s looking at %s: manageable %v, want %v (%v)", tc.by.Email, tc.target.Email, d.Manageable, tc.want, err)
+		}
 	}
 }

@@ -155,6 +155,8 @@ func useCaseError(err error) *httpError {
 		return errorf(http.StatusConflict, "not_on_yourself", "You cannot do that to your own account.")
 	case errors.Is(err, admin.ErrNoSuchSession), errors.Is(err, account.ErrNoSuchSession):
 		return errorf(http.StatusNotFound, "no_such_session", "There is no such session.")
+	case errors.Is(err, admin.ErrMemberDisabled):
+		return errorf(http.StatusConflict, "member_disabled", "This member is disabled: enable them first.")
 	case errors.Is(err, admin.ErrAlreadyMember):
 		return errorf(http.StatusConflict, "already_a_member", "That address belongs to a member already.")
 	case errors.Is(err, authn.ErrNoPortalURL):

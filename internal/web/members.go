@@ -216,6 +216,7 @@ func (p adminPages) apiMember(c *call) error {
 	}
 	out := memberJSON(d.Member)
 	out["sessions"] = sessionsJSON(d.Sessions)
+	out["manageable"] = d.Manageable // may the caller act on this member
 	writeJSON(c.w, http.StatusOK, out)
 	return nil
 }

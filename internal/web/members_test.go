@@ -517,3 +517,37 @@ func TestMemberChangeAnswers(t *testing.T) {
 	st, out = postJSON(t, oc, base+"/enable", nil)
 	check("enable", st, out, "active")
 }
+
+// TestMemberPageOffersOnlyWhatTheAdminMayDo: an admin looking at an owner sees who
+// they are and their sessions, but no button that would only answer 403; the API says
+// so with "manageable"; an owner gets the buttons.
+func TestMemberPageOffersOnlyWhatTheAdminMayDo(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 4)
+	owner := f.addUserRole(t, "owner@example.com", pw, "owner")
+	f.addUserRole(t, "admin@example.com", pw, "admin")
+	oc, ac := noRedirect(t), noRedirect(t)
+	signInAs(t, f, oc, "owner@example.com", pw)
+	signInAs(t, f, ac, "admin@example.com", pw)
+	page := f.srv.URL + "/auth/admin/members/" + owner.ID
+	st, body := getPage(t, ac, page)
+	if st != http.StatusOK || !strings.Contains(body, "Only owners manage owners and admins") || !strings.Contains(body, "Sessions") {
+		t.Fatalf("admin's view of the owner: %d\n%s", st, body)
+	}
+	for _, action := range []string{"/role", "/disable", "/enable", "/reset-password", "/reset-2fa", "/sessions/revoke"} {
+		if strings.Contains(body, `action="/auth/admin/members/`+owner.ID+action+`"`) {
+			t.Errorf("the admin is offered %s on the owner", action)
+		}
+	}
+	if st, out := getJSON(t, ac, f.srv.URL+"/auth/api/v1/admin/members/"+owner.ID); st != http.StatusOK || out["manageable"] != false {
+		t.Fatalf("API for the admin: %d %v", st, out)
+	}
+	st, body = getPage(t, oc, page)
+	if st != http.StatusOK || strings.Contains(body, "Only owners manage") || !strings.Contains(body, `action="/auth/admin/members/`+owner.ID+`/role"`) ||
+		!strings.Contains(body, `action="/auth/admin/members/`+owner.ID+`/sessions/revoke"`) {
+		t.Fatalf("owner's own page: %d\n%s", st, body)
+	}
+	if st, out := getJSON(t, oc, f.srv.URL+"/auth/api/v1/admin/members/"+owner.ID); st != http.StatusOK || out["manageable"] != true {
+		t.Fatalf("API for the owner: %d %v", st, out)
+	}
+}
