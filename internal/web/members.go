@@ -19,11 +19,11 @@ type membersPage struct {
 }
 
 // membersPage lists the workspace's members, with the invitation form.
-func (p adminPages) membersPage(c *call) error {
+func (p memberPages) membersPage(c *call) error {
 	return p.renderMembers(c, http.StatusOK, "", "", "")
 }
 
-func (p adminPages) renderMembers(c *call, status int, notice, errMsg, link string) error {
+func (p memberPages) renderMembers(c *call, status int, notice, errMsg, link string) error {
 	ms, err := p.Admin.Members(c.r.Context(), c.Workspace, p.adminOf(c))
 	if err != nil {
 		return err
@@ -34,7 +34,7 @@ func (p adminPages) renderMembers(c *call, status int, notice, errMsg, link stri
 }
 
 // inviteForm invites a member by e-mail (the link goes through the outbox).
-func (p adminPages) inviteForm(c *call) error {
+func (p memberPages) inviteForm(c *call) error {
 	f := c.r.PostForm
 	u, _, err := p.Admin.Invite(c.r.Context(), c.Workspace, p.adminOf(c), admin.Invitation{Email: f.Get("email"), Name: f.Get("name"), Role: f.Get("role"), Mail: true})
 	if err != nil {
@@ -45,7 +45,7 @@ func (p adminPages) inviteForm(c *call) error {
 
 // memberError shows what an administrator got wrong on the page they were on; a
 // re-authentication, a refusal or a failure goes to its own page.
-func (p adminPages) memberError(c *call, err error, userID string) error {
+func (p memberPages) memberError(c *call, err error, userID string) error {
 	e := useCaseError(err)
 	if errors.Is(err, admin.ErrAlreadyMember) {
 		e = errorf(http.StatusConflict, "already_a_member", "That address belongs to a member already.")
@@ -67,11 +67,11 @@ type memberPage struct {
 }
 
 // memberPage shows one member: role, state, sessions, and the actions on them.
-func (p adminPages) memberPage(c *call) error {
+func (p memberPages) memberPage(c *call) error {
 	return p.renderMember(c, http.StatusOK, c.r.PathValue("id"), "", "")
 }
 
-func (p adminPages) renderMember(c *call, status int, id, notice, errMsg string) error {
+func (p memberPages) renderMember(c *call, status int, id, notice, errMsg string) error {
 	by := p.adminOf(c)
 	d, err := p.Admin.Member(c.r.Context(), c.Workspace, by, admin.Target{UserID: id})
 	if err != nil {
@@ -88,7 +88,7 @@ func (p adminPages) renderMember(c *call, status int, id, notice, errMsg string)
 
 // memberAction runs one administrator action on a member from their page and shows the
 // page again with what happened.
-func (p adminPages) memberAction(act func(c *call, by admin.Admin, t admin.Target) (string, error)) handler {
+func (p memberPages) memberAction(act func(c *call, by admin.Admin, t admin.Target) (string, error)) handler {
 	return func(c *call) error {
 		id := c.r.PathValue("id")
 		msg, err := act(c, p.adminOf(c), admin.Target{UserID: id})
@@ -99,22 +99,22 @@ func (p adminPages) memberAction(act func(c *call, by admin.Admin, t admin.Targe
 	}
 }
 
-func (p adminPages) roleForm(c *call, by admin.Admin, t admin.Target) (string, error) {
+func (p memberPages) roleForm(c *call, by admin.Admin, t admin.Target) (string, error) {
 	u, err := p.Admin.SetRole(c.r.Context(), c.Workspace, by, t, c.r.PostFormValue("role"))
 	return "Role changed to " + strings.Join(u.Roles, ", ") + ".", err
 }
 
-func (p adminPages) disableForm(c *call, by admin.Admin, t admin.Target) (string, error) {
+func (p memberPages) disableForm(c *call, by admin.Admin, t admin.Target) (string, error) {
 	_, err := p.Admin.SetDisabled(c.r.Context(), c.Workspace, by, t, true)
 	return "Disabled: they cannot sign in, and every session of theirs has ended.", err
 }
 
-func (p adminPages) enableForm(c *call, by admin.Admin, t admin.Target) (string, error) {
+func (p memberPages) enableForm(c *call, by admin.Admin, t admin.Target) (string, error) {
 	_, err := p.Admin.SetDisabled(c.r.Context(), c.Workspace, by, t, false)
 	return "Enabled: they can sign in again.", err
 }
 
-func (p adminPages) unlockMemberForm(c *call, by admin.Admin, t admin.Target) (string, error) {
+func (p memberPages) unlockMemberForm(c *call, by admin.Admin, t admin.Target) (string, error) {
 	u, err := p.Admin.Unlock(c.r.Context(), c.Workspace, by, t)
 	if !u.WasLocked {
 		return "They were not locked.", err
@@ -122,17 +122,17 @@ func (p adminPages) unlockMemberForm(c *call, by admin.Admin, t admin.Target) (s
 	return "Unlocked: they can sign in again.", err
 }
 
-func (p adminPages) resetFactorsForm(c *call, by admin.Admin, t admin.Target) (string, error) {
+func (p memberPages) resetFactorsForm(c *call, by admin.Admin, t admin.Target) (string, error) {
 	_, err := p.Admin.ResetFactors(c.r.Context(), c.Workspace, by, t)
 	return "Their second factors are removed; they enrol again at their next sign-in.", err
 }
 
-func (p adminPages) sendResetForm(c *call, by admin.Admin, t admin.Target) (string, error) {
+func (p memberPages) sendResetForm(c *call, by admin.Admin, t admin.Target) (string, error) {
 	_, err := p.Admin.SendPasswordReset(c.r.Context(), c.Workspace, by, t)
 	return "A password reset link is on its way to them (it works once, for 30 minutes).", err
 }
 
-func (p adminPages) revokeMemberSessionsForm(c *call, by admin.Admin, t admin.Target) (string, error) {
+func (p memberPages) revokeMemberSessionsForm(c *call, by admin.Admin, t admin.Target) (string, error) {
 	n, err := p.Admin.RevokeSessions(c.r.Context(), c.Workspace, by, t, c.r.PostFormValue("session"))
 	if n == 1 && c.r.PostFormValue("session") != "" {
 		return "That session is signed out.", err
@@ -174,7 +174,7 @@ func nonNil(s []string) []string {
 }
 
 // apiMembers: GET /api/v1/admin/members.
-func (p adminPages) apiMembers(c *call) error {
+func (p memberPages) apiMembers(c *call) error {
 	ms, err := p.Admin.Members(c.r.Context(), c.Workspace, p.adminOf(c))
 	if err != nil {
 		return err
@@ -188,7 +188,7 @@ func (p adminPages) apiMembers(c *call) error {
 }
 
 // apiInvite: POST /api/v1/admin/members {"email","name","role"} → 201 the member.
-func (p adminPages) apiInvite(c *call) error {
+func (p memberPages) apiInvite(c *call) error {
 	var body struct {
 		Email string `json:"email"`
 		Name  string `json:"name"`
@@ -209,7 +209,7 @@ func (p adminPages) apiInvite(c *call) error {
 }
 
 // apiMember: GET /api/v1/admin/members/{id} → the member with their sessions.
-func (p adminPages) apiMember(c *call) error {
+func (p memberPages) apiMember(c *call) error {
 	d, err := p.Admin.Member(c.r.Context(), c.Workspace, p.adminOf(c), admin.Target{UserID: c.r.PathValue("id")})
 	if err != nil {
 		return err
@@ -222,7 +222,7 @@ func (p adminPages) apiMember(c *call) error {
 }
 
 // apiMemberRole: PUT /api/v1/admin/members/{id}/role {"role"}.
-func (p adminPages) apiMemberRole(c *call) error {
+func (p memberPages) apiMemberRole(c *call) error {
 	var body struct {
 		Role string `json:"role"`
 	}
@@ -239,7 +239,7 @@ func (p adminPages) apiMemberRole(c *call) error {
 
 // writeMember answers a change with the member as the listing shows them (factors,
 // lock state); should that read fail, the change is still answered as done.
-func (p adminPages) writeMember(c *call, u store.User) {
+func (p memberPages) writeMember(c *call, u store.User) {
 	m := admin.Member{User: u}
 	if d, err := p.Admin.Member(c.r.Context(), c.Workspace, p.adminOf(c), admin.Target{UserID: u.ID}); err == nil {
 		m = d.Member
@@ -248,7 +248,7 @@ func (p adminPages) writeMember(c *call, u store.User) {
 }
 
 // apiMemberStatus: POST /api/v1/admin/members/{id}/disable | /enable.
-func (p adminPages) apiMemberStatus(disabled bool) handler {
+func (p memberPages) apiMemberStatus(disabled bool) handler {
 	return func(c *call) error {
 		var body struct{}
 		if err := c.decode(&body, false); err != nil {
@@ -264,7 +264,7 @@ func (p adminPages) apiMemberStatus(disabled bool) handler {
 }
 
 // apiMemberResetPassword: POST /api/v1/admin/members/{id}/reset-password → 202.
-func (p adminPages) apiMemberResetPassword(c *call) error {
+func (p memberPages) apiMemberResetPassword(c *call) error {
 	var body struct{}
 	if err := c.decode(&body, false); err != nil {
 		return err
@@ -277,7 +277,7 @@ func (p adminPages) apiMemberResetPassword(c *call) error {
 }
 
 // apiMemberSessions: GET /api/v1/admin/members/{id}/sessions.
-func (p adminPages) apiMemberSessions(c *call) error {
+func (p memberPages) apiMemberSessions(c *call) error {
 	d, err := p.Admin.Member(c.r.Context(), c.Workspace, p.adminOf(c), admin.Target{UserID: c.r.PathValue("id")})
 	if err != nil {
 		return err
@@ -287,7 +287,7 @@ func (p adminPages) apiMemberSessions(c *call) error {
 }
 
 // apiMemberSessionsRevoke: DELETE /api/v1/admin/members/{id}/sessions[/{sid}] → {"revoked": n}.
-func (p adminPages) apiMemberSessionsRevoke(c *call) error {
+func (p memberPages) apiMemberSessionsRevoke(c *call) error {
 	n, err := p.Admin.RevokeSessions(c.r.Context(), c.Workspace, p.adminOf(c), admin.Target{UserID: c.r.PathValue("id")}, c.r.PathValue("sid"))
 	if err != nil {
 		return err

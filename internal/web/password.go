@@ -65,7 +65,7 @@ func (p accountPages) apiPassword(c *call) error {
 type forgotPage struct{ Email string }
 
 // forgotPage asks for the address to send a reset link to.
-func (p signinPages) forgotPage(c *call) error {
+func (p linkPages) forgotPage(c *call) error {
 	p.render(c, http.StatusOK, "forgot", pageInfo{Title: "Forgot your password?"}, forgotPage{})
 	return nil
 }
@@ -76,7 +76,7 @@ const noResetMessage = "This gateway cannot mail reset links yet: its operator h
 // sentMessage is the one answer to every reset request, known address or not.
 const sentMessage = "If an account uses that address, we have sent it a link to set a new password. The link works once, for 30 minutes."
 
-func (p signinPages) forgotForm(c *call) error {
+func (p linkPages) forgotForm(c *call) error {
 	o, err := p.SignIn.RequestReset(c.r.Context(), c.Workspace, p.client(c), c.r.PostFormValue("email"))
 	if errors.Is(err, authn.ErrNoPortalURL) {
 		p.message(c, http.StatusServiceUnavailable, "Reset links are not set up", messagePage{Message: noResetMessage, Link: p.path("/login"), LinkText: "Back to sign-in"})
@@ -93,7 +93,7 @@ func (p signinPages) forgotForm(c *call) error {
 }
 
 // apiForgot: POST /api/v1/password/forgot {"email"} → 202, the same for every address.
-func (p signinPages) apiForgot(c *call) error {
+func (p linkPages) apiForgot(c *call) error {
 	var body struct {
 		Email string `json:"email"`
 	}
@@ -121,7 +121,7 @@ type newPasswordPage struct {
 }
 
 // resetPage shows the new-password form for a live reset link.
-func (p signinPages) resetPage(c *call) error {
+func (p linkPages) resetPage(c *call) error {
 	tok := c.r.URL.Query().Get("token")
 	u, err := p.SignIn.ResetOpen(c.r.Context(), c.Workspace, tok)
 	if err != nil {
@@ -131,7 +131,7 @@ func (p signinPages) resetPage(c *call) error {
 	return nil
 }
 
-func (p signinPages) resetForm(c *call) error {
+func (p linkPages) resetForm(c *call) error {
 	f := c.r.PostForm
 	d := newPasswordPage{Token: f.Get("token"), MinLength: p.Rules.MinLength}
 	if f.Get("password") != f.Get("confirm") {
@@ -152,7 +152,7 @@ func (p signinPages) resetForm(c *call) error {
 }
 
 // apiReset: POST /api/v1/password/reset {"token","password"} → {"status":"reset"}.
-func (p signinPages) apiReset(c *call) error {
+func (p linkPages) apiReset(c *call) error {
 	var body struct {
 		Token    string `json:"token"`
 		Password string `json:"password"`
@@ -176,7 +176,7 @@ func linkError(err error) error {
 }
 
 // invitePage shows the form an invitee sets their password with.
-func (p signinPages) invitePage(c *call) error {
+func (p linkPages) invitePage(c *call) error {
 	tok := c.r.URL.Query().Get("token")
 	u, err := p.SignIn.InviteOpen(c.r.Context(), c.Workspace, tok)
 	if err != nil {
@@ -187,7 +187,7 @@ func (p signinPages) invitePage(c *call) error {
 	return nil
 }
 
-func (p signinPages) inviteForm(c *call) error {
+func (p linkPages) inviteForm(c *call) error {
 	f := c.r.PostForm
 	d := newPasswordPage{Token: f.Get("token"), Name: f.Get("name"), MinLength: p.Rules.MinLength, Invite: true}
 	info := pageInfo{Title: "Join " + c.Workspace.Name}
@@ -219,7 +219,7 @@ func (p signinPages) inviteForm(c *call) error {
 }
 
 // apiInviteAccept: POST /api/v1/invite/accept {"token","name","password"} → as a sign-in.
-func (p signinPages) apiInviteAccept(c *call) error {
+func (p linkPages) apiInviteAccept(c *call) error {
 	var body struct {
 		Token    string `json:"token"`
 		Name     string `json:"name"`
@@ -233,7 +233,7 @@ func (p signinPages) apiInviteAccept(c *call) error {
 		return linkError(err)
 	}
 	p.setIssued(c, o)
-	return p.signInJSON(c, o)
+	return signinPages(p).signInJSON(c, o)
 }
 
 type reauthPage struct {

@@ -99,9 +99,11 @@ func (p *Portal) request(r *http.Request) Request {
 
 // The handler areas: each is the Portal seen from one part of the portal.
 type (
-	signinPages  struct{ *Portal }
-	accountPages struct{ *Portal }
-	adminPages   struct{ *Portal }
+	signinPages  struct{ *Portal } // signing in and out, re-authentication (signin.go, passkeys.go, password.go)
+	linkPages    struct{ *Portal } // mailed links: forgotten passwords, invitations (password.go)
+	accountPages struct{ *Portal } // the user's own account (settings.go, sessions.go, password.go)
+	adminPages   struct{ *Portal } // the workspace's policy (admin.go)
+	memberPages  struct{ *Portal } // members (members.go)
 )
 
 // call is one portal request as a handler sees it, after its wrapper ran.

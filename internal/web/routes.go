@@ -7,9 +7,11 @@ import (
 )
 
 // routes registers every page and API call with its rate-limit class. Each page action
-// has a JSON twin under /api/v1/. The handlers are split by area — signing in
-// (signin.go, passkeys.go), the user's own account (settings.go), the workspace
-// (admin.go) — each a small type over the Portal's shared plumbing.
+// has a JSON twin under /api/v1/. The handlers are split by area — signing in and
+// re-authentication (signin.go, passkeys.go, password.go), mailed links (password.go),
+// the user's own account (settings.go, sessions.go, password.go), the workspace's
+// policy (admin.go), members (members.go) — each a small type over the Portal's
+// shared plumbing.
 func (p *Portal) routes() {
 	const (
 		login  = ratelimit.Login
@@ -17,7 +19,7 @@ func (p *Portal) routes() {
 		api    = ratelimit.API
 		free   = ratelimit.Class("")
 	)
-	in, acc, adm := signinPages{p}, accountPages{p}, adminPages{p}
+	in, lnk, acc, adm, mem := signinPages{p}, linkPages{p}, accountPages{p}, adminPages{p}, memberPages{p}
 	static := http.StripPrefix(p.Prefix+"/static", staticFiles())
 	p.route("GET /static/", free, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
@@ -43,15 +45,15 @@ func (p *Portal) routes() {
 	p.route("POST /setup", login, p.browserForm(anyone, in.setupForm))
 
 	// Passwords: forgotten (reset link), invitations, re-authentication (password.go).
-	p.route("GET /password/forgot", api, p.page(anyone, in.forgotPage))
-	p.route("POST /password/forgot", login, p.browserForm(anyone, in.forgotForm))
-	p.route("POST /api/v1/password/forgot", login, p.apiJSON(anyone, in.apiForgot))
-	p.route("GET /password/reset", api, p.page(anyone, in.resetPage))
-	p.route("POST /password/reset", login, p.browserForm(anyone, in.resetForm))
-	p.route("POST /api/v1/password/reset", login, p.apiJSON(anyone, in.apiReset))
-	p.route("GET /invite", api, p.page(anyone, in.invitePage))
-	p.route("POST /invite", login, p.browserForm(anyone, in.inviteForm))
-	p.route("POST /api/v1/invite/accept", login, p.apiJSON(anyone, in.apiInviteAccept))
+	p.route("GET /password/forgot", api, p.page(anyone, lnk.forgotPage))
+	p.route("POST /password/forgot", login, p.browserForm(anyone, lnk.forgotForm))
+	p.route("POST /api/v1/password/forgot", login, p.apiJSON(anyone, lnk.apiForgot))
+	p.route("GET /password/reset", api, p.page(anyone, lnk.resetPage))
+	p.route("POST /password/reset", login, p.browserForm(anyone, lnk.resetForm))
+	p.route("POST /api/v1/password/reset", login, p.apiJSON(anyone, lnk.apiReset))
+	p.route("GET /invite", api, p.page(anyone, lnk.invitePage))
+	p.route("POST /invite", login, p.browserForm(anyone, lnk.inviteForm))
+	p.route("POST /api/v1/invite/accept", login, p.apiJSON(anyone, lnk.apiInviteAccept))
 	p.route("GET /reauth", api, p.page(signedIn, in.reauthPage))
 	p.route("POST /reauth", login, p.browserForm(signedIn, in.reauthForm))
 	p.route("POST /api/v1/reauth", login, p.apiJSON(signedIn, in.apiReauth))
@@ -103,24 +105,24 @@ func (p *Portal) routes() {
 	p.route("POST /api/v1/admin/users/{id}/reset-2fa", api, p.apiJSON(adminOnly, adm.apiAdminResetFactors))
 
 	// Members (members.go).
-	p.route("GET /admin/members", api, p.page(adminOnly, adm.membersPage))
-	p.route("POST /admin/members/invite", api, p.browserForm(adminOnly, adm.inviteForm))
-	p.route("GET /admin/members/{id}", api, p.page(adminOnly, adm.memberPage))
-	p.route("POST /admin/members/{id}/role", api, p.browserForm(adminOnly, adm.memberAction(adm.roleForm)))
-	p.route("POST /admin/members/{id}/disable", api, p.browserForm(adminOnly, adm.memberAction(adm.disableForm)))
-	p.route("POST /admin/members/{id}/enable", api, p.browserForm(adminOnly, adm.memberAction(adm.enableForm)))
-	p.route("POST /admin/members/{id}/unlock", api, p.browserForm(adminOnly, adm.memberAction(adm.unlockMemberForm)))
-	p.route("POST /admin/members/{id}/reset-2fa", api, p.browserForm(adminOnly, adm.memberAction(adm.resetFactorsForm)))
-	p.route("POST /admin/members/{id}/reset-password", api, p.browserForm(adminOnly, adm.memberAction(adm.sendResetForm)))
-	p.route("POST /admin/members/{id}/sessions/revoke", api, p.browserForm(adminOnly, adm.memberAction(adm.revokeMemberSessionsForm)))
-	p.route("GET /api/v1/admin/members", api, p.apiJSON(adminOnly, adm.apiMembers))
-	p.route("POST /api/v1/admin/members", api, p.apiJSON(adminOnly, adm.apiInvite))
-	p.route("GET /api/v1/admin/members/{id}", api, p.apiJSON(adminOnly, adm.apiMember))
-	p.route("PUT /api/v1/admin/members/{id}/role", api, p.apiJSON(adminOnly, adm.apiMemberRole))
-	p.route("POST /api/v1/admin/members/{id}/disable", api, p.apiJSON(adminOnly, adm.apiMemberStatus(true)))
-	p.route("POST /api/v1/admin/members/{id}/enable", api, p.apiJSON(adminOnly, adm.apiMemberStatus(false)))
-	p.route("POST /api/v1/admin/members/{id}/reset-password", api, p.apiJSON(adminOnly, adm.apiMemberResetPassword))
-	p.route("GET /api/v1/admin/members/{id}/sessions", api, p.apiJSON(adminOnly, adm.apiMemberSessions))
-	p.route("DELETE /api/v1/admin/members/{id}/sessions", api, p.apiJSON(adminOnly, adm.apiMemberSessionsRevoke))
-	p.route("DELETE /api/v1/admin/members/{id}/sessions/{sid}", api, p.apiJSON(adminOnly, adm.apiMemberSessionsRevoke))
+	p.route("GET /admin/members", api, p.page(adminOnly, mem.membersPage))
+	p.route("POST /admin/members/invite", api, p.browserForm(adminOnly, mem.inviteForm))
+	p.route("GET /admin/members/{id}", api, p.page(adminOnly, mem.memberPage))
+	p.route("POST /admin/members/{id}/role", api, p.browserForm(adminOnly, mem.memberAction(mem.roleForm)))
+	p.route("POST /admin/members/{id}/disable", api, p.browserForm(adminOnly, mem.memberAction(mem.disableForm)))
+	p.route("POST /admin/members/{id}/enable", api, p.browserForm(adminOnly, mem.memberAction(mem.enableForm)))
+	p.route("POST /admin/members/{id}/unlock", api, p.browserForm(adminOnly, mem.memberAction(mem.unlockMemberForm)))
+	p.route("POST /admin/members/{id}/reset-2fa", api, p.browserForm(adminOnly, mem.memberAction(mem.resetFactorsForm)))
+	p.route("POST /admin/members/{id}/reset-password", api, p.browserForm(adminOnly, mem.memberAction(mem.sendResetForm)))
+	p.route("POST /admin/members/{id}/sessions/revoke", api, p.browserForm(adminOnly, mem.memberAction(mem.revokeMemberSessionsForm)))
+	p.route("GET /api/v1/admin/members", api, p.apiJSON(adminOnly, mem.apiMembers))
+	p.route("POST /api/v1/admin/members", api, p.apiJSON(adminOnly, mem.apiInvite))
+	p.route("GET /api/v1/admin/members/{id}", api, p.apiJSON(adminOnly, mem.apiMember))
+	p.route("PUT /api/v1/admin/members/{id}/role", api, p.apiJSON(adminOnly, mem.apiMemberRole))
+	p.route("POST /api/v1/admin/members/{id}/disable", api, p.apiJSON(adminOnly, mem.apiMemberStatus(true)))
+	p.route("POST /api/v1/admin/members/{id}/enable", api, p.apiJSON(adminOnly, mem.apiMemberStatus(false)))
+	p.route("POST /api/v1/admin/members/{id}/reset-password", api, p.apiJSON(adminOnly, mem.apiMemberResetPassword))
+	p.route("GET /api/v1/admin/members/{id}/sessions", api, p.apiJSON(adminOnly, mem.apiMemberSessions))
+	p.route("DELETE /api/v1/admin/members/{id}/sessions", api, p.apiJSON(adminOnly, mem.apiMemberSessionsRevoke))
+	p.route("DELETE /api/v1/admin/members/{id}/sessions/{sid}", api, p.apiJSON(adminOnly, mem.apiMemberSessionsRevoke))
 }
