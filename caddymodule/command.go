@@ -139,7 +139,7 @@ func openCLI(ctx context.Context, f commonFlags, withRedis bool) (*cli, error) {
 	c.sessions = session.NewManager(st, clk, session.Options{})
 	signIn := &authn.SignIn{Sessions: c.sessions, Audit: audits, Mail: mail, Hasher: hasher, Rules: rules, Clock: clk}
 	c.admin = &admin.Service{Lockout: lockout, MFA: &authn.MFA{Clock: clk}, Audit: audits, Hasher: hasher, Rules: rules,
-		Sessions: c.sessions, SignIn: signIn, Mail: mail, Clock: clk}
+		Sessions: c.sessions, Links: authn.Links{SignIn: signIn}, Mail: mail, Clock: clk}
 	return c, nil
 }
 

@@ -99,7 +99,7 @@ func (a *App) start() error {
 		account: &account.Service{MFA: mfa, Passwords: passwords, SignIn: signIn, Passkeys: pks, Sessions: sessions, Audit: audits,
 			Rules: rules, Mail: notifier, Locations: signIn.Locations, ReauthAge: reauth, Clock: clk},
 		admin: &admin.Service{Lockout: lockout, MFA: mfa, Audit: audits, Hasher: a.hasher, Rules: rules, Clock: clk,
-			Sessions: sessions, SignIn: signIn, Mail: notifier, Locations: signIn.Locations, ReauthAge: reauth},
+			Sessions: sessions, Links: authn.Links{SignIn: signIn}, Mail: notifier, Locations: signIn.Locations, ReauthAge: reauth},
 	}
 	if err := a.firstRun(ctx); err != nil {
 		return err

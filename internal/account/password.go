@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
-	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/notify"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -20,8 +19,8 @@ const ActionPasswordChanged = "password.changed"
 // how many other sessions ended.
 func (s *Service) ChangePassword(ctx context.Context, ws store.Workspace, me Self, current, next string, endOthers bool) (int, error) {
 	u := me.user()
-	if err := identity.CheckPassword(next, s.Rules, u.Email, u.DisplayName, "gatehouse"); err != nil {
-		return 0, &authn.InputError{Field: "password", Msg: err.Error()}
+	if err := authn.CheckNewPassword(s.Rules, u, next); err != nil { // before the current password costs a hash
+		return 0, err
 	}
 	if err := s.confirmPassword(ctx, ws, me, current); err != nil {
 		return 0, err

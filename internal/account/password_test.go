@@ -88,7 +88,7 @@ func TestChangePasswordKeepingOtherSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.SignIn.ResetOpen(ctx, f.ws, link); err != nil {
+	if _, err := (authn.Links{SignIn: f.svc.SignIn}).ResetOpen(ctx, f.ws, link); err != nil {
 		t.Fatalf("reset link before the change: %v", err)
 	}
 	n, err := f.svc.ChangePassword(ctx, f.ws, me, pw, newPw, false)
@@ -98,10 +98,10 @@ func TestChangePasswordKeepingOtherSessions(t *testing.T) {
 	if f.password(t, u.Email, pw) || !f.password(t, u.Email, newPw) {
 		t.Fatal("the old password still works, or the new one does not")
 	}
-	if _, err := f.svc.SignIn.ResetOpen(ctx, f.ws, link); !errors.Is(err, authn.ErrLinkClosed) {
+	if _, err := (authn.Links{SignIn: f.svc.SignIn}).ResetOpen(ctx, f.ws, link); !errors.Is(err, authn.ErrLinkClosed) {
 		t.Fatalf("reset link after the change: %v", err)
 	}
-	if _, err := f.svc.SignIn.ResetPassword(ctx, f.ws, me.Client, link, "an attacker's adequate passphrase"); !errors.Is(err, authn.ErrLinkClosed) {
+	if _, err := (authn.Links{SignIn: f.svc.SignIn}).ResetPassword(ctx, f.ws, me.Client, link, "an attacker's adequate passphrase"); !errors.Is(err, authn.ErrLinkClosed) {
 		t.Fatalf("reset with the old link: %v", err)
 	}
 	if !f.live(t, other) || !f.live(t, me.Client.Token) {

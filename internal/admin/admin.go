@@ -61,6 +61,11 @@ type Sessions interface {
 	ForgetUser(userID string)
 }
 
+// ResetLinks makes and mails password-reset links (authn.Links).
+type ResetLinks interface {
+	SendReset(ctx context.Context, ws store.Workspace, c authn.Client, u store.User, by audit.Actor, byAdmin bool) (string, error)
+}
+
 // Mailer queues a message in the durable outbox.
 type Mailer interface {
 	Notify(ctx context.Context, tenantID, to, kind string, data any) (string, error)
@@ -75,7 +80,7 @@ type Service struct {
 	Rules     identity.PasswordRules
 	Clock     clock.Clock
 	Sessions  Sessions        // nil: the CLI without a running gateway (revocations only in the store)
-	SignIn    *authn.SignIn   // sends reset links
+	Links     ResetLinks      // sends reset links
 	Mail      Mailer          // nil: no invitation mail (the link is returned)
 	Locations session.Locator // nil: member sessions without locations
 	ReauthAge time.Duration   // default authn.DefaultReauthAge

@@ -256,7 +256,7 @@ func (s *Service) SendPasswordReset(ctx context.Context, ws store.Workspace, by 
 	if u.Status != store.UserActive {
 		return "", ErrMemberDisabled
 	}
-	return s.SignIn.SendReset(ctx, ws, authn.Client{Origin: by.Origin, PortalURL: by.PortalURL}, u, by.Actor, true)
+	return s.Links.SendReset(ctx, ws, authn.Client{Origin: by.Origin, PortalURL: by.PortalURL}, u, by.Actor, true)
 }
 
 // Invitation is who to invite.

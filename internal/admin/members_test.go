@@ -56,7 +56,7 @@ func newCrew(t *testing.T) *crew {
 		MFA:       f.svc.MFA, Sessions: c.sessions, Audit: f.svc.Audit, Mail: c.mail,
 		Hasher: f.svc.Hasher, Rules: f.svc.Rules, Clock: f.clk,
 	}
-	f.svc.Sessions, f.svc.SignIn, f.svc.Mail = c.sessions, c.signIn, c.mail
+	f.svc.Sessions, f.svc.Links, f.svc.Mail = c.sessions, authn.Links{SignIn: c.signIn}, c.mail
 	return c
 }
 
@@ -482,7 +482,7 @@ func TestInviteMakesAPasswordlessMemberAndALink(t *testing.T) {
 		t.Fatalf("audit record: %+v", last)
 	}
 	first := linkToken(t, link)
-	if got, err := c.signIn.InviteOpen(ctx, c.ws, first); err != nil || got.ID != u.ID {
+	if got, err := (authn.Links{SignIn: c.signIn}).InviteOpen(ctx, c.ws, first); err != nil || got.ID != u.ID {
 		t.Fatalf("open: %+v %v", got, err)
 	}
 	list, err := c.svc.Members(ctx, c.ws, asOwner)
@@ -505,16 +505,16 @@ func TestInviteMakesAPasswordlessMemberAndALink(t *testing.T) {
 	if len(c.mail.sent) != 1 {
 		t.Fatalf("mailed without being asked: %+v", c.mail.sent[1:])
 	}
-	if _, err := c.signIn.InviteOpen(ctx, c.ws, first); !errors.Is(err, authn.ErrLinkClosed) {
+	if _, err := (authn.Links{SignIn: c.signIn}).InviteOpen(ctx, c.ws, first); !errors.Is(err, authn.ErrLinkClosed) {
 		t.Fatalf("the replaced link: %v", err)
 	}
 	second := linkToken(t, link2)
 	c.clk.Advance(7*24*time.Hour - time.Second)
-	if _, err := c.signIn.InviteOpen(ctx, c.ws, second); err != nil {
+	if _, err := (authn.Links{SignIn: c.signIn}).InviteOpen(ctx, c.ws, second); err != nil {
 		t.Fatalf("just before a week: %v", err)
 	}
 	c.clk.Advance(2 * time.Second)
-	if _, err := c.signIn.InviteOpen(ctx, c.ws, second); !errors.Is(err, authn.ErrLinkClosed) {
+	if _, err := (authn.Links{SignIn: c.signIn}).InviteOpen(ctx, c.ws, second); !errors.Is(err, authn.ErrLinkClosed) {
 		t.Fatalf("after a week: %v", err)
 	}
 
@@ -531,7 +531,7 @@ func TestInviteMakesAPasswordlessMemberAndALink(t *testing.T) {
 	if inv := c.mail.sent[len(c.mail.sent)-1].data.(notify.Invite); inv.InviterEmail != "the operator" {
 		t.Fatalf("the CLI's invitation names %q", inv.InviterEmail)
 	}
-	if o, err := c.signIn.AcceptInvite(ctx, c.ws, authn.Client{}, linkToken(t, link3), "", pw); err != nil || o.Status != authn.SignedIn {
+	if o, err := (authn.Links{SignIn: c.signIn}).AcceptInvite(ctx, c.ws, authn.Client{}, linkToken(t, link3), "", pw); err != nil || o.Status != authn.SignedIn {
 		t.Fatalf("accept: %+v %v", o, err)
 	}
 	asOwner.Verified = c.clk.Now()
@@ -574,7 +574,7 @@ func TestReinviteRespectsRoles(t *testing.T) {
 		if _, _, err := c.svc.Invite(ctx, c.ws, asAdmin, Invitation{Email: email, Role: identity.RoleMember, Mail: true}); !errors.Is(err, ErrForbidden) {
 			t.Errorf("admin re-inviting a future %s: %v", role, err)
 		}
-		if _, err := c.signIn.InviteOpen(ctx, c.ws, linkToken(t, link)); err != nil {
+		if _, err := (authn.Links{SignIn: c.signIn}).InviteOpen(ctx, c.ws, linkToken(t, link)); err != nil {
 			t.Errorf("the owner's link for the future %s: %v", role, err)
 		}
 		if got := c.stored(t, u.ID); !slices.Equal(got.Roles, []string{role}) {

@@ -13,7 +13,7 @@ import (
 const ActionInviteAccepted = "user.invite_accepted"
 
 // InviteOpen tells whether an invitation link can still be used, and for whom.
-func (s *SignIn) InviteOpen(ctx context.Context, ws store.Workspace, token string) (store.User, error) {
+func (s Links) InviteOpen(ctx context.Context, ws store.Workspace, token string) (store.User, error) {
 	return linkUser(ctx, ws, PurposeInvite, token, s.Clock.Now())
 }
 
@@ -21,7 +21,7 @@ func (s *SignIn) InviteOpen(ctx context.Context, ws store.Workspace, token strin
 // link, once, and signs them in as a correct password would — so the tenant's
 // second-factor policy applies from the first sign-in. A password the rules refuse is
 // an *InputError and leaves the link usable; a spent or expired link is ErrLinkClosed.
-func (s *SignIn) AcceptInvite(ctx context.Context, ws store.Workspace, c Client, token, name, password string) (Outcome, error) {
+func (s Links) AcceptInvite(ctx context.Context, ws store.Workspace, c Client, token, name, password string) (Outcome, error) {
 	now := s.Clock.Now()
 	u, err := linkUser(ctx, ws, PurposeInvite, token, now)
 	if err != nil {
@@ -34,7 +34,7 @@ func (s *SignIn) AcceptInvite(ctx context.Context, ws store.Workspace, c Client,
 	if name != "" {
 		u.DisplayName = name
 	}
-	hash, err := s.newPasswordHash(u, password)
+	hash, err := NewPasswordHash(s.Hasher, s.Rules, u, password)
 	if err != nil {
 		return Outcome{}, err
 	}

@@ -38,27 +38,27 @@ func TestAcceptInviteOnce(t *testing.T) {
 	f := newFlow(t)
 	ctx := context.Background()
 	u, tok := f.invitee(t, "new@acme.test")
-	if got, err := f.s.InviteOpen(ctx, f.ws, tok); err != nil || got.ID != u.ID {
+	if got, err := (Links{f.s}).InviteOpen(ctx, f.ws, tok); err != nil || got.ID != u.ID {
 		t.Fatalf("open: %+v %v", got, err)
 	}
-	if _, err := f.s.ResetOpen(ctx, f.ws, tok); !errors.Is(err, ErrLinkClosed) {
+	if _, err := (Links{f.s}).ResetOpen(ctx, f.ws, tok); !errors.Is(err, ErrLinkClosed) {
 		t.Fatalf("an invitation as a reset link: %v", err)
 	}
 	var ie *InputError
-	if _, err := f.s.AcceptInvite(ctx, f.ws, f.client(""), tok, "New", "short"); !errors.As(err, &ie) || ie.Field != "password" {
+	if _, err := (Links{f.s}).AcceptInvite(ctx, f.ws, f.client(""), tok, "New", "short"); !errors.As(err, &ie) || ie.Field != "password" {
 		t.Fatalf("short password: %v", err)
 	}
-	if _, err := f.s.AcceptInvite(ctx, f.ws, f.client(""), tok, "Evil\r\nX-Gatehouse-Roles: owner", goodPassword); !errors.As(err, &ie) || ie.Field != "name" {
+	if _, err := (Links{f.s}).AcceptInvite(ctx, f.ws, f.client(""), tok, "Evil\r\nX-Gatehouse-Roles: owner", goodPassword); !errors.As(err, &ie) || ie.Field != "name" {
 		t.Fatalf("name with control characters: %v", err)
 	}
-	if _, err := f.s.InviteOpen(ctx, f.ws, tok); err != nil {
+	if _, err := (Links{f.s}).InviteOpen(ctx, f.ws, tok); err != nil {
 		t.Fatalf("link after refused entries: %v", err)
 	}
 	if stored, _ := f.ws.Users().UserByID(ctx, u.ID); stored.PasswordHash != "" || stored.DisplayName != "" {
 		t.Fatalf("refused entries were stored: %+v", stored)
 	}
 
-	o, err := f.s.AcceptInvite(ctx, f.ws, f.client(""), tok, "  New Person ", goodPassword)
+	o, err := (Links{f.s}).AcceptInvite(ctx, f.ws, f.client(""), tok, "  New Person ", goodPassword)
 	if err != nil || o.Status != SignedIn || o.Session == nil || o.Session.Pending || o.User.ID != u.ID {
 		t.Fatalf("accept: %+v %v", o, err)
 	}
@@ -79,10 +79,10 @@ func TestAcceptInviteOnce(t *testing.T) {
 		t.Fatalf("audit: %+v", recs)
 	}
 
-	if _, err := f.s.AcceptInvite(ctx, f.ws, f.client(""), tok, "", "yet another adequate passphrase"); !errors.Is(err, ErrLinkClosed) {
+	if _, err := (Links{f.s}).AcceptInvite(ctx, f.ws, f.client(""), tok, "", "yet another adequate passphrase"); !errors.Is(err, ErrLinkClosed) {
 		t.Fatalf("second use: %v", err)
 	}
-	if _, err := f.s.InviteOpen(ctx, f.ws, tok); !errors.Is(err, ErrLinkClosed) {
+	if _, err := (Links{f.s}).InviteOpen(ctx, f.ws, tok); !errors.Is(err, ErrLinkClosed) {
 		t.Fatalf("open after use: %v", err)
 	}
 	if !f.signsIn(t, u.Email, goodPassword) {
@@ -101,7 +101,7 @@ func TestAcceptInviteFollowsTheTenantPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, tok := f.invitee(t, "new@acme.test")
-	o, err := f.s.AcceptInvite(ctx, f.ws, f.client(""), tok, "", goodPassword)
+	o, err := (Links{f.s}).AcceptInvite(ctx, f.ws, f.client(""), tok, "", goodPassword)
 	if err != nil || o.Status != EnrolmentRequired || o.Session == nil || !o.Session.Pending {
 		t.Fatalf("accept under required 2FA: %+v %v", o, err)
 	}
@@ -117,14 +117,14 @@ func TestInviteLinkExpiresAfterAWeek(t *testing.T) {
 	ctx := context.Background()
 	u, tok := f.invitee(t, "new@acme.test")
 	f.clk.Advance(7*24*time.Hour - time.Second)
-	if _, err := f.s.InviteOpen(ctx, f.ws, tok); err != nil {
+	if _, err := (Links{f.s}).InviteOpen(ctx, f.ws, tok); err != nil {
 		t.Fatalf("just before a week: %v", err)
 	}
 	f.clk.Advance(2 * time.Second)
-	if _, err := f.s.InviteOpen(ctx, f.ws, tok); !errors.Is(err, ErrLinkClosed) {
+	if _, err := (Links{f.s}).InviteOpen(ctx, f.ws, tok); !errors.Is(err, ErrLinkClosed) {
 		t.Fatalf("after a week: %v", err)
 	}
-	if _, err := f.s.AcceptInvite(ctx, f.ws, f.client(""), tok, "", goodPassword); !errors.Is(err, ErrLinkClosed) {
+	if _, err := (Links{f.s}).AcceptInvite(ctx, f.ws, f.client(""), tok, "", goodPassword); !errors.Is(err, ErrLinkClosed) {
 		t.Fatalf("accept after a week: %v", err)
 	}
 	if stored, _ := f.ws.Users().UserByID(ctx, u.ID); stored.PasswordHash != "" {

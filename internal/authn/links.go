@@ -19,6 +19,11 @@ const (
 	InviteLinkLifetime = 7 * 24 * time.Hour
 )
 
+// Links runs the flows of the links Gatehouse mails — password resets and
+// invitations — on top of the sign-in it shares its parts with (an accepted
+// invitation signs the invitee in).
+type Links struct{ *SignIn }
+
 // ErrLinkClosed: the link was used, has expired, or was replaced by a newer one.
 var ErrLinkClosed = errors.New("link no longer valid")
 

@@ -28,7 +28,7 @@ const (
 // single use) only for an active account — so neither the answer nor its timing tells
 // who has an account. It returns Throttled when the address asked too often; an error
 // only when a dependency failed.
-func (s *SignIn) RequestReset(ctx context.Context, ws store.Workspace, c Client, email string) (Outcome, error) {
+func (s Links) RequestReset(ctx context.Context, ws store.Workspace, c Client, email string) (Outcome, error) {
 	if c.PortalURL == "" {
 		return Outcome{}, ErrNoPortalURL
 	}
@@ -70,7 +70,7 @@ func (s *SignIn) RequestReset(ctx context.Context, ws store.Workspace, c Client,
 // SendReset makes a reset link for u (replacing any earlier one), mails it and audits
 // it; by is who asked (the user, or an administrator with byAdmin). It returns the
 // link, for an operator who hands it over another way.
-func (s *SignIn) SendReset(ctx context.Context, ws store.Workspace, c Client, u store.User, by audit.Actor, byAdmin bool) (string, error) {
+func (s Links) SendReset(ctx context.Context, ws store.Workspace, c Client, u store.User, by audit.Actor, byAdmin bool) (string, error) {
 	if c.PortalURL == "" {
 		return "", ErrNoPortalURL
 	}
@@ -91,7 +91,7 @@ func (s *SignIn) SendReset(ctx context.Context, ws store.Workspace, c Client, u 
 }
 
 // ResetOpen tells whether a reset link can still be used, and for whom.
-func (s *SignIn) ResetOpen(ctx context.Context, ws store.Workspace, token string) (store.User, error) {
+func (s Links) ResetOpen(ctx context.Context, ws store.Workspace, token string) (store.User, error) {
 	return linkUser(ctx, ws, PurposeReset, token, s.Clock.Now())
 }
 
@@ -99,13 +99,13 @@ func (s *SignIn) ResetOpen(ctx context.Context, ws store.Workspace, token string
 // session of the user, lifts a lockout (the link proved the mailbox), audits it and
 // mails a notice. A password the rules refuse is an *InputError and leaves the link
 // usable; a spent or expired link is ErrLinkClosed.
-func (s *SignIn) ResetPassword(ctx context.Context, ws store.Workspace, c Client, token, password string) (store.User, error) {
+func (s Links) ResetPassword(ctx context.Context, ws store.Workspace, c Client, token, password string) (store.User, error) {
 	now := s.Clock.Now()
 	u, err := linkUser(ctx, ws, PurposeReset, token, now)
 	if err != nil {
 		return store.User{}, err
 	}
-	hash, err := s.newPasswordHash(u, password)
+	hash, err := NewPasswordHash(s.Hasher, s.Rules, u, password)
 	if err != nil {
 		return store.User{}, err
 	}
@@ -134,15 +134,24 @@ func (s *SignIn) ResetPassword(ctx context.Context, ws store.Workspace, c Client
 	return u, nil
 }
 
-// newPasswordHash checks a new password against the rules (an *InputError for the
-// person who typed it) and hashes it.
-func (s *SignIn) newPasswordHash(u store.User, password string) (string, error) {
-	if err := identity.CheckPassword(password, s.Rules, u.Email, u.DisplayName, "gatehouse"); err != nil {
-		return "", &InputError{Field: "password", Msg: err.Error()}
+// CheckNewPassword checks a password u chose against the rules (length, and not their
+// address, name or the product's name); a refusal is an *InputError.
+func CheckNewPassword(rules identity.PasswordRules, u store.User, password string) error {
+	if err := identity.CheckPassword(password, rules, u.Email, u.DisplayName, "gatehouse"); err != nil {
+		return &InputError{Field: "password", Msg: err.Error()}
 	}
-	h, err := s.Hasher.Hash(password)
+	return nil
+}
+
+// NewPasswordHash checks a new password of u against the rules (an *InputError for
+// the person who typed it) and hashes it.
+func NewPasswordHash(h *identity.Hasher, rules identity.PasswordRules, u store.User, password string) (string, error) {
+	if err := CheckNewPassword(rules, u, password); err != nil {
+		return "", err
+	}
+	hash, err := h.Hash(password)
 	if err != nil {
 		return "", fmt.Errorf("hashing password: %w", err)
 	}
-	return h, nil
+	return hash, nil
 }

@@ -80,7 +80,7 @@ func tokenOf(t *testing.T, link string) string {
 // resetLink makes a reset link for u the way RequestReset does in the background.
 func (f *flow) resetLink(t *testing.T, u store.User) string {
 	t.Helper()
-	link, err := f.s.SendReset(context.Background(), f.ws, f.client(""), u, audit.Actor{UserID: u.ID, Email: u.Email}, false)
+	link, err := (Links{f.s}).SendReset(context.Background(), f.ws, f.client(""), u, audit.Actor{UserID: u.ID, Email: u.Email}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestRequestResetMailsALinkInTheBackground(t *testing.T) {
 	f.s.Mail = mail
 	u := f.user(t, "ann@acme.test")
 	requested := f.clk.Now()
-	o, err := f.s.RequestReset(ctx, f.ws, f.client(""), " Ann@Acme.test ")
+	o, err := (Links{f.s}).RequestReset(ctx, f.ws, f.client(""), " Ann@Acme.test ")
 	if err != nil || o.Status == Throttled {
 		t.Fatalf("request: %+v %v", o, err)
 	}
@@ -145,13 +145,13 @@ func TestRequestResetMailsALinkInTheBackground(t *testing.T) {
 		t.Fatalf("mail data: %+v", pr)
 	}
 	tok := tokenOf(t, pr.ResetURL)
-	if got, err := f.s.ResetOpen(ctx, f.ws, tok); err != nil || got.ID != u.ID {
+	if got, err := (Links{f.s}).ResetOpen(ctx, f.ws, tok); err != nil || got.ID != u.ID {
 		t.Fatalf("the mailed link: %+v %v", got, err)
 	}
 	if sent := f.records(t, ActionResetSent); len(sent) != 1 || sent[0].ActorID != u.ID || sent[0].Target != "user:"+u.ID {
 		t.Fatalf("sending audited as %+v", sent)
 	}
-	if _, err := f.s.ResetPassword(ctx, f.ws, f.client(""), tok, newPassword); err != nil {
+	if _, err := (Links{f.s}).ResetPassword(ctx, f.ws, f.client(""), tok, newPassword); err != nil {
 		t.Fatal(err)
 	}
 	if !f.signsIn(t, u.Email, newPassword) {
@@ -177,12 +177,12 @@ func TestRequestResetAnswersAlike(t *testing.T) {
 		if err := f.ws.Users().SetStatus(ctx, dis.ID, store.UserDisabled); err != nil {
 			t.Fatal(err)
 		}
-		known, err := f.s.RequestReset(ctx, f.ws, f.client(""), "ann@acme.test")
+		known, err := (Links{f.s}).RequestReset(ctx, f.ws, f.client(""), "ann@acme.test")
 		if err != nil || known.Status == Throttled {
 			t.Fatalf("known address: %+v %v", known, err)
 		}
 		for _, email := range []string{"ghost@acme.test", "dis@acme.test", "not an address"} {
-			o, err := f.s.RequestReset(ctx, f.ws, f.client(""), email)
+			o, err := (Links{f.s}).RequestReset(ctx, f.ws, f.client(""), email)
 			if err != nil || !reflect.DeepEqual(o, known) {
 				t.Errorf("%s: %+v %v, want the answer for a known address %+v", email, o, err, known)
 			}
@@ -229,15 +229,15 @@ func TestRequestResetThrottledPerAddress(t *testing.T) {
 		f.s.Throttle = &perAddress{limit: 2, seen: map[string]int{}}
 		f.user(t, "ann@acme.test")
 		for i, email := range []string{"ann@acme.test", "ANN@acme.test "} {
-			if o, err := f.s.RequestReset(ctx, f.ws, f.client(""), email); err != nil || o.Status == Throttled {
+			if o, err := (Links{f.s}).RequestReset(ctx, f.ws, f.client(""), email); err != nil || o.Status == Throttled {
 				t.Fatalf("request %d: %+v %v", i, o, err)
 			}
 		}
-		o, err := f.s.RequestReset(ctx, f.ws, f.client(""), " Ann@Acme.Test")
+		o, err := (Links{f.s}).RequestReset(ctx, f.ws, f.client(""), " Ann@Acme.Test")
 		if err != nil || o.Status != Throttled || o.RetryAfter != time.Minute {
 			t.Fatalf("third request for the address: %+v %v", o, err)
 		}
-		if o, err := f.s.RequestReset(ctx, f.ws, f.client(""), "bob@acme.test"); err != nil || o.Status == Throttled {
+		if o, err := (Links{f.s}).RequestReset(ctx, f.ws, f.client(""), "bob@acme.test"); err != nil || o.Status == Throttled {
 			t.Fatalf("another address: %+v %v", o, err)
 		}
 		synctest.Wait()
@@ -259,10 +259,10 @@ func TestResetNeedsThePortalAddress(t *testing.T) {
 	u := f.user(t, "ann@acme.test")
 	c := f.client("")
 	c.PortalURL = ""
-	if _, err := f.s.RequestReset(ctx, f.ws, c, u.Email); !errors.Is(err, ErrNoPortalURL) {
+	if _, err := (Links{f.s}).RequestReset(ctx, f.ws, c, u.Email); !errors.Is(err, ErrNoPortalURL) {
 		t.Fatalf("request: %v", err)
 	}
-	if _, err := f.s.SendReset(ctx, f.ws, c, u, audit.CLI, true); !errors.Is(err, ErrNoPortalURL) {
+	if _, err := (Links{f.s}).SendReset(ctx, f.ws, c, u, audit.CLI, true); !errors.Is(err, ErrNoPortalURL) {
 		t.Fatalf("send: %v", err)
 	}
 	if recs := f.audited(t); len(recs) != 0 || len(f.mail.sent) != 0 {
@@ -279,29 +279,29 @@ func TestResetLinkWorksOnce(t *testing.T) {
 	ctx := context.Background()
 	u := f.user(t, "ann@acme.test")
 	tok := f.resetLink(t, u)
-	if got, err := f.s.ResetOpen(ctx, f.ws, tok); err != nil || got.ID != u.ID {
+	if got, err := (Links{f.s}).ResetOpen(ctx, f.ws, tok); err != nil || got.ID != u.ID {
 		t.Fatalf("open: %+v %v", got, err)
 	}
 	var ie *InputError
 	for _, weak := range []string{"short", "aaaaaaaaaaaaaaaaaaaa", "abcdefghijklmnopqrs"} {
-		if _, err := f.s.ResetPassword(ctx, f.ws, f.client(""), tok, weak); !errors.As(err, &ie) || ie.Field != "password" {
+		if _, err := (Links{f.s}).ResetPassword(ctx, f.ws, f.client(""), tok, weak); !errors.As(err, &ie) || ie.Field != "password" {
 			t.Fatalf("password %q: %v", weak, err)
 		}
 	}
-	if _, err := f.s.ResetOpen(ctx, f.ws, tok); err != nil {
+	if _, err := (Links{f.s}).ResetOpen(ctx, f.ws, tok); err != nil {
 		t.Fatalf("link after refused passwords: %v", err)
 	}
 	if !f.signsIn(t, u.Email, goodPassword) {
 		t.Fatal("a refused password changed the password")
 	}
-	got, err := f.s.ResetPassword(ctx, f.ws, f.client(""), tok, newPassword)
+	got, err := (Links{f.s}).ResetPassword(ctx, f.ws, f.client(""), tok, newPassword)
 	if err != nil || got.ID != u.ID {
 		t.Fatalf("reset: %+v %v", got, err)
 	}
-	if _, err := f.s.ResetPassword(ctx, f.ws, f.client(""), tok, "yet another adequate passphrase"); !errors.Is(err, ErrLinkClosed) {
+	if _, err := (Links{f.s}).ResetPassword(ctx, f.ws, f.client(""), tok, "yet another adequate passphrase"); !errors.Is(err, ErrLinkClosed) {
 		t.Fatalf("second use: %v", err)
 	}
-	if _, err := f.s.ResetOpen(ctx, f.ws, tok); !errors.Is(err, ErrLinkClosed) {
+	if _, err := (Links{f.s}).ResetOpen(ctx, f.ws, tok); !errors.Is(err, ErrLinkClosed) {
 		t.Fatalf("open after use: %v", err)
 	}
 	if f.signsIn(t, u.Email, goodPassword) || !f.signsIn(t, u.Email, newPassword) {
@@ -315,7 +315,7 @@ func TestResetLinkWorksOnce(t *testing.T) {
 		t.Fatalf("mail %v", f.mail.sent)
 	}
 	for _, bad := range []string{"", "x", strings.Repeat("a", 129)} {
-		if _, err := f.s.ResetOpen(ctx, f.ws, bad); !errors.Is(err, ErrLinkClosed) {
+		if _, err := (Links{f.s}).ResetOpen(ctx, f.ws, bad); !errors.Is(err, ErrLinkClosed) {
 			t.Errorf("token %q: %v", bad, err)
 		}
 	}
@@ -358,7 +358,7 @@ func TestResetEndsEverySessionAndLiftsTheLock(t *testing.T) {
 		t.Fatalf("not locked: %+v", o)
 	}
 	tok := f.resetLink(t, u)
-	if _, err := f.s.ResetPassword(ctx, f.ws, f.client(""), tok, newPassword); err != nil {
+	if _, err := (Links{f.s}).ResetPassword(ctx, f.ws, f.client(""), tok, newPassword); err != nil {
 		t.Fatal(err)
 	}
 	for i, s := range tokens {
@@ -390,27 +390,27 @@ func TestResetLinkExpiresAndIsReplaced(t *testing.T) {
 	u := f.user(t, "ann@acme.test")
 	tok := f.resetLink(t, u)
 	f.clk.Advance(ResetLinkLifetime - time.Second)
-	if _, err := f.s.ResetOpen(ctx, f.ws, tok); err != nil {
+	if _, err := (Links{f.s}).ResetOpen(ctx, f.ws, tok); err != nil {
 		t.Fatalf("just before expiry: %v", err)
 	}
 	f.clk.Advance(2 * time.Second)
-	if _, err := f.s.ResetOpen(ctx, f.ws, tok); !errors.Is(err, ErrLinkClosed) {
+	if _, err := (Links{f.s}).ResetOpen(ctx, f.ws, tok); !errors.Is(err, ErrLinkClosed) {
 		t.Fatalf("after expiry: %v", err)
 	}
-	if _, err := f.s.ResetPassword(ctx, f.ws, f.client(""), tok, newPassword); !errors.Is(err, ErrLinkClosed) {
+	if _, err := (Links{f.s}).ResetPassword(ctx, f.ws, f.client(""), tok, newPassword); !errors.Is(err, ErrLinkClosed) {
 		t.Fatalf("reset after expiry: %v", err)
 	}
 	older, newer := f.resetLink(t, u), f.resetLink(t, u)
-	if _, err := f.s.ResetOpen(ctx, f.ws, older); !errors.Is(err, ErrLinkClosed) {
+	if _, err := (Links{f.s}).ResetOpen(ctx, f.ws, older); !errors.Is(err, ErrLinkClosed) {
 		t.Fatalf("older link after a newer one: %v", err)
 	}
-	if _, err := f.s.ResetPassword(ctx, f.ws, f.client(""), older, newPassword); !errors.Is(err, ErrLinkClosed) {
+	if _, err := (Links{f.s}).ResetPassword(ctx, f.ws, f.client(""), older, newPassword); !errors.Is(err, ErrLinkClosed) {
 		t.Fatalf("reset with the older link: %v", err)
 	}
-	if _, err := f.s.InviteOpen(ctx, f.ws, newer); !errors.Is(err, ErrLinkClosed) {
+	if _, err := (Links{f.s}).InviteOpen(ctx, f.ws, newer); !errors.Is(err, ErrLinkClosed) {
 		t.Fatalf("a reset link as an invitation: %v", err)
 	}
-	if _, err := f.s.ResetPassword(ctx, f.ws, f.client(""), newer, newPassword); err != nil {
+	if _, err := (Links{f.s}).ResetPassword(ctx, f.ws, f.client(""), newer, newPassword); err != nil {
 		t.Fatalf("newest link: %v", err)
 	}
 	if !f.signsIn(t, u.Email, newPassword) {
@@ -429,10 +429,10 @@ func TestDisabledUsersResetLinkIsClosed(t *testing.T) {
 	if err := f.ws.Users().SetStatus(ctx, u.ID, store.UserDisabled); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.s.ResetOpen(ctx, f.ws, tok); !errors.Is(err, ErrLinkClosed) {
+	if _, err := (Links{f.s}).ResetOpen(ctx, f.ws, tok); !errors.Is(err, ErrLinkClosed) {
 		t.Fatalf("open: %v", err)
 	}
-	if _, err := f.s.ResetPassword(ctx, f.ws, f.client(""), tok, newPassword); !errors.Is(err, ErrLinkClosed) {
+	if _, err := (Links{f.s}).ResetPassword(ctx, f.ws, f.client(""), tok, newPassword); !errors.Is(err, ErrLinkClosed) {
 		t.Fatalf("reset: %v", err)
 	}
 	if stored, err := f.ws.Users().UserByID(ctx, u.ID); err != nil || stored.PasswordHash != u.PasswordHash {
@@ -460,7 +460,7 @@ func TestConcurrentResetsWithOneLink(t *testing.T) {
 	for i, p := range passwords {
 		wg.Go(func() {
 			defer held.leave()
-			_, errs[i] = f.s.ResetPassword(ctx, ws, f.client(""), tok, p)
+			_, errs[i] = (Links{f.s}).ResetPassword(ctx, ws, f.client(""), tok, p)
 		})
 	}
 	wg.Wait()

@@ -77,11 +77,8 @@ func PrepareUser(n NewUser, hasher *identity.Hasher, rules identity.PasswordRule
 	}
 	var hash string
 	if n.Password != "" {
-		if err := identity.CheckPassword(n.Password, rules, email, name, "gatehouse"); err != nil {
-			return store.User{}, &InputError{Field: "password", Msg: err.Error()}
-		}
-		if hash, err = hasher.Hash(n.Password); err != nil {
-			return store.User{}, fmt.Errorf("hashing password: %w", err)
+		if hash, err = NewPasswordHash(hasher, rules, store.User{Email: email, DisplayName: name}, n.Password); err != nil {
+			return store.User{}, err
 		}
 	}
 	return store.User{

@@ -71,7 +71,7 @@ func newFixture(t *testing.T, cost int) *fixture {
 	f.account = &account.Service{MFA: f.mfa, Passwords: f.passwords, SignIn: f.signIn, Passkeys: pks, Sessions: f.sessions,
 		Audit: audits, Rules: f.rules, Clock: clk}
 	f.admin = &admin.Service{Lockout: f.passwords.Lockout, MFA: f.mfa, Audit: audits, Hasher: f.hasher, Rules: f.rules, Clock: clk,
-		Sessions: f.sessions, SignIn: f.signIn}
+		Sessions: f.sessions, Links: authn.Links{SignIn: f.signIn}}
 	f.portal = &Portal{Prefix: "/auth", SignIn: f.signIn, Account: f.account, Admin: f.admin, Sessions: f.sessions,
 		Rules: f.rules, Clock: clk}
 	f.portal.Init()

@@ -62,6 +62,9 @@ func (p accountPages) apiPassword(c *call) error {
 	return nil
 }
 
+// links are the mailed-link flows, over the portal's sign-in.
+func (p linkPages) links() authn.Links { return authn.Links{SignIn: p.SignIn} }
+
 type forgotPage struct{ Email string }
 
 // forgotPage asks for the address to send a reset link to.
@@ -77,7 +80,7 @@ const noResetMessage = "This gateway cannot mail reset links yet: its operator h
 const sentMessage = "If an account uses that address, we have sent it a link to set a new password. The link works once, for 30 minutes."
 
 func (p linkPages) forgotForm(c *call) error {
-	o, err := p.SignIn.RequestReset(c.r.Context(), c.Workspace, p.client(c), c.r.PostFormValue("email"))
+	o, err := p.links().RequestReset(c.r.Context(), c.Workspace, p.client(c), c.r.PostFormValue("email"))
 	if errors.Is(err, authn.ErrNoPortalURL) {
 		p.message(c, http.StatusServiceUnavailable, "Reset links are not set up", messagePage{Message: noResetMessage, Link: p.path("/login"), LinkText: "Back to sign-in"})
 		return nil
@@ -100,7 +103,7 @@ func (p linkPages) apiForgot(c *call) error {
 	if err := c.decode(&body, true); err != nil {
 		return err
 	}
-	o, err := p.SignIn.RequestReset(c.r.Context(), c.Workspace, p.client(c), body.Email)
+	o, err := p.links().RequestReset(c.r.Context(), c.Workspace, p.client(c), body.Email)
 	if errors.Is(err, authn.ErrNoPortalURL) {
 		return err
 	}
@@ -123,7 +126,7 @@ type newPasswordPage struct {
 // resetPage shows the new-password form for a live reset link.
 func (p linkPages) resetPage(c *call) error {
 	tok := c.r.URL.Query().Get("token")
-	u, err := p.SignIn.ResetOpen(c.r.Context(), c.Workspace, tok)
+	u, err := p.links().ResetOpen(c.r.Context(), c.Workspace, tok)
 	if err != nil {
 		return linkError(err)
 	}
@@ -138,7 +141,7 @@ func (p linkPages) resetForm(c *call) error {
 		p.render(c, http.StatusBadRequest, "newpassword", pageInfo{Title: "Set a new password", Error: "The two passwords differ."}, d)
 		return nil
 	}
-	_, err := p.SignIn.ResetPassword(c.r.Context(), c.Workspace, p.client(c), d.Token, f.Get("password"))
+	_, err := p.links().ResetPassword(c.r.Context(), c.Workspace, p.client(c), d.Token, f.Get("password"))
 	var ie *authn.InputError
 	if errors.As(err, &ie) {
 		p.render(c, http.StatusBadRequest, "newpassword", pageInfo{Title: "Set a new password", Error: ie.Msg}, d)
@@ -160,7 +163,7 @@ func (p linkPages) apiReset(c *call) error {
 	if err := c.decode(&body, true); err != nil {
 		return err
 	}
-	if _, err := p.SignIn.ResetPassword(c.r.Context(), c.Workspace, p.client(c), body.Token, body.Password); err != nil {
+	if _, err := p.links().ResetPassword(c.r.Context(), c.Workspace, p.client(c), body.Token, body.Password); err != nil {
 		return linkError(err)
 	}
 	writeJSON(c.w, http.StatusOK, map[string]string{"status": "reset"})
@@ -178,7 +181,7 @@ func linkError(err error) error {
 // invitePage shows the form an invitee sets their password with.
 func (p linkPages) invitePage(c *call) error {
 	tok := c.r.URL.Query().Get("token")
-	u, err := p.SignIn.InviteOpen(c.r.Context(), c.Workspace, tok)
+	u, err := p.links().InviteOpen(c.r.Context(), c.Workspace, tok)
 	if err != nil {
 		return linkError(err)
 	}
@@ -196,7 +199,7 @@ func (p linkPages) inviteForm(c *call) error {
 		p.render(c, http.StatusBadRequest, "newpassword", info, d)
 		return nil
 	}
-	o, err := p.SignIn.AcceptInvite(c.r.Context(), c.Workspace, p.client(c), d.Token, d.Name, f.Get("password"))
+	o, err := p.links().AcceptInvite(c.r.Context(), c.Workspace, p.client(c), d.Token, d.Name, f.Get("password"))
 	var ie *authn.InputError
 	if errors.As(err, &ie) {
 		info.Error = ie.Msg
@@ -228,7 +231,7 @@ func (p linkPages) apiInviteAccept(c *call) error {
 	if err := c.decode(&body, true); err != nil {
 		return err
 	}
-	o, err := p.SignIn.AcceptInvite(c.r.Context(), c.Workspace, p.client(c), body.Token, body.Name, body.Password)
+	o, err := p.links().AcceptInvite(c.r.Context(), c.Workspace, p.client(c), body.Token, body.Name, body.Password)
 	if err != nil {
 		return linkError(err)
 	}
