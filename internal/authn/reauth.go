@@ -23,6 +23,10 @@ var ErrReauthRequired = errors.New("re-authentication required")
 // ActionReauthenticated: a user proved who they are again in a session.
 const ActionReauthenticated = "session.reauthenticated"
 
+// Reauth lets a signed-in user prove who they are again (password or passkey) before
+// a sensitive action, with the sign-in's checks: the lockout, passkey verification.
+type Reauth struct{ *SignIn }
+
 // Fresh tells whether the session proved who its user is within age of now.
 func Fresh(e *session.Entry, age time.Duration, now time.Time) bool {
 	if age <= 0 {
@@ -34,7 +38,7 @@ func Fresh(e *session.Entry, age time.Duration, now time.Time) bool {
 // Reauthenticate checks the signed-in user's password again (under the lockout: a
 // wrong one counts as a failure) and, when right, records it on the session. A wrong
 // password is Refused; a locked account Locked.
-func (s *SignIn) Reauthenticate(ctx context.Context, ws store.Workspace, c Client, e *session.Entry, password string) (Outcome, error) {
+func (s Reauth) Reauthenticate(ctx context.Context, ws store.Workspace, c Client, e *session.Entry, password string) (Outcome, error) {
 	_, err := s.Passwords.Check(ctx, ws, e.User.Email, password)
 	if o, done, err := s.checkFailed(ctx, ws, c, err, e.User.Email, MethodPassword, e.Session.ID); done {
 		return o, err
@@ -44,21 +48,21 @@ func (s *SignIn) Reauthenticate(ctx context.Context, ws store.Workspace, c Clien
 
 // ReauthPasskeyBegin starts a passkey check of the signed-in user (ErrNoPasskeys when
 // they have none): only their own passkeys are offered.
-func (s *SignIn) ReauthPasskeyBegin(ctx context.Context, ws store.Workspace, c Client, e *session.Entry) (json.RawMessage, string, error) {
+func (s Reauth) ReauthPasskeyBegin(ctx context.Context, ws store.Workspace, c Client, e *session.Entry) (json.RawMessage, string, error) {
 	return s.Passkeys.BeginLogin(ctx, ws, c.Site, &e.User)
 }
 
 // ReauthPasskeyFinish verifies the assertion of a ceremony begun for this user by
 // ReauthPasskeyBegin and, when it holds, records the proof on the session. Someone
 // else's passkey, or a ceremony begun for someone else, is Refused.
-func (s *SignIn) ReauthPasskeyFinish(ctx context.Context, ws store.Workspace, c Client, e *session.Entry, ceremony string, credential []byte) (Outcome, error) {
+func (s Reauth) ReauthPasskeyFinish(ctx context.Context, ws store.Workspace, c Client, e *session.Entry, ceremony string, credential []byte) (Outcome, error) {
 	if _, err := s.Passkeys.FinishSecondFactor(ctx, ws, c.Site, e.User.ID, ceremony, credential); err != nil {
 		return s.passkeyRefused(ctx, ws, c, e.User.ID, err)
 	}
 	return s.reauthenticated(ctx, ws, c, e, MethodPasskey)
 }
 
-func (s *SignIn) reauthenticated(ctx context.Context, ws store.Workspace, c Client, e *session.Entry, method string) (Outcome, error) {
+func (s Reauth) reauthenticated(ctx context.Context, ws store.Workspace, c Client, e *session.Entry, method string) (Outcome, error) {
 	if err := s.Sessions.Verify(ctx, ws, e.Session.ID); err != nil {
 		return Outcome{}, err
 	}

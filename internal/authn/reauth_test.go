@@ -56,7 +56,7 @@ func TestReauthenticateRefreshesAStaleSession(t *testing.T) {
 	if !e.Verified().Equal(signedInAt) {
 		t.Fatalf("verified %v, want the sign-in %v", e.Verified(), signedInAt)
 	}
-	o, err := f.s.Reauthenticate(ctx, f.ws, f.client(tok), e, goodPassword)
+	o, err := (Reauth{f.s}).Reauthenticate(ctx, f.ws, f.client(tok), e, goodPassword)
 	if err != nil || o.Status != SignedIn || o.User.ID != e.User.ID || o.Session != nil {
 		t.Fatalf("right password: %+v %v", o, err)
 	}
@@ -84,12 +84,12 @@ func TestWrongReauthPasswordCountsTowardsTheLock(t *testing.T) {
 	e = f.entry(t, tok)
 	stale := e.Verified()
 	for i := range 5 {
-		o, err := f.s.Reauthenticate(ctx, f.ws, f.client(tok), e, "not my password")
+		o, err := (Reauth{f.s}).Reauthenticate(ctx, f.ws, f.client(tok), e, "not my password")
 		if err != nil || o.Status != Refused || o.Reason != ReasonWrongPassword {
 			t.Fatalf("wrong password %d: %+v %v", i, o, err)
 		}
 	}
-	o, err := f.s.Reauthenticate(ctx, f.ws, f.client(tok), e, goodPassword)
+	o, err := (Reauth{f.s}).Reauthenticate(ctx, f.ws, f.client(tok), e, goodPassword)
 	if err != nil || o.Status != Locked || o.RetryAfter != DefaultLockout.Base {
 		t.Fatalf("right password after five wrong ones: %+v %v", o, err)
 	}
@@ -128,7 +128,7 @@ func TestReauthWithoutPasskeys(t *testing.T) {
 	e, tok := f.signedIn(t)
 	c := f.client(tok)
 	c.Site = passkey.Site{Host: "app.test", HTTPS: true}
-	if _, _, err := f.s.ReauthPasskeyBegin(context.Background(), f.ws, c, e); !errors.Is(err, ErrNoPasskeys) {
+	if _, _, err := (Reauth{f.s}).ReauthPasskeyBegin(context.Background(), f.ws, c, e); !errors.Is(err, ErrNoPasskeys) {
 		t.Fatalf("begin without passkeys: %v", err)
 	}
 }

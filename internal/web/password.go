@@ -239,6 +239,9 @@ func (p linkPages) apiInviteAccept(c *call) error {
 	return signinPages(p).signInJSON(c, o)
 }
 
+// reauth is the re-authentication flow, over the portal's sign-in.
+func (p signinPages) reauth() authn.Reauth { return authn.Reauth{SignIn: p.SignIn} }
+
 type reauthPage struct {
 	Redirect string
 	Passkeys bool // offer "Use a passkey" too
@@ -258,7 +261,7 @@ func (p signinPages) renderReauth(c *call, status int, msg, to string) {
 
 func (p signinPages) reauthForm(c *call) error {
 	to := rd(c.r)
-	o, err := p.SignIn.Reauthenticate(c.r.Context(), c.Workspace, p.client(c), c.me, c.r.PostFormValue("password"))
+	o, err := p.reauth().Reauthenticate(c.r.Context(), c.Workspace, p.client(c), c.me, c.r.PostFormValue("password"))
 	if err != nil {
 		return unavailable(err)
 	}
@@ -281,7 +284,7 @@ func (p signinPages) apiReauth(c *call) error {
 	if err := c.decode(&body, true); err != nil {
 		return err
 	}
-	o, err := p.SignIn.Reauthenticate(c.r.Context(), c.Workspace, p.client(c), c.me, body.Password)
+	o, err := p.reauth().Reauthenticate(c.r.Context(), c.Workspace, p.client(c), c.me, body.Password)
 	if err != nil {
 		return unavailable(err)
 	}
@@ -301,7 +304,7 @@ func (p signinPages) apiReauthPasskeyBegin(c *call) error {
 	if err := c.decode(&body, false); err != nil {
 		return err
 	}
-	opts, ceremony, err := p.SignIn.ReauthPasskeyBegin(c.r.Context(), c.Workspace, p.client(c), c.me)
+	opts, ceremony, err := p.reauth().ReauthPasskeyBegin(c.r.Context(), c.Workspace, p.client(c), c.me)
 	return ceremonyStarted(c, opts, ceremony, err)
 }
 
@@ -315,7 +318,7 @@ func (p signinPages) apiReauthPasskeyFinish(c *call) error {
 	if err := c.decode(&body, true); err != nil {
 		return err
 	}
-	o, err := p.SignIn.ReauthPasskeyFinish(c.r.Context(), c.Workspace, p.client(c), c.me, body.Ceremony, body.Credential)
+	o, err := p.reauth().ReauthPasskeyFinish(c.r.Context(), c.Workspace, p.client(c), c.me, body.Ceremony, body.Credential)
 	if err != nil {
 		return unavailable(err)
 	}
