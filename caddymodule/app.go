@@ -57,7 +57,8 @@ type App struct {
 	// SessionLifetime is the absolute session lifetime. Default 30 days.
 	SessionLifetime caddy.Duration `json:"session_lifetime,omitempty"`
 
-	// IdleTimeout ends sessions unused for this long. Default 0 (off).
+	// IdleTimeout ends sessions unused for this long: 0 (off, the default) or at
+	// least 5 minutes (activity is recorded once a minute per session).
 	IdleTimeout caddy.Duration `json:"idle_timeout,omitempty"`
 
 	// ReauthAge is how long after signing in (or re-authenticating) a user may change
@@ -250,6 +251,11 @@ func (a *App) applyDefaults() error {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s %v: must not be negative", d.name, time.Duration(d.v)))
 		}
+	}
+	if a.IdleTimeout > 0 && time.Duration(a.IdleTimeout) < 5*time.Minute {
+		// Activity reaches the store at most once a minute per session, in the
+		// background: a shorter idle timeout would end sessions in use.
+		errs = append(errs, fmt.Errorf("idle_timeout %v: 0 (off) or at least 5m (activity is recorded once a minute)", time.Duration(a.IdleTimeout)))
 	}
 	if time.Duration(a.SessionCacheTTL) > time.Minute {
 		errs = append(errs, fmt.Errorf("session_cache_ttl %v: at most 1m (it bounds how late a revocation elsewhere takes effect)", time.Duration(a.SessionCacheTTL)))

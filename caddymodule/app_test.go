@@ -5,15 +5,18 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
 )
 
 func TestAppDefaultsReportEveryProblem(t *testing.T) {
-	a := &App{BcryptCost: 40, MinPasswordLength: 4, BaseURL: "ftp://x", ReauthAge: -1e9}
+	a := &App{BcryptCost: 40, MinPasswordLength: 4, BaseURL: "ftp://x", ReauthAge: -1e9, IdleTimeout: caddy.Duration(time.Minute)}
 	err := a.applyDefaults()
 	if err == nil {
 		t.Fatal("bad config accepted")
 	}
-	for _, want := range []string{"bcrypt_cost 40", "min_password_length 4", `base_url "ftp://x"`, "reauth_age -1s"} {
+	for _, want := range []string{"bcrypt_cost 40", "min_password_length 4", `base_url "ftp://x"`, "reauth_age -1s", "idle_timeout 1m0s: 0 (off) or at least 5m"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %q", err, want)
 		}
