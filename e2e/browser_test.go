@@ -25,10 +25,10 @@ import (
 const stepTimeout = 20 * time.Second
 
 // startGatewayLocalhost is startGateway with the site at http://localhost:PORT instead
-// of 127.0.0.1. Browsers treat http://localhost as a secure context, which WebAuthn
+// of 127.0.0.1 (app: more lines for the gatehouse global option). Browsers treat http://localhost as a secure context, which WebAuthn
 // needs, and the relying party id the gateway derives from the request host is then
 // "localhost", a valid RP ID (an IP address is not).
-func startGatewayLocalhost(t *testing.T, storeDSN, upstream, site string) *gateway {
+func startGatewayLocalhost(t *testing.T, storeDSN, upstream, site string, app ...string) *gateway {
 	t.Helper()
 	dir := t.TempDir()
 	port := freePort(t)
@@ -42,6 +42,7 @@ func startGatewayLocalhost(t *testing.T, storeDSN, upstream, site string) *gatew
 		store %s
 		bcrypt_cost 4
 		base_url %s
+		%s
 	}
 }
 
@@ -50,7 +51,7 @@ func startGatewayLocalhost(t *testing.T, storeDSN, upstream, site string) *gatew
 	}
 	reverse_proxy %s
 }
-`, filepath.Join(dir, "caddy"), storeDSN, base, base, site, strings.TrimPrefix(upstream, "http://"))
+`, filepath.Join(dir, "caddy"), storeDSN, base, strings.Join(app, "\n\t\t"), base, site, strings.TrimPrefix(upstream, "http://"))
 	g := &gateway{t: t, url: base, config: filepath.Join(dir, "Caddyfile"), dir: dir}
 	if err := os.WriteFile(g.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -104,3 +104,34 @@ func (c *chrome) refusedNow(t *testing.T, g *gateway, up *recorder) bool {
 	t.Fatalf("replaying the browser's cookies: %d Location %q, upstream reached %d times", resp.StatusCode, resp.Header.Get("Location"), up.count()-before)
 	return false
 }
+
+// TestPasskeyReauthInChromium: past reauth_age, removing a passkey asks "Confirm it
+// is you", where a passkey does instead of the password; back on the security page the
+// removal then goes through.
+func TestPasskeyReauthInChromium(t *testing.T) {
+	c := newChrome(t)
+	up := newRecorder(t)
+	const age = 4 * time.Second
+	g := startGatewayLocalhost(t, "sqlite://"+filepath.Join(t.TempDir(), "gh.db"), up.URL, siteConfig, "reauth_age 4s")
+	const email, pw = "rita@example.com", "amber meadow lantern twelve"
+	addUser(t, g, email, "member", pw)
+	c.addVirtualAuthenticator()
+	c.passwordSignIn(g, email, pw, protectedPath)
+	c.waitPath(protectedPath)
+	signedIn := time.Now()
+	c.do("registering a passkey",
+		chromedp.Navigate(g.url+"/auth/settings/security"),
+		chromedp.WaitVisible(chromedp.ID("passkey-register")),
+		chromedp.SendKeys(chromedp.ID("passkey-name"), "Laptop"),
+		chromedp.Click(chromedp.ID("passkey-register")),
+	)
+	c.waitFor("the passkey in the list", `[...document.querySelectorAll("ul.list li strong")].some(e => e.textContent === "Laptop")`)
+	time.Sleep(time.Until(signedIn.Add(age + 500*time.Millisecond))) // the sign-in grows older than reauth_age
+	deleteFirst := chromedp.Click(chromedp.CSS(`form[action="/auth/settings/passkeys/delete"] button`))
+	c.do("removing a passkey", chromedp.Navigate(g.url+"/auth/settings/security"), chromedp.WaitVisible(chromedp.ID("passkey-register")), deleteFirst)
+	c.waitFor("the confirm page with a passkey button", `location.pathname === "/auth/reauth" && document.getElementById("passkey-login") && document.getElementById("password")`)
+	c.clickPasskey()
+	c.waitPath("/auth/settings/security")
+	c.do("removing it again", deleteFirst)
+	c.waitFor("the passkey gone", `location.pathname === "/auth/settings/security" && document.querySelectorAll('form[action="/auth/settings/passkeys/delete"]').length === 0`)
+}
