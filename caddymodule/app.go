@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/notify"
 	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
 func init() {
@@ -65,6 +66,17 @@ type App struct {
 	// their password, remove a factor or administer members without entering the
 	// password again. Default 10m.
 	ReauthAge caddy.Duration `json:"reauth_age,omitempty"`
+
+	// SigningKeyRotation is how often a new token-signing key is made. Default 30 days.
+	SigningKeyRotation caddy.Duration `json:"signing_key_rotation,omitempty"`
+
+	// RefreshGrace is how long after a refresh token was rotated a parallel request
+	// presenting it gets the same successor rather than counting as theft. Default 10s.
+	RefreshGrace caddy.Duration `json:"refresh_grace,omitempty"`
+
+	// TokenCacheSize bounds the caches of verified access tokens and of minted
+	// assertions (entries each). Default 10000.
+	TokenCacheSize int `json:"token_cache_size,omitempty"`
 
 	// SessionCacheTTL is how long a validated session is served from memory before
 	// the store is asked again (the bound on how late a revocation made by another
@@ -251,6 +263,25 @@ func (a *App) applyDefaults() error {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("%s %v: must not be negative", d.name, time.Duration(d.v)))
 		}
+	}
+	if a.SigningKeyRotation == 0 {
+		a.SigningKeyRotation = caddy.Duration(token.DefaultRotation)
+	}
+	if a.SigningKeyRotation > 0 && time.Duration(a.SigningKeyRotation) < 24*time.Hour {
+		errs = append(errs, fmt.Errorf("signing_key_rotation %v: at least 24h (a key is published %v before it signs and kept %v after)",
+			time.Duration(a.SigningKeyRotation), token.PublishLead, token.RetireAfter))
+	}
+	if a.RefreshGrace == 0 {
+		a.RefreshGrace = caddy.Duration(token.DefaultRefreshGrace)
+	}
+	if time.Duration(a.RefreshGrace) < time.Second || time.Duration(a.RefreshGrace) > time.Minute {
+		errs = append(errs, fmt.Errorf("refresh_grace %v: from 1s to 1m (longer lets a stolen token in)", time.Duration(a.RefreshGrace)))
+	}
+	if a.TokenCacheSize == 0 {
+		a.TokenCacheSize = token.DefaultCacheSize
+	}
+	if a.TokenCacheSize < 100 || a.TokenCacheSize > 10_000_000 {
+		errs = append(errs, fmt.Errorf("token_cache_size %d: from 100 to 10000000", a.TokenCacheSize))
 	}
 	if a.IdleTimeout > 0 && time.Duration(a.IdleTimeout) < 5*time.Minute {
 		// Activity reaches the store at most once a minute per session, in the

@@ -26,7 +26,7 @@ func TestAppDefaultsReportEveryProblem(t *testing.T) {
 func TestMasterKeySources(t *testing.T) {
 	dir := t.TempDir()
 	a := &App{MasterKeyFile: filepath.Join(dir, "k", "master.key")}
-	if _, err := a.fieldCipher(); err != nil {
+	if _, _, err := a.fieldCipher(); err != nil {
 		t.Fatalf("creating a key file: %v", err)
 	}
 	if fi, err := os.Stat(a.MasterKeyFile); err != nil || fi.Mode().Perm() != 0o600 {
@@ -34,11 +34,11 @@ func TestMasterKeySources(t *testing.T) {
 	}
 	t.Setenv("GH_TEST_MASTER_KEY", "not a key")
 	a.MasterKey = "{env.GH_TEST_MASTER_KEY}"
-	if _, err := a.fieldCipher(); err == nil || !strings.Contains(err.Error(), "master key") {
+	if _, _, err := a.fieldCipher(); err == nil || !strings.Contains(err.Error(), "master key") {
 		t.Fatalf("bad key from env: %v", err)
 	}
 	t.Setenv("GH_TEST_MASTER_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
-	if _, err := a.fieldCipher(); err != nil {
+	if _, _, err := a.fieldCipher(); err != nil {
 		t.Fatalf("good key from env: %v", err)
 	}
 }

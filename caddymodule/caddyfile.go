@@ -31,6 +31,9 @@ func init() {
 //	    idle_timeout        <duration>
 //	    reauth_age          <duration>
 //	    session_cache_ttl   <duration>
+//	    signing_key_rotation <duration>
+//	    refresh_grace       <duration>
+//	    token_cache_size    <n>
 //	    base_url            <url>
 //	    master_key_file     <path>
 //	    master_key          <base64 key, e.g. {env.GATEHOUSE_MASTER_KEY}>
@@ -124,6 +127,12 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			app.ReauthAge, err = durationArg(d)
 		case "session_cache_ttl":
 			app.SessionCacheTTL, err = durationArg(d)
+		case "signing_key_rotation":
+			app.SigningKeyRotation, err = durationArg(d)
+		case "refresh_grace":
+			app.RefreshGrace, err = durationArg(d)
+		case "token_cache_size":
+			app.TokenCacheSize, err = intArg(d)
 		default:
 			return nil, d.Errf("gatehouse: unknown subdirective %q", name)
 		}
@@ -142,6 +151,9 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //	    portal         <path prefix>
 //	    home_url       <path or URL of the app>
 //	    remote_headers
+//	    token_audience <aud>
+//	    assertion      on|off
+//	    forward_authorization
 //	    strip_header   <name>...
 //	    keep_header    <name>...
 //	    default_policy signed_in|deny
@@ -179,6 +191,23 @@ func parseHandlerDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 		case "remote_headers":
 			err = noArgs(d)
 			hd.RemoteHeaders = true
+		case "token_audience":
+			hd.TokenAudience, err = oneArg(d)
+		case "assertion":
+			var v string
+			if v, err = oneArg(d); err == nil {
+				switch v {
+				case "on":
+					hd.NoAssertion = false
+				case "off":
+					hd.NoAssertion = true
+				default:
+					err = d.Errf("gatehouse: assertion %q: on or off", v)
+				}
+			}
+		case "forward_authorization":
+			err = noArgs(d)
+			hd.ForwardAuthorization = true
 		case "strip_header", "keep_header":
 			args := d.RemainingArgs()
 			if len(args) == 0 {

@@ -75,6 +75,18 @@ type Handler struct {
 	// Default "signed_in".
 	DefaultPolicy string `json:"default_policy,omitempty"`
 
+	// TokenAudience is the audience ("aud") of this site's access tokens, which bearer
+	// requests must name. Default: the site's origin (e.g. https://app.example.com).
+	TokenAudience string `json:"token_audience,omitempty"`
+
+	// NoAssertion stops the X-Gatehouse-Assertion header (a signed JWT with the
+	// identity) on this site's signed-in requests. Default false: it is sent.
+	NoAssertion bool `json:"no_assertion,omitempty"`
+
+	// ForwardAuthorization lets a bearer Authorization header through to the upstream.
+	// Default false: the upstream gets the verified identity, not the credential.
+	ForwardAuthorization bool `json:"forward_authorization,omitempty"`
+
 	app    *App
 	log    *zap.Logger
 	policy *policy.Policy
@@ -279,11 +291,16 @@ func (h *Handler) build(svc *services) (*site, error) {
 		Prefix: h.Portal, HomeURL: h.HomeURL, BaseURL: h.app.BaseURL,
 		SignIn: svc.signIn, Account: svc.account, Admin: svc.admin, Sessions: svc.sessions,
 		Limiter: svc.limiter, Metrics: h.app.metrics, Rules: svc.rules, Clock: svc.clock, Logger: h.log,
+		Tokens: svc.tokens, Keys: svc.keys, TokenAudience: h.TokenAudience,
 	}
 	portal.Init()
 	gw := &gateway.Gateway{RouteLimits: routeLimits, Strip: h.strip,
 		Prefix: h.Portal, Tenants: resolver, Policy: h.policy, Sessions: svc.sessions, RemoteHeaders: h.RemoteHeaders,
 		Metrics: h.app.metrics, Logger: h.log,
+		Bearer: svc.verifier, TokenAudience: h.TokenAudience, ForwardAuthorization: h.ForwardAuthorization,
+	}
+	if !h.NoAssertion {
+		gw.Assertions = svc.assertions
 	}
 	return &site{gw: gw, portal: portal}, nil
 }
@@ -303,7 +320,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	d := gw.Decide(r, https, ip)
 	switch d.Outcome {
 	case gateway.Allow:
-		gw.Apply(r, d)
+		if err := gw.Apply(r, d); err != nil {
+			// No assertion can be made (no signing key): the upstream must not get a
+			// signed-in request without the assertion it may rely on.
+			h.log.Error("signing the assertion", zap.Error(err))
+			gw.Respond(w, r, gateway.Decision{Outcome: gateway.Unavailable})
+			return nil
+		}
 		if d.Entry != nil {
 			if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 				repl.Set("http.auth.user.id", d.Entry.User.ID)

@@ -29,6 +29,7 @@ type metrics struct {
 	rateLimited *prometheus.CounterVec
 	degraded    prometheus.Gauge
 	anomalies   *prometheus.CounterVec
+	tokens      *prometheus.CounterVec
 	outbox      prometheus.GaugeFunc
 
 	worker atomic.Pointer[notify.Worker] // the current config's outbox worker
@@ -72,6 +73,10 @@ func newMetrics() *metrics {
 			Namespace: "gatehouse", Name: "signin_anomalies_total",
 			Help: "Unusual sign-ins by kind (new_device, new_country, impossible_travel).",
 		}, []string{"kind"}),
+		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "gatehouse", Name: "token_events_total",
+			Help: "Token endpoint events (issued, refreshed, reuse_detected, revoked).",
+		}, []string{"event"}),
 	}
 	m.outbox = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: "gatehouse", Name: "mail_outbox_depth",
@@ -96,7 +101,7 @@ func newMetrics() *metrics {
 }
 
 func (m *metrics) register(reg prometheus.Registerer) {
-	for _, c := range []prometheus.Collector{m.signIns, m.decisionVec, m.lockouts, m.rateLimited, m.degraded, m.anomalies, m.outbox} {
+	for _, c := range []prometheus.Collector{m.signIns, m.decisionVec, m.lockouts, m.rateLimited, m.degraded, m.anomalies, m.tokens, m.outbox} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {
@@ -124,6 +129,8 @@ func (m *metrics) watchLimiter(l *ratelimit.Limiter, logger *zap.Logger) {
 func (m *metrics) SignIn(outcome string) { m.signIns.WithLabelValues(outcome).Inc() }
 
 func (m *metrics) Lockout() { m.lockouts.Inc() }
+
+func (m *metrics) TokenEvent(event string) { m.tokens.WithLabelValues(event).Inc() }
 
 func (m *metrics) Anomaly(kind string) { m.anomalies.WithLabelValues(kind).Inc() }
 

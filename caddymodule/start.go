@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/session"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/store/sqlstore"
+	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
 // services are what the sites need from the app, built in Start.
@@ -37,6 +38,11 @@ type services struct {
 	account  *account.Service
 	admin    *admin.Service
 	rules    identity.PasswordRules
+	// Tokens: the signing keys, bearer verification, assertions, the token endpoint.
+	keys       *token.KeyRing
+	verifier   *token.Verifier
+	assertions *token.Assertions
+	tokens     *token.Service
 }
 
 func (a *App) start() error {
@@ -50,7 +56,11 @@ func (a *App) start() error {
 	if err != nil {
 		return err
 	}
-	cipher, err := a.fieldCipher()
+	cipher, master, err := a.fieldCipher()
+	if err != nil {
+		return err
+	}
+	successorKey, err := secret.DeriveKey(master, "refresh successor v1")
 	if err != nil {
 		return err
 	}
@@ -101,13 +111,25 @@ func (a *App) start() error {
 		admin: &admin.Service{Lockout: lockout, MFA: mfa, Audit: audits, Hasher: a.hasher, Rules: rules, Clock: clk,
 			Sessions: sessions, Links: authn.Links{SignIn: signIn}, Mail: notifier, Locations: signIn.Locations, ReauthAge: reauth},
 	}
+	host, _ := os.Hostname()
+	holder := host + "/" + secret.NewID()
+	keys := &token.KeyRing{Store: st.SigningKeys(), Leases: st.Maintenance(), Cipher: cipher, Holder: holder,
+		Rotation: time.Duration(a.SigningKeyRotation), Clock: clk, Logger: a.logger.Named("keys")}
+	if err := keys.Ensure(ctx); err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+	a.svc.keys = keys
+	a.svc.verifier = &token.Verifier{Keys: keys, Size: a.TokenCacheSize, Clock: clk}
+	a.svc.assertions = &token.Assertions{Keys: keys, Size: a.TokenCacheSize, Clock: clk}
+	a.svc.tokens = &token.Service{Keys: keys, Sessions: sessions, Audit: audits, Metrics: a.metrics, SuccessorKey: successorKey,
+		Grace: time.Duration(a.RefreshGrace), Clock: clk}
 	if err := a.firstRun(ctx); err != nil {
 		return err
 	}
 	jobs, stop := context.WithCancel(context.Background())
 	a.stopJobs = stop
-	host, _ := os.Hostname()
-	go (&session.Purger{Store: st.Maintenance(), Holder: host + "/" + secret.NewID(), Clock: clk, Logger: a.logger.Named("purge")}).Run(jobs)
+	go keys.Run(jobs)
+	go (&session.Purger{Store: st.Maintenance(), Holder: holder, Clock: clk, Logger: a.logger.Named("purge")}).Run(jobs)
 	return a.startMail()
 }
 
@@ -130,8 +152,8 @@ func (a *App) openStore(ctx context.Context) (store.Store, error) {
 }
 
 // fieldCipher loads the master key (value or file, created when missing) and derives
-// the field keys.
-func (a *App) fieldCipher() (*secret.FieldCipher, error) {
+// the field keys; it returns the master key too, for other derived keys.
+func (a *App) fieldCipher() (*secret.FieldCipher, []byte, error) {
 	var key []byte
 	var err error
 	if v := caddy.NewReplacer().ReplaceAll(a.MasterKey, ""); v != "" {
@@ -140,9 +162,10 @@ func (a *App) fieldCipher() (*secret.FieldCipher, error) {
 		key, err = secret.LoadOrCreateMasterKey(caddy.NewReplacer().ReplaceAll(a.MasterKeyFile, ""))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("master key: %w", err)
+		return nil, nil, fmt.Errorf("master key: %w", err)
 	}
-	return secret.NewFieldCipher(key)
+	fc, err := secret.NewFieldCipher(key)
+	return fc, key, err
 }
 
 // firstRun creates the default workspace in an empty store, checks that every tenant a

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes what the tests use available: oathtool, Chromium, Redis (127.0.0.1:6379), and PostgreSQL on 127.0.0.1:5432 (trust auth,
+# Makes what the tests use available: oathtool, Chromium, Python's jwt, Redis (127.0.0.1:6379), and PostgreSQL on 127.0.0.1:5432 (trust auth,
 # database "test"). If none answers, it starts the local cluster, or installs and starts
 # one when the machine has none (needs root and apt-get, as in CI).
 set -uo pipefail
@@ -11,6 +11,9 @@ missing=()
 command -v oathtool >/dev/null || missing+=(oathtool)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v redis-server >/dev/null || missing+=(redis-server)
+# An independent JWT implementation (Debian's python3-jwt with python3-cryptography,
+# under /usr/bin/python3) checks Gatehouse's tokens against the served JWKS.
+/usr/bin/python3 -c 'import jwt, cryptography' 2>/dev/null || missing+=(python3-jwt python3-cryptography)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"
   (as_root apt-get update -qq && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null) ||

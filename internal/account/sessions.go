@@ -17,13 +17,20 @@ const (
 )
 
 // ListSessions lists the user's live sessions — device, IP, location, created, last
-// active, how they signed in — with the one asking marked Current.
+// active, how they signed in, whether they have API access (a live refresh token) —
+// with the one asking marked Current.
 func (s *Service) ListSessions(ctx context.Context, ws store.Workspace, me Self) ([]session.View, error) {
 	list, err := ws.Sessions().ListUserSessions(ctx, me.user().ID, s.Clock.Now())
 	if err != nil {
 		return nil, fmt.Errorf("listing sessions: %w", err)
 	}
-	return session.Describe(list, me.user(), s.Locations, me.Session.Session.ID), nil
+	views := session.Describe(list, me.user(), s.Locations, me.Session.Session.ID)
+	api, err := ws.RefreshTokens().LiveRefreshSessions(ctx, me.user().ID, s.Clock.Now())
+	if err != nil {
+		return nil, fmt.Errorf("listing API access: %w", err)
+	}
+	session.MarkAPIAccess(views, api)
+	return views, nil
 }
 
 // RevokeSession signs one of the user's own sessions out (ErrNoSuchSession for any id

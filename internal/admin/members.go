@@ -108,7 +108,13 @@ func (s *Service) Member(ctx context.Context, ws store.Workspace, by Admin, t Ta
 	if err != nil {
 		return MemberDetail{}, fmt.Errorf("listing sessions: %w", err)
 	}
-	return MemberDetail{Member: m, Sessions: session.Describe(list, u, s.Locations, ""), Manageable: mayManage(by, u)}, nil
+	views := session.Describe(list, u, s.Locations, "")
+	api, err := ws.RefreshTokens().LiveRefreshSessions(ctx, u.ID, s.Clock.Now())
+	if err != nil {
+		return MemberDetail{}, fmt.Errorf("listing API access: %w", err)
+	}
+	session.MarkAPIAccess(views, api)
+	return MemberDetail{Member: m, Sessions: views, Manageable: mayManage(by, u)}, nil
 }
 
 // mayManage tells whether by may administer u: owners anyone, admins members and

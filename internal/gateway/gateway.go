@@ -13,6 +13,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/policy"
 	"github.com/gatehouse-dev/gatehouse/internal/session"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
 // Outcome is what to do with a request.
@@ -58,12 +59,35 @@ type Gateway struct {
 	Logger   *zap.Logger
 	// RouteLimits throttles proxied routes (optional).
 	RouteLimits *RouteLimits
+	// Bearer checks access tokens sent as Authorization: Bearer (nil: refused).
+	Bearer Bearer
+	// Assertions mints the X-Gatehouse-Assertion of signed-in requests (nil: none).
+	Assertions Assertions
+	// TokenAudience is the audience this site's access tokens must name ("": the
+	// site's origin).
+	TokenAudience string
+	// ForwardAuthorization lets a bearer Authorization header through to the upstream
+	// (by default it stops here: the upstream gets the verified identity instead).
+	ForwardAuthorization bool
 }
 
 // Sessions validates session tokens and records activity (session.Manager).
 type Sessions interface {
 	Validate(ctx context.Context, tenant store.TenantHandle, slug, token string) (*session.Entry, error)
+	ValidateID(ctx context.Context, tenant store.TenantHandle, slug, id string) (*session.Entry, error)
 	Seen(tenant store.TenantHandle, e *session.Entry, ip string)
+}
+
+// Bearer verifies an access token for a site and tenant and names its session
+// (token.Verifier).
+type Bearer interface {
+	Verify(raw string, site token.Site, tenantID string) (sessionID string, err error)
+}
+
+// Assertions mints the signed assertion of a session's facts for a site
+// (token.Assertions).
+type Assertions interface {
+	For(f *identity.Facts, site token.Site) (string, error)
 }
 
 // Decision is the result of Decide.
@@ -75,13 +99,18 @@ type Decision struct {
 	Workspace store.Workspace
 	// RetryAfter is set for RateLimited.
 	RetryAfter time.Duration
+	// HTTPS: the request came over TLS (for the assertion's audience).
+	HTTPS bool
+	// BearerRefused: an Authorization: Bearer token was sent and refused (invalid,
+	// expired, another site's or tenant's, or its session has ended).
+	BearerRefused bool
 }
 
 // Decide decides a request without changing it: nothing it reads is an identity
 // header, so the decision cannot be steered by one. Apply then prepares an allowed
 // request for the upstream; Respond answers the others.
 func (g *Gateway) Decide(r *http.Request, https bool, clientIP string) Decision {
-	d := Decision{Rule: -1}
+	d := Decision{Rule: -1, HTTPS: https}
 	path, err := policy.NormalizePath(r.URL.EscapedPath())
 	if err != nil {
 		d.Outcome = BadRequest
@@ -110,21 +139,28 @@ func (g *Gateway) Decide(r *http.Request, https bool, clientIP string) Decision 
 		d.Outcome = Deny
 		return g.done(d)
 	}
-	token := cookieValue(r.Header, session.CookieName(https))
-	if token != "" {
-		e, err := g.Sessions.Validate(r.Context(), ws.TenantHandle, ws.Slug, token) // the handle as it is: boxing ws would allocate
-		switch {
-		case err == nil:
-			d.Entry = e
-			g.Sessions.Seen(ws.TenantHandle, e, clientIP)
-		case !errors.Is(err, session.ErrNoSession):
-			// The store failed: a public route still works (anonymously); a protected
-			// one answers 503 rather than guessing.
-			g.Logger.Error("validating session", zap.Error(err))
-			if pd.Access != policy.Public {
-				d.Outcome = Unavailable
-				return g.done(d)
-			}
+	var e *session.Entry
+	if raw, ok := bearerToken(r.Header); ok {
+		// A bearer token, when sent, is the credential: the cookie is not consulted.
+		var sid string
+		if sid, err = g.verifyBearer(raw, https, r.Host, ws); err == nil {
+			e, err = g.Sessions.ValidateID(r.Context(), ws.TenantHandle, ws.Slug, sid)
+		}
+		d.BearerRefused = errors.Is(err, token.ErrInvalidToken) || errors.Is(err, session.ErrNoSession)
+	} else if c := cookieValue(r.Header, session.CookieName(https)); c != "" {
+		e, err = g.Sessions.Validate(r.Context(), ws.TenantHandle, ws.Slug, c) // the handle as it is: boxing ws would allocate
+	}
+	switch {
+	case e != nil && err == nil:
+		d.Entry = e
+		g.Sessions.Seen(ws.TenantHandle, e, clientIP)
+	case err != nil && !d.BearerRefused && !errors.Is(err, session.ErrNoSession):
+		// The store failed: a public route still works (anonymously); a protected
+		// one answers 503 rather than guessing.
+		g.Logger.Error("validating session", zap.Error(err))
+		if pd.Access != policy.Public {
+			d.Outcome = Unavailable
+			return g.done(d)
 		}
 	}
 	switch {
@@ -132,7 +168,7 @@ func (g *Gateway) Decide(r *http.Request, https bool, clientIP string) Decision 
 		d.Outcome = RateLimited
 	case d.Entry != nil, pd.Access == policy.Public:
 		d.Outcome = Allow
-	case isAPIClient(r):
+	case d.BearerRefused, isAPIClient(r):
 		d.Outcome = Unauthorized
 	default:
 		d.Outcome = RedirectLogin
@@ -140,19 +176,60 @@ func (g *Gateway) Decide(r *http.Request, https bool, clientIP string) Decision 
 	return g.done(d)
 }
 
+// verifyBearer checks an access token for this site and tenant.
+func (g *Gateway) verifyBearer(raw string, https bool, host string, ws store.Workspace) (string, error) {
+	if g.Bearer == nil {
+		return "", token.ErrInvalidToken
+	}
+	return g.Bearer.Verify(raw, token.Site{HTTPS: https, Host: host, Audience: g.TokenAudience}, ws.TenantID())
+}
+
 // Apply prepares an allowed request for the upstream: it strips every identity header
 // the client sent (in every spelling, and Connection tokens naming them), sets the
-// verified identity when signed in, and removes what the upstream must not see
-// (Gatehouse's cookies, identity headers smuggled as trailers).
-func (g *Gateway) Apply(r *http.Request, d Decision) {
+// verified identity when signed in — with the signed assertion when the site sends
+// one — and removes what the upstream must not see (Gatehouse's cookies, a bearer
+// token unless the site forwards it, identity headers smuggled as trailers). It fails
+// only when the assertion cannot be made; the request must then not go on.
+func (g *Gateway) Apply(r *http.Request, d Decision) error {
 	g.Strip.Strip(r.Header)
+	if !g.ForwardAuthorization {
+		if _, ok := bearerToken(r.Header); ok {
+			delete(r.Header, "Authorization")
+		}
+	}
 	if d.Entry != nil {
 		d.Entry.Headers.Apply(r.Header)
 		if g.RemoteHeaders {
 			d.Entry.Remote.Apply(r.Header)
 		}
+		if g.Assertions != nil {
+			a, err := g.Assertions.For(&d.Entry.Facts, token.Site{HTTPS: d.HTTPS, Host: r.Host})
+			if err != nil {
+				return err
+			}
+			r.Header[assertionHeader] = []string{a}
+		}
 	}
 	prepareUpstream(r, g.Strip)
+	return nil
+}
+
+// assertionHeader is X-Gatehouse-Assertion in canonical form.
+const assertionHeader = "X-Gatehouse-Assertion"
+
+// bearerToken returns the token of an "Authorization: Bearer <token>" header (the
+// scheme in any case, RFC 6750).
+func bearerToken(h http.Header) (string, bool) {
+	v := h["Authorization"]
+	if len(v) == 0 {
+		return "", false
+	}
+	const scheme = "Bearer "
+	a := v[0]
+	if len(a) <= len(scheme) || !strings.EqualFold(a[:len(scheme)], scheme) {
+		return "", false
+	}
+	return strings.TrimSpace(a[len(scheme):]), true
 }
 
 // decidePolicy matches the policy on the path and, strictest answer winning, on readings

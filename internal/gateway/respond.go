@@ -24,6 +24,13 @@ func (g *Gateway) Respond(w http.ResponseWriter, r *http.Request, d Decision) {
 		}
 		http.Redirect(w, r, target, http.StatusFound)
 	case Unauthorized:
+		if d.BearerRefused {
+			// RFC 6750: the token is the problem, and the client can tell.
+			h.Set("WWW-Authenticate", `Bearer realm="gatehouse", error="invalid_token", error_description="The access token is invalid, expired, or its session has ended."`)
+			httperr.WriteJSON(w, http.StatusUnauthorized, "invalid_token", "The access token is invalid, expired, or its session has ended.", 0)
+			return
+		}
+		h.Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
 		httperr.WriteJSON(w, http.StatusUnauthorized, "unauthenticated", "Sign in first.", 0)
 	case BadRequest:
 		plainOrJSON(w, r, http.StatusBadRequest, "bad_request", "The request path is ambiguous.", 0)

@@ -38,9 +38,11 @@ func (t *trailerScrubber) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// isOwnCookie names the cookies Gatehouse sets: gatehouse, gatehouse_*, __Host-gatehouse*.
+// isOwnCookie names the cookies Gatehouse sets: gatehouse, gatehouse_*,
+// __Host-gatehouse*, __Secure-gatehouse* (the refresh token).
 func isOwnCookie(name string) bool {
-	return name == "gatehouse" || strings.HasPrefix(name, "gatehouse_") || strings.HasPrefix(name, "__Host-gatehouse")
+	return name == "gatehouse" || strings.HasPrefix(name, "gatehouse_") || strings.HasPrefix(name, "__Host-gatehouse") ||
+		strings.HasPrefix(name, "__Secure-gatehouse")
 }
 
 // stripOwnCookies rewrites the Cookie header without Gatehouse's cookies. Requests that

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -70,6 +71,13 @@ type Facts struct {
 	Roles, Teams         []string
 	SessionID            string
 	AuthMethods          []string
+}
+
+// Equal tells whether two sets of facts say the same (without allocating).
+func (f *Facts) Equal(o *Facts) bool {
+	return f.UserID == o.UserID && f.Email == o.Email && f.Name == o.Name && f.TenantID == o.TenantID &&
+		f.TenantSlug == o.TenantSlug && f.SessionID == o.SessionID && slices.Equal(f.Roles, o.Roles) &&
+		slices.Equal(f.Teams, o.Teams) && slices.Equal(f.AuthMethods, o.AuthMethods)
 }
 
 // HeaderSet is a precomputed set of identity headers, built once per session (not per

@@ -98,3 +98,12 @@ func AD(parts ...string) []byte {
 	}
 	return b
 }
+
+// DeriveKey derives a 32-byte key for one purpose (label) from the master key, with
+// HKDF-SHA256: keys for different purposes are independent of each other.
+func DeriveKey(master []byte, label string) ([]byte, error) {
+	if len(master) != MasterKeySize {
+		return nil, fmt.Errorf("master key: %d bytes, want %d", len(master), MasterKeySize)
+	}
+	return hkdf.Key(sha256.New, master, nil, "gatehouse "+label, 32)
+}

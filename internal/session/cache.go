@@ -64,6 +64,16 @@ func (c *cache) put(e *Entry) bool {
 	return true
 }
 
+// getID returns the cached entry of a session by its public id.
+func (c *cache) getID(id string) *Entry {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if k, ok := c.byID[id]; ok {
+		return c.byKey[k]
+	}
+	return nil
+}
+
 func (c *cache) delete(k [sha256.Size]byte) {
 	c.mu.Lock()
 	if e, ok := c.byKey[k]; ok {

@@ -107,6 +107,7 @@ func (m *Manager) create(ctx context.Context, tenant store.TenantHandle, u store
 type Entry struct {
 	Session store.Session
 	User    store.User
+	Facts   identity.Facts      // what the headers and the signed assertion say
 	Headers *identity.HeaderSet // X-Gatehouse-*
 	Remote  *identity.HeaderSet // Remote-* (for sites that enable them)
 	expires time.Time           // cache expiry
@@ -155,6 +156,35 @@ func (m *Manager) validate(ctx context.Context, tenant store.TenantHandle, slug,
 	return e, nil
 }
 
+// ValidateID is Validate for a session named by its public id (the sid of an access
+// token), answered from the cache when it can. Only full sessions count.
+func (m *Manager) ValidateID(ctx context.Context, tenant store.TenantHandle, slug, id string) (*Entry, error) {
+	if id == "" {
+		return nil, ErrNoSession
+	}
+	now := m.clk.Now()
+	e := m.cache.getID(id)
+	if e == nil || !now.Before(e.expires) {
+		s, err := tenant.Sessions().SessionByID(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, ErrNoSession
+		}
+		if err != nil {
+			return nil, fmt.Errorf("loading session: %w", err)
+		}
+		if len(s.TokenHash) != sha256.Size {
+			return nil, ErrNoSession
+		}
+		if e, err = m.admit(ctx, tenant, slug, [sha256.Size]byte(s.TokenHash), s, now); err != nil {
+			return nil, err
+		}
+	}
+	if e.Session.TenantID != tenant.TenantID() || !now.Before(e.Session.ExpiresAt) || e.Session.Pending {
+		return nil, ErrNoSession
+	}
+	return e, nil
+}
+
 func (m *Manager) load(ctx context.Context, tenant store.TenantHandle, slug string, key [sha256.Size]byte, now time.Time) (*Entry, error) {
 	s, err := tenant.Sessions().SessionByTokenHash(ctx, key[:])
 	if errors.Is(err, store.ErrNotFound) {
@@ -163,6 +193,12 @@ func (m *Manager) load(ctx context.Context, tenant store.TenantHandle, slug stri
 	if err != nil {
 		return nil, fmt.Errorf("loading session: %w", err)
 	}
+	return m.admit(ctx, tenant, slug, key, s, now)
+}
+
+// admit checks a session read from the store (revoked, expired, idle, its user still
+// active), builds its entry and caches it.
+func (m *Manager) admit(ctx context.Context, tenant store.TenantHandle, slug string, key [sha256.Size]byte, s store.Session, now time.Time) (*Entry, error) {
 	if !s.RevokedAt.IsZero() || !now.Before(s.ExpiresAt) {
 		m.cache.delete(key)
 		return nil, ErrNoSession
@@ -194,6 +230,7 @@ func (m *Manager) load(ctx context.Context, tenant store.TenantHandle, slug stri
 	e := &Entry{
 		Session: s,
 		User:    u,
+		Facts:   facts,
 		Headers: identity.NewHeaderSet(facts),
 		Remote:  identity.NewRemoteHeaderSet(facts),
 		expires: now.Add(m.opt.CacheTTL),

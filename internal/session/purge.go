@@ -12,9 +12,10 @@ import (
 
 // Purger removes what nobody needs any more — sessions revoked or expired an hour ago
 // (half-done sign-ins included), TOTP steps used ten minutes ago (long outside the
-// replay window of ±1 step), one-time links used or expired an hour ago — from every
-// tenant, on a schedule. Several instances may run one each: a lease in the store lets
-// one purge at a time.
+// replay window of ±1 step), one-time links used or expired an hour ago, refresh
+// tokens an hour after their family expired or was revoked (spent ones stay until
+// then: presenting one again reveals a theft) — from every tenant, on a schedule.
+// Several instances may run one each: a lease in the store lets one purge at a time.
 type Purger struct {
 	Store    store.Maintenance
 	Holder   string        // this instance's name for the lease
@@ -42,7 +43,7 @@ func (p *Purger) Once(ctx context.Context) (ran bool, res store.PurgeResult, err
 		return false, store.PurgeResult{}, err
 	}
 	res, err = p.Store.Purge(ctx, store.PurgeBefore{Sessions: now.Add(-keepEndedSessions),
-		TOTPSteps: now.Add(-keepUsedSteps), Tokens: now.Add(-keepUsedTokens)})
+		TOTPSteps: now.Add(-keepUsedSteps), Tokens: now.Add(-keepUsedTokens), RefreshTokens: now.Add(-keepUsedTokens)})
 	return true, res, err
 }
 

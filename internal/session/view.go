@@ -1,6 +1,7 @@
 package session
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +19,15 @@ type View struct {
 	LastActive time.Time
 	Methods    []string
 	Current    bool // the session this view was asked from
+	APIAccess  bool // a live refresh token belongs to it ("API access")
+}
+
+// MarkAPIAccess flags the views of the sessions named in withRefresh (those with a
+// live refresh token).
+func MarkAPIAccess(views []View, withRefresh []string) {
+	for i := range views {
+		views[i].APIAccess = slices.Contains(withRefresh, views[i].ID)
+	}
 }
 
 // Locator places an address (risk.GeoIP).

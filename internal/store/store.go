@@ -25,6 +25,9 @@ type Store interface {
 	Tenant(tenantID string) TenantHandle
 	// Maintenance is the housekeeping that spans tenants (leases, purges).
 	Maintenance() Maintenance
+	// SigningKeys keeps the deployment's token-signing keys (shared by every tenant
+	// and every instance).
+	SigningKeys() SigningKeyStore
 	// Ping checks that the backend is reachable.
 	Ping(ctx context.Context) error
 	// Close releases connections.
@@ -44,6 +47,7 @@ type TenantHandle interface {
 	Passkeys() PasskeyStore
 	Settings() SettingsStore
 	LoginHistory() LoginHistoryStore
+	RefreshTokens() RefreshTokenStore
 }
 
 // Workspace is a tenant with the handle bound to it: what a use case acts on. The
@@ -369,17 +373,77 @@ type Maintenance interface {
 	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, error)
 	// Purge deletes, in every tenant, what nobody needs any more: sessions revoked or
 	// expired before p.Sessions (pending ones included), TOTP steps used before
-	// p.TOTPSteps, one-time tokens used or expired before p.Tokens. Nothing live is
+	// p.TOTPSteps, one-time tokens used or expired before p.Tokens, refresh tokens
+	// whose family expired or that were revoked before p.RefreshTokens. Nothing live is
 	// touched.
 	Purge(ctx context.Context, p PurgeBefore) (PurgeResult, error)
 }
 
-// PurgeBefore gives the cut-off time of each kind of record.
+// PurgeBefore gives the cut-off time of each kind of record. RefreshTokens: refresh
+// tokens whose family expired, or that were revoked, before it (spent ones are kept
+// until then: presenting one again is how theft is detected).
 type PurgeBefore struct {
-	Sessions, TOTPSteps, Tokens time.Time
+	Sessions, TOTPSteps, Tokens, RefreshTokens time.Time
 }
 
 // PurgeResult counts what a purge deleted.
 type PurgeResult struct {
-	Sessions, TOTPSteps, Tokens int64
+	Sessions, TOTPSteps, Tokens, RefreshTokens int64
+}
+
+// SigningKey is one of the deployment's token-signing key pairs (ES256).
+type SigningKey struct {
+	KID       string // key id, in every token's header and the JWKS
+	Algorithm string // "ES256"
+	PublicKey []byte // PKIX DER
+	// PrivateKey is the PKCS #8 DER private key sealed with the master key
+	// (secret.FieldCipher, associated data naming the kid); SealKeyID names the field
+	// key that sealed it.
+	PrivateKey []byte
+	SealKeyID  string
+	CreatedAt  time.Time // published (in the JWKS) from then on
+	// ActivatesAt is when the key starts signing: later than CreatedAt for a rotation,
+	// so that verifiers see the key before any token carries it.
+	ActivatesAt time.Time
+}
+
+// SigningKeyStore keeps the signing keys.
+type SigningKeyStore interface {
+	// ListSigningKeys returns every key, by ActivatesAt (then KID) ascending.
+	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
+	// CreateSigningKey stores a new key (ErrConflict for a kid that exists).
+	CreateSigningKey(ctx context.Context, k SigningKey) error
+}
+
+// RefreshToken is one link of a refresh-token family: the tokens a client got by
+// rotating, from the first one issued for a session. Only its SHA-256 is kept.
+type RefreshToken struct {
+	ID        string
+	FamilyID  string
+	ParentID  string // "" for the first of its family
+	SessionID string
+	UserID    string
+	TokenHash []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time // the family's absolute end (its session's)
+	UsedAt    time.Time // zero: not rotated yet (the live one)
+	RevokedAt time.Time // zero: not revoked
+}
+
+// RefreshTokenStore keeps the refresh tokens of one tenant.
+type RefreshTokenStore interface {
+	CreateRefreshToken(ctx context.Context, t RefreshToken) error
+	// RefreshTokenByHash finds a token by hash, used, revoked or expired alike
+	// (ErrNotFound when there is none).
+	RefreshTokenByHash(ctx context.Context, hash []byte) (RefreshToken, error)
+	// RotateRefreshToken marks parent used at now and stores child, in one
+	// transaction, when parent is neither used nor revoked; it reports whether it did.
+	// Of concurrent rotations of one parent exactly one succeeds.
+	RotateRefreshToken(ctx context.Context, parentID string, child RefreshToken, now time.Time) (bool, error)
+	// RevokeRefreshFamily revokes every token of a family not yet revoked and returns
+	// how many.
+	RevokeRefreshFamily(ctx context.Context, familyID string, now time.Time) (int, error)
+	// LiveRefreshSessions returns the ids of the user's sessions that have a live
+	// refresh token (neither used, revoked nor expired at now).
+	LiveRefreshSessions(ctx context.Context, userID string, now time.Time) ([]string, error)
 }

@@ -21,6 +21,7 @@ var isolationTests = []test{
 	{"Passkeys", testIsolationPasskeys},
 	{"Settings", testIsolationSettings},
 	{"LoginHistory", testIsolationLoginHistory},
+	{"RefreshTokens", testIsolationRefreshTokens},
 	{"UnknownTenant", testIsolationUnknownTenant},
 }
 
@@ -126,6 +127,59 @@ func testIsolationTokens(t *testing.T, st store.Store) {
 	if subject != "us-x" {
 		t.Errorf("A: ConsumeOneTimeToken subject %q, want %q", subject, "us-x")
 	}
+}
+
+// testIsolationRefreshTokens: B, with a user of the same id and a token of the same
+// family and session ids, can neither see, rotate nor revoke A's tokens, nor list A's
+// sessions; what B does acts on its own tokens only, and a rotation through a handle
+// stores the child in that handle's tenant.
+func testIsolationRefreshTokens(t *testing.T, st store.Store) {
+	a, b := twoTenants(t, st)
+	u := newUser(t, a)
+	newUserWithID(t, b, u.ID)
+	now := base.Add(time.Minute)
+	tok := createRefresh(t, a, rootToken(u.ID, "se-"+randHex(6), base))
+
+	wantNoRefresh(t, "B: RefreshTokenByHash of A's token", b, tok.TokenHash)
+	if got := liveSessions(t, b, u.ID, now); len(got) != 0 {
+		t.Errorf("B: LiveRefreshSessions lists A's sessions %v", got)
+	}
+	stolen := childToken(tok, now)
+	rotate(t, "B: RotateRefreshToken of A's token", b, tok.ID, stolen, now, false)
+	wantNoRefresh(t, "B's child of A's token, in B", b, stolen.TokenHash)
+	wantNoRefresh(t, "B's child of A's token, in A", a, stolen.TokenHash)
+	n, err := b.RefreshTokens().RevokeRefreshFamily(ctx(t), tok.FamilyID, now)
+	noErr(t, "B: RevokeRefreshFamily of A's family", err)
+	if n != 0 {
+		t.Errorf("B: RevokeRefreshFamily of A's family revoked %d tokens", n)
+	}
+	checkRefreshToken(t, "A's token after B's attempts", readRefresh(t, a, tok.TokenHash), tok)
+
+	// B's own token of the same family, session and user ids.
+	mine := rootToken(u.ID, tok.SessionID, base)
+	mine.FamilyID = tok.FamilyID
+	createRefresh(t, b, mine)
+	child := childToken(mine, now)
+	rotate(t, "B: RotateRefreshToken of its own token", b, mine.ID, child, now, true)
+	checkRefreshToken(t, "B's child, in B", readRefresh(t, b, child.TokenHash), child)
+	wantNoRefresh(t, "B's child, in A", a, child.TokenHash)
+	n, err = b.RefreshTokens().RevokeRefreshFamily(ctx(t), tok.FamilyID, now)
+	noErr(t, "B: RevokeRefreshFamily of its own family", err)
+	if n != 2 {
+		t.Errorf("B: RevokeRefreshFamily of its own family revoked %d tokens, want 2", n)
+	}
+	if got := liveSessions(t, b, u.ID, now); len(got) != 0 {
+		t.Errorf("B: LiveRefreshSessions after revoking its family: %v", got)
+	}
+
+	checkRefreshToken(t, "A's token after B's calls", readRefresh(t, a, tok.TokenHash), tok)
+	if got := liveSessions(t, a, u.ID, now); len(got) != 1 || got[0] != tok.SessionID {
+		t.Errorf("A: LiveRefreshSessions = %v, want [%s]", got, tok.SessionID)
+	}
+	achild := childToken(tok, now)
+	rotate(t, "A: RotateRefreshToken after B's calls", a, tok.ID, achild, now, true)
+	checkRefreshToken(t, "A's child, in A", readRefresh(t, a, achild.TokenHash), achild)
+	wantNoRefresh(t, "A's child, in B", b, achild.TokenHash)
 }
 
 // testIsolationUnknownTenant: a handle for a tenant that does not exist finds nothing.

@@ -13,6 +13,7 @@ var maintenanceTests = []test{
 	{"Lease", testLease},
 	{"LeaseConcurrent", testLeaseConcurrent},
 	{"Purge", testPurge},
+	{"PurgeRefreshTokens", testPurgeRefreshTokens},
 }
 
 // acquire calls AcquireLease and checks its answer.
@@ -179,5 +180,95 @@ func testPurge(t *testing.T, st store.Store) {
 	}
 	for _, k := range keptSessions {
 		checkSession(t, "session kept after more purges", readSession(t, k.h, k.s.ID), k.s)
+	}
+}
+
+// testPurgeRefreshTokens: refresh tokens whose family expired, or that were revoked,
+// before the cut-off go, in every tenant (each counted once); live ones, spent ones
+// of a family still running, and those revoked or expiring at or after the cut-off
+// stay. Only the refresh-token cut-off is set, so nothing else is purged.
+//
+// Like testPurge it works long before anything other tests write (in 1999), and
+// purges once before it starts.
+func testPurgeRefreshTokens(t *testing.T, st store.Store) {
+	m := st.Maintenance()
+	cut := time.Date(1999, 12, 31, 23, 59, 59, 987654321, time.UTC)
+	day := 24 * time.Hour
+	far := cut.Add(365 * day) // still before testPurge's 2001, and before anything else
+	before := store.PurgeBefore{RefreshTokens: cut}
+	_, err := m.Purge(ctx(t), store.PurgeBefore{RefreshTokens: far}) // an earlier, aborted run's tokens
+	noErr(t, "Purge before the test", err)
+
+	a, b := st.Tenant(newTenant(t, st).ID), st.Tenant(newTenant(t, st).ID)
+	ua, ub := newUser(t, a), newUser(t, b)
+	token := func(h store.TenantHandle, userID string, expires, used, revoked time.Time) store.RefreshToken {
+		t.Helper()
+		tok := rootToken(userID, "se-"+randHex(6), cut.Add(-48*time.Hour))
+		tok.ExpiresAt, tok.UsedAt, tok.RevokedAt = expires, used, revoked
+		return createRefresh(t, h, tok)
+	}
+	var never time.Time
+	type held struct {
+		h   store.TenantHandle
+		tok store.RefreshToken
+	}
+	gone := []held{
+		{a, token(a, ua.ID, cut.Add(-time.Nanosecond), never, never)},                           // expired just before
+		{b, token(b, ub.ID, cut.Add(30*day), never, cut.Add(-time.Hour))},                       // revoked before, would live on
+		{a, token(a, ua.ID, cut.Add(-time.Minute), cut.Add(-time.Hour), never)},                 // spent, family expired
+		{b, token(b, ub.ID, cut.Add(-time.Hour), cut.Add(-2*time.Hour), cut.Add(-3*time.Hour))}, // all three
+	}
+	kept := []held{
+		{a, token(a, ua.ID, cut.Add(day), never, never)},                    // live
+		{b, token(b, ub.ID, cut.Add(day), never, never)},                    // live, other tenant
+		{a, token(a, ua.ID, cut.Add(day), cut.Add(-time.Hour), never)},      // spent before, family running
+		{a, token(a, ua.ID, cut.Add(day), never, cut)},                      // revoked at the cut-off
+		{b, token(b, ub.ID, cut.Add(day), never, cut.Add(time.Nanosecond))}, // revoked just after
+		{a, token(a, ua.ID, cut, cut.Add(-time.Hour), never)},               // expires at the cut-off
+	}
+	// A family rotated and then revoked before the cut-off goes whole.
+	root := token(a, ua.ID, cut.Add(30*day), never, never)
+	child := childToken(root, cut.Add(-3*time.Hour))
+	rotate(t, "rotation", a, root.ID, child, cut.Add(-3*time.Hour), true)
+	n, err := a.RefreshTokens().RevokeRefreshFamily(ctx(t), root.FamilyID, cut.Add(-2*time.Hour))
+	noErr(t, "RevokeRefreshFamily", err)
+	if n != 2 {
+		t.Fatalf("RevokeRefreshFamily revoked %d, want 2", n)
+	}
+	gone = append(gone, held{a, root}, held{a, child})
+
+	got, err := m.Purge(ctx(t), before)
+	noErr(t, "Purge", err)
+	if want := (store.PurgeResult{RefreshTokens: int64(len(gone))}); got != want {
+		t.Errorf("Purge deleted %+v, want %+v", got, want)
+	}
+	for _, g := range gone {
+		wantNoRefresh(t, "RefreshTokenByHash of a purged token", g.h, g.tok.TokenHash)
+	}
+	for _, k := range kept {
+		checkRefreshToken(t, "refresh token kept", readRefresh(t, k.h, k.tok.TokenHash), k.tok)
+	}
+
+	// A second run deletes nothing, nor does a run with every other cut-off but this
+	// one (the zero time skips refresh tokens).
+	got, err = m.Purge(ctx(t), before)
+	noErr(t, "Purge again", err)
+	if got != (store.PurgeResult{}) {
+		t.Errorf("second Purge deleted %+v, want nothing", got)
+	}
+	got, err = m.Purge(ctx(t), store.PurgeBefore{Sessions: cut, TOTPSteps: cut, Tokens: cut})
+	noErr(t, "Purge without the refresh-token cut-off", err)
+	if got.RefreshTokens != 0 {
+		t.Errorf("Purge without the refresh-token cut-off deleted %d refresh tokens", got.RefreshTokens)
+	}
+	for _, k := range kept {
+		checkRefreshToken(t, "refresh token kept after more purges", readRefresh(t, k.h, k.tok.TokenHash), k.tok)
+	}
+
+	// Once every family has ended, the rest goes too.
+	got, err = m.Purge(ctx(t), store.PurgeBefore{RefreshTokens: far})
+	noErr(t, "Purge after every family ended", err)
+	if got.RefreshTokens != int64(len(kept)) {
+		t.Errorf("Purge after every family ended deleted %d refresh tokens, want %d", got.RefreshTokens, len(kept))
 	}
 }

@@ -33,6 +33,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Passkeys", passkeyTests},
 		{"Settings", settingsTests},
 		{"LoginHistory", loginHistoryTests},
+		{"RefreshTokens", refreshTokenTests},
+		{"SigningKeys", signingKeyTests},
 		{"Maintenance", maintenanceTests},
 		{"Isolation", isolationTests},
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/httperr"
 	"github.com/gatehouse-dev/gatehouse/internal/redirect"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
+	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
 // httpError is the portal's one error type: a status, a stable code for JSON clients,
@@ -159,6 +160,9 @@ func useCaseError(err error) *httpError {
 		return errorf(http.StatusConflict, "member_disabled", "This member is disabled: enable them first.")
 	case errors.Is(err, admin.ErrAlreadyMember):
 		return errorf(http.StatusConflict, "already_a_member", "That address belongs to a member already.")
+	case errors.Is(err, token.ErrInvalidGrant):
+		// RFC 6749 §5.2; the client must sign in again.
+		return errorf(http.StatusBadRequest, "invalid_grant", "The refresh token is not valid (used, expired, revoked, or its session ended). Sign in again.")
 	case errors.Is(err, authn.ErrNoPortalURL):
 		return errorf(http.StatusServiceUnavailable, "no_base_url", "Links cannot be mailed: the gateway's public address (base_url) is not configured.")
 	case errors.Is(err, admin.ErrNoSuchUser):

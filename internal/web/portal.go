@@ -69,6 +69,11 @@ type Portal struct {
 	Rules    identity.PasswordRules // shown on the setup page
 	Clock    clock.Clock
 	Logger   *zap.Logger
+	// Tokens runs the token endpoint and Keys publishes the JWKS (both nil: no tokens).
+	Tokens Tokens
+	Keys   KeySet
+	// TokenAudience is the audience of this site's access tokens ("": its origin).
+	TokenAudience string
 
 	mux *http.ServeMux
 }

@@ -60,6 +60,15 @@ func (p *Portal) routes() {
 	p.route("POST /api/v1/reauth/passkey/begin", second, p.apiJSON(signedIn, in.apiReauthPasskeyBegin))
 	p.route("POST /api/v1/reauth/passkey/finish", second, p.apiJSON(signedIn, in.apiReauthPasskeyFinish))
 
+	// Tokens for API clients and single-page apps, and the keys that verify them
+	// (tokens.go).
+	if p.Tokens != nil && p.Keys != nil {
+		tok := tokenPages{p}
+		p.route("GET /.well-known/jwks.json", free, http.HandlerFunc(tok.jwks))
+		p.route("POST /api/v1/token", api, p.apiJSON(anyone, tok.apiToken))
+		p.route("POST /api/v1/token/revoke", api, p.apiJSON(anyone, tok.apiTokenRevoke))
+	}
+
 	// Passkeys (passkeys.go).
 	p.route("POST /api/v1/webauthn/login/begin", second, p.apiJSON(anyone, in.apiPasskeyLoginBegin))
 	p.route("POST /api/v1/webauthn/login/finish", second, p.apiJSON(anyone, in.apiPasskeyLoginFinish))

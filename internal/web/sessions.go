@@ -65,7 +65,7 @@ func sessionJSON(v session.View) map[string]any {
 	}
 	return map[string]any{"id": v.ID, "device": v.Device, "ip": v.IP, "location": v.Location,
 		"created_at": v.CreatedAt.UTC().Format(time.RFC3339), "last_active": v.LastActive.UTC().Format(time.RFC3339),
-		"auth_methods": methods, "current": v.Current}
+		"auth_methods": methods, "current": v.Current, "api_access": v.APIAccess}
 }
 
 func sessionsJSON(list []session.View) []map[string]any {

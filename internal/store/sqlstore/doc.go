@@ -22,9 +22,11 @@
 // are exact and identical; the zero time.Time is stored as NULL (except in the mail
 // outbox, whose ordering columns store it as the smallest int64; see outbox.go).
 //
-// Store.Outbox returns the durable mail outbox (a notify.Outbox). It is the one piece
-// of data besides the tenant registry that is not reached through a tenant handle:
-// a single worker drains every tenant's mail, and each message names its tenant.
+// Store.Outbox returns the durable mail outbox (a notify.Outbox). Besides the tenant
+// registry, it and the token-signing keys (Store.SigningKeys, shared by every tenant)
+// are the data not reached through a tenant handle: a single worker drains every
+// tenant's mail, and each message names its tenant. (Maintenance's leases and purges
+// also span tenants.)
 //
 // Tenant data is reached only through the handle returned by Store.Tenant; the handle
 // keeps the tenant id private and passes it as the first argument of every statement.

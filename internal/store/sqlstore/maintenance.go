@@ -10,7 +10,8 @@ import (
 )
 
 // maintenance is the housekeeping that spans tenants: its statements are the only
-// ones besides the tenant registry and the outbox that bind no tenant id.
+// ones besides the tenant registry, the signing keys and the outbox that bind no
+// tenant id.
 type maintenance struct{ s *Store }
 
 // Maintenance returns the cross-tenant housekeeping (leases, purges).
@@ -52,8 +53,9 @@ func (m maintenance) AcquireLease(ctx context.Context, name, holder string, ttl 
 // a zero cut-off skips that table. A row is only ever deleted for times that lie
 // before the cut-off, so what is live at the cut-off (a session neither revoked nor
 // expired by then, a step used after it, an unused, unexpired token) stays.
-// Nothing references these tables (sessions, totp_used_steps, one_time_tokens are
-// leaves of the schema), so no delete can fail on, or cascade through, a foreign key.
+// Nothing references these tables (sessions, totp_used_steps, one_time_tokens and
+// refresh_tokens are leaves of the schema), so no delete can fail on, or cascade
+// through, a foreign key.
 // Each DELETE commits on its own: a failed purge has still done its earlier part,
 // and the next run finishes it.
 func (m maintenance) Purge(ctx context.Context, p store.PurgeBefore) (store.PurgeResult, error) {
@@ -70,6 +72,11 @@ func (m maintenance) Purge(ctx context.Context, p store.PurgeBefore) (store.Purg
 	}
 	if r.Tokens, err = m.purge(ctx, p.Tokens, `DELETE FROM one_time_tokens WHERE used_at < ? OR expires_at < ?`, 2); err != nil {
 		return r, fmt.Errorf("sqlstore: purging one-time tokens: %w", err)
+	}
+	// A refresh token goes when its family has expired or it was revoked; a spent
+	// (used) one stays until then, since presenting it again is how theft is detected.
+	if r.RefreshTokens, err = m.purge(ctx, p.RefreshTokens, `DELETE FROM refresh_tokens WHERE expires_at < ? OR revoked_at < ?`, 2); err != nil {
+		return r, fmt.Errorf("sqlstore: purging refresh tokens: %w", err)
 	}
 	return r, nil
 }

@@ -100,6 +100,73 @@ func TestUpgradeToSessionDetails(t *testing.T) {
 	})
 }
 
+// TestUpgradeToTokens builds a version-9 database with a user, a session and a
+// one-time token in it, then opens it with this build: migration 10 must apply on top
+// of them, the old rows keep working, and the new tables (signing keys, refresh
+// tokens and their purge) work on the upgraded database.
+func TestUpgradeToTokens(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		dsn := b.newDSN(t)
+		old, err := open(t.Context(), dsn, 9)
+		if err != nil {
+			t.Fatalf("open at version 9: %v", err)
+		}
+		h := newTenant(t, old)
+		insertOldUser(t, old, h.TenantID(), "u1", "a@example.test")
+		now := time.Now().UTC()
+		sess := store.Session{ID: "s1", UserID: "u1", TokenHash: randBytes(32), AuthMethods: []string{"pwd"},
+			CreatedAt: now, ExpiresAt: now.Add(time.Hour), LastActive: now}
+		if err := old.Tenant(h.TenantID()).Sessions().CreateSession(t.Context(), sess); err != nil {
+			t.Fatalf("creating a version-9 session: %v", err)
+		}
+		hash := randBytes(32)
+		if err := old.Tenant(h.TenantID()).OneTimeTokens().CreateOneTimeToken(t.Context(), "reset", hash, "u1", now.Add(time.Hour)); err != nil {
+			t.Fatalf("creating a version-9 token: %v", err)
+		}
+		if err := old.Close(); err != nil {
+			t.Fatal(err)
+		}
+
+		s := openT(t, dsn)
+		th := s.Tenant(h.TenantID())
+		if got, err := th.Sessions().SessionByID(t.Context(), "s1"); err != nil || !got.ExpiresAt.Equal(sess.ExpiresAt) {
+			t.Fatalf("old session after upgrade: %+v, %v", got, err)
+		}
+		if subject, err := th.OneTimeTokens().ConsumeOneTimeToken(t.Context(), "reset", hash, now); err != nil || subject != "u1" {
+			t.Fatalf("old token after upgrade: %q, %v", subject, err)
+		}
+
+		key := store.SigningKey{KID: "k1", Algorithm: "ES256", PublicKey: randBytes(91), PrivateKey: randBytes(150),
+			SealKeyID: "fk1", CreatedAt: now, ActivatesAt: now}
+		if err := s.SigningKeys().CreateSigningKey(t.Context(), key); err != nil {
+			t.Fatalf("CreateSigningKey after upgrade: %v", err)
+		}
+		if keys, err := s.SigningKeys().ListSigningKeys(t.Context()); err != nil || len(keys) != 1 || keys[0].KID != "k1" {
+			t.Fatalf("ListSigningKeys after upgrade: %+v, %v", keys, err)
+		}
+		root := store.RefreshToken{ID: "r1", FamilyID: "f1", SessionID: "s1", UserID: "u1", TokenHash: randBytes(32),
+			CreatedAt: now, ExpiresAt: sess.ExpiresAt}
+		if err := th.RefreshTokens().CreateRefreshToken(t.Context(), root); err != nil {
+			t.Fatalf("CreateRefreshToken after upgrade: %v", err)
+		}
+		child := store.RefreshToken{ID: "r2", FamilyID: "f1", ParentID: "r1", SessionID: "s1", UserID: "u1",
+			TokenHash: randBytes(32), CreatedAt: now, ExpiresAt: sess.ExpiresAt}
+		if ok, err := th.RefreshTokens().RotateRefreshToken(t.Context(), "r1", child, now); !ok || err != nil {
+			t.Fatalf("RotateRefreshToken after upgrade: %v, %v", ok, err)
+		}
+		if live, err := th.RefreshTokens().LiveRefreshSessions(t.Context(), "u1", now); err != nil || len(live) != 1 || live[0] != "s1" {
+			t.Fatalf("LiveRefreshSessions after upgrade: %v, %v", live, err)
+		}
+		if n, err := th.RefreshTokens().RevokeRefreshFamily(t.Context(), "f1", now); err != nil || n != 2 {
+			t.Fatalf("RevokeRefreshFamily after upgrade: %d, %v", n, err)
+		}
+		got, err := s.Maintenance().Purge(t.Context(), store.PurgeBefore{RefreshTokens: now.Add(time.Nanosecond)})
+		if err != nil || got != (store.PurgeResult{RefreshTokens: 2}) {
+			t.Fatalf("Purge after upgrade: %+v, %v", got, err)
+		}
+	})
+}
+
 // insertOldUser adds a user with the column list of schema version 1, which every older
 // database has (CreateUser of this build names newer columns).
 func insertOldUser(t *testing.T, s *Store, tenantID, id, email string) {

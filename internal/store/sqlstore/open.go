@@ -198,6 +198,7 @@ func (h handle) RecoveryCodes() store.RecoveryCodeStore { return recoveryStore(h
 func (h handle) Passkeys() store.PasskeyStore           { return passkeyStore(h) }
 func (h handle) Settings() store.SettingsStore          { return settingsStore(h) }
 func (h handle) LoginHistory() store.LoginHistoryStore  { return loginHistoryStore(h) }
+func (h handle) RefreshTokens() store.RefreshTokenStore { return refreshTokenStore(h) }
 
 // Interface guards
 var (

@@ -165,6 +165,10 @@ func TestForeignKeys(t *testing.T) {
 			"AddPasskey for unknown user": h.Passkeys().AddPasskey(t.Context(), store.Passkey{ID: "p1", UserID: "nobody",
 				CredentialID: randBytes(32), PublicKey: randBytes(40)}),
 			"PutSecuritySettings in unknown tenant": ghost.Settings().PutSecuritySettings(t.Context(), store.SecuritySettings{Require2FA: true}),
+			"CreateRefreshToken for unknown user": h.RefreshTokens().CreateRefreshToken(t.Context(), store.RefreshToken{ID: "r1",
+				FamilyID: "f1", SessionID: "s1", UserID: "nobody", TokenHash: randBytes(32), ExpiresAt: now.Add(time.Hour)}),
+			"CreateRefreshToken in unknown tenant": ghost.RefreshTokens().CreateRefreshToken(t.Context(), store.RefreshToken{ID: "r1",
+				FamilyID: "f1", SessionID: "s1", UserID: "u1", TokenHash: randBytes(32), ExpiresAt: now.Add(time.Hour)}),
 		}
 		for what, err := range factorWrites {
 			if !errors.Is(err, store.ErrNotFound) {
