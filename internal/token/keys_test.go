@@ -142,4 +142,3 @@ func headerKID(t *testing.T, raw string) string {
 	kid, _ := in.Header["kid"].(string)
 	return kid
 }
-
