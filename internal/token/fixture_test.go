@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,9 +32,18 @@ type fixture struct {
 }
 
 // events records the Metrics the service reports.
-type events []string
+type events struct {
+	mu   sync.Mutex
+	list []string
+}
 
-func (e *events) TokenEvent(ev string) { *e = append(*e, ev) }
+func (e *events) TokenEvent(ev string) { e.mu.Lock(); e.list = append(e.list, ev); e.mu.Unlock() }
+
+func (e *events) count(ev string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return countOf(e.list, ev)
+}
 
 var site = Site{HTTPS: true, Host: "app.example.com"}
 
