@@ -27,6 +27,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/store/kv"
 	"github.com/gatehouse-dev/gatehouse/internal/testenv/testdb"
+	"github.com/gatehouse-dev/gatehouse/internal/token"
 )
 
 // fixture is the portal wired to the real use cases over a real SQLite store, served
@@ -45,6 +46,8 @@ type fixture struct {
 	signIn    *authn.SignIn
 	admin     *admin.Service
 	account   *account.Service
+	keys      *token.KeyRing
+	tokens    *token.Service
 }
 
 func newFixture(t *testing.T, cost int) *fixture {
@@ -72,8 +75,13 @@ func newFixture(t *testing.T, cost int) *fixture {
 		Audit: audits, Rules: f.rules, Clock: clk}
 	f.admin = &admin.Service{Lockout: f.passwords.Lockout, MFA: f.mfa, Audit: audits, Hasher: f.hasher, Rules: f.rules, Clock: clk,
 		Sessions: f.sessions, Links: authn.Links{SignIn: f.signIn}}
+	f.keys = &token.KeyRing{Store: st.SigningKeys(), Leases: st.Maintenance(), Cipher: cipher, Holder: "test", Clock: clk}
+	if err := f.keys.Ensure(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	f.tokens = &token.Service{Keys: f.keys, Sessions: f.sessions, Audit: audits, SuccessorKey: bytes.Repeat([]byte{8}, 32), Clock: clk}
 	f.portal = &Portal{Prefix: "/auth", SignIn: f.signIn, Account: f.account, Admin: f.admin, Sessions: f.sessions,
-		Rules: f.rules, Clock: clk}
+		Rules: f.rules, Clock: clk, Tokens: f.tokens, Keys: f.keys}
 	f.portal.Init()
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Host = strings.Replace(r.Host, "127.0.0.1", "localhost", 1) // WebAuthn needs a host name
@@ -98,8 +106,10 @@ func (f *fixture) withLockout() *authn.Lockout {
 // session validated on the old clock stays cached).
 func (f *fixture) setClock(clk clock.Clock) {
 	f.mfa.Clock, f.passwords.Clock, f.signIn.Clock, f.admin.Clock, f.account.Clock, f.portal.Clock = clk, clk, clk, clk, clk, clk
+	f.keys.Clock, f.tokens.Clock = clk, clk
 	f.sessions = session.NewManager(f.st, clk, session.Options{})
 	f.signIn.Sessions, f.account.Sessions, f.admin.Sessions, f.portal.Sessions = f.sessions, f.sessions, f.sessions, f.sessions
+	f.tokens.Sessions = f.sessions
 }
 
 func (f *fixture) addUser(t *testing.T, email, pw string) store.User {
