@@ -201,4 +201,3 @@ func TestNoAssertionNoRequest(t *testing.T) {
 		t.Fatal("a signed-in request without its assertion was let through")
 	}
 }
-
