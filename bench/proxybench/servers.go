@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -22,6 +24,7 @@ import (
 const (
 	benchEmail, benchPass = "bench@example.com", "Tr0mbone-Orchard-Lantern-77"
 	userIDHeader          = "X-Gatehouse-User-Id"
+	assertionHeader       = "X-Gatehouse-Assertion"
 )
 
 // pinSelf re-executes this program under taskset on CPU 1 (shared with the
@@ -39,39 +42,76 @@ func pinSelf() (bool, error) {
 	return false, syscall.Exec(taskset, argv, append(os.Environ(), "PROXYBENCH_PINNED=1"))
 }
 
+// site is what a server runs besides reverse_proxy.
+type site struct {
+	gatehouse   bool   // Gatehouse in front of reverse_proxy
+	noAssertion bool   // the site option `assertion off`
+	flood       bool   // X-Forwarded-For trusted from loopback, bcrypt cost 12
+	minting     bool   // the token endpoint unthrottled: M's tokens are minted through it
+	admin       string // Caddy's admin endpoint, for CPU profiles ("": admin off)
+}
+
 // caddyfile renders a server's configuration: plain reverse_proxy, or
 // Gatehouse in front of it. The flood's gateway trusts X-Forwarded-For from
 // loopback (the flood's source addresses) and hashes at the default cost, 12.
-func caddyfile(addr, upstream, db string, gatehouse, flood bool) string {
-	global, site := "", ""
-	if gatehouse {
-		global = "\tgatehouse {\n\t\tstore sqlite://" + db + "\n\t}\n"
-		site = "\tgatehouse {\n\t\ttenant default\n\t\tdefault_policy signed_in\n\t}\n"
+// Minting lifts the per-IP limit of the portal's API calls (the token
+// endpoint among them); it changes nothing on the proxied path.
+func caddyfile(addr, upstream, db string, s site) string {
+	global, block := "\tadmin off\n", ""
+	if s.admin != "" {
+		global = "\tadmin " + s.admin + "\n"
 	}
-	if flood {
-		global = strings.Replace(global, "\t}\n", "\t\tbcrypt_cost 12\n\t}\n", 1) +
-			"\tservers {\n\t\ttrusted_proxies static 127.0.0.1/8\n\t}\n"
+	global += "\tauto_https off\n\tpersist_config off\n"
+	if s.gatehouse {
+		global += "\tgatehouse {\n\t\tstore sqlite://" + db + "\n"
+		if s.flood {
+			global += "\t\tbcrypt_cost 12\n"
+		}
+		if s.minting {
+			global += "\t\trate_limit api 1000000/1m\n\t\trate_limit token 1000000/1m 1000000/1m\n"
+		}
+		global += "\t}\n"
+		block = "\tgatehouse {\n\t\ttenant default\n\t\tdefault_policy signed_in\n"
+		if s.noAssertion {
+			block += "\t\tassertion off\n"
+		}
+		block += "\t}\n"
 	}
-	return fmt.Sprintf("{\n\tadmin off\n\tauto_https off\n\tpersist_config off\n%s}\n\nhttp://%s {\n%s\treverse_proxy %s\n}\n",
-		global, addr, site, upstream)
+	if s.flood {
+		global += "\tservers {\n\t\ttrusted_proxies static 127.0.0.1/8\n\t}\n"
+	}
+	return fmt.Sprintf("{\n%s}\n\nhttp://%s {\n%s\treverse_proxy %s\n}\n", global, addr, block, upstream)
 }
 
 // server is one server process under test; start runs it anew.
 type server struct {
 	name, addr, config string
+	admin              string // admin endpoint ("": off)
 	cmd                *exec.Cmd
 	done               chan struct{}
 }
 
-func newServer(c *config, name, upstream string, gatehouse, flood bool) (*server, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func newServer(c *config, name, upstream string, st site) (*server, error) {
+	addr, err := freeAddr()
+	if err == nil && c.profile != "" {
+		st.admin, err = freeAddr()
+	}
 	if err != nil {
 		return nil, err
 	}
-	ln.Close()
-	s := &server{name: name, addr: ln.Addr().String(), config: filepath.Join(c.dir, "Caddyfile."+name)}
-	cf := caddyfile(s.addr, upstream, filepath.Join(c.dir, "gatehouse.db"), gatehouse, flood)
+	s := &server{name: name, addr: addr, admin: st.admin, config: filepath.Join(c.dir, "Caddyfile."+name)}
+	cf := caddyfile(s.addr, upstream, filepath.Join(c.dir, "gatehouse.db"), st)
 	return s, os.WriteFile(s.config, []byte(cf), 0o644)
+}
+
+// freeAddr returns a loopback address with a port free just now.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }
 
 // command runs the binary with one P and Caddy's data (the master key among
@@ -160,19 +200,58 @@ func login(addr string) (string, error) {
 	return "Cookie: " + strings.Join(parts, "; "), nil
 }
 
+// mintTokens gets n access tokens for the signed-in session of cookie from the
+// token endpoint (POST /auth/api/v1/token, body {}), each a new token family,
+// four requests at a time.
+func mintTokens(addr, cookie string, n int) ([]string, error) {
+	out := make([]string, n)
+	var next atomic.Int64
+	errs := make([]error, 4)
+	var wg sync.WaitGroup
+	for w := range errs {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < n && errs[w] == nil; i = int(next.Add(1)) - 1 {
+				out[i], errs[w] = mintToken(addr, cookie)
+			}
+		})
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
+func mintToken(addr, cookie string) (string, error) {
+	req, _ := http.NewRequest("POST", "http://"+addr+"/auth/api/v1/token", strings.NewReader("{}"))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Cookie", strings.TrimPrefix(cookie, "Cookie: "))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		AccessToken string `json:"access_token"`
+	}
+	rb, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
+	if err := json.Unmarshal(rb, &body); err != nil || resp.StatusCode != http.StatusOK || body.AccessToken == "" {
+		return "", fmt.Errorf("token endpoint: HTTP %d: %s", resp.StatusCode, rb)
+	}
+	return body.AccessToken, nil
+}
+
 // upstream is the in-process upstream, on CPU 1 with the load generator. It
-// counts requests per /r/KEY, and those carrying the user id header, and
-// keeps the identity headers of /r/probe-LABEL requests.
+// counts requests per /r/KEY, those carrying the user id header and those
+// carrying the assertion, and keeps the identity headers of /r/probe-LABEL
+// requests.
 type upstream struct {
 	addr   string
 	mu     sync.Mutex
-	counts map[string][2]int64
+	counts map[string]seen
 	probes map[string][]string // identity lines by label
 }
 
 func startUpstream() (*upstream, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	u := &upstream{counts: map[string][2]int64{}, probes: map[string][]string{}}
+	u := &upstream{counts: map[string]seen{}, probes: map[string][]string{}}
 	if err == nil {
 		u.addr = ln.Addr().String()
 		go (&http.Server{Handler: u, ReadHeaderTimeout: 10 * time.Second}).Serve(ln)
@@ -186,9 +265,12 @@ func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	key := strings.TrimPrefix(r.URL.Path, "/r/")
 	u.mu.Lock()
 	n := u.counts[key]
-	n[0]++
+	n.requests++
 	if r.Header.Get(userIDHeader) != "" {
-		n[1]++
+		n.identity++
+	}
+	if r.Header.Get(assertionHeader) != "" {
+		n.assertion++
 	}
 	u.counts[key] = n
 	if label, ok := strings.CutPrefix(key, "probe-"); ok {
@@ -200,12 +282,14 @@ func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(upstreamBody)
 }
 
-// seen returns the requests the upstream got for key and how many of them
-// carried the user id header.
-func (u *upstream) seen(key string) (n, ident int64) {
+// seen is what the upstream got for one key: requests, and how many of them
+// carried the user id header and the assertion.
+type seen struct{ requests, identity, assertion int64 }
+
+func (u *upstream) seen(key string) seen {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return u.counts[key][0], u.counts[key][1]
+	return u.counts[key]
 }
 
 func (u *upstream) identity(label string) []string {
