@@ -81,6 +81,13 @@ func TestTokenEndpointNeedsAFullSession(t *testing.T) {
 	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
 		t.Fatalf("Cache-Control %q", cc)
 	}
+	// The sessions page says this session has API access.
+	if st, out := getJSON(t, c, f.srv.URL+"/auth/api/v1/sessions"); st != 200 || out["sessions"].([]any)[0].(map[string]any)["api_access"] != true {
+		t.Fatalf("sessions after a token: %d %v", st, out)
+	}
+	if _, page := getPage(t, c, f.srv.URL+"/auth/settings/sessions"); !strings.Contains(page, "API access") {
+		t.Fatal("the sessions page does not show API access")
+	}
 	// The access token names the session and its methods.
 	in, err := f.keys.Inspect(out["access_token"].(string), clk.Now())
 	if err != nil || !in.Verified || in.Problem != "" || in.Claims["amr"].([]any)[1] != "otp" {
