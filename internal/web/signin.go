@@ -228,6 +228,7 @@ func (p signinPages) logoutForm(c *call) error {
 		return unavailable(err).goOn(p.path("/logout"), "Try again")
 	}
 	session.ClearCookie(c.w, c.HTTPS)
+	tokenPages(p).clearRefreshCookie(c) // its family ended with the session
 	http.Redirect(c.w, c.r, p.path("/login?signed_out=1"), http.StatusSeeOther)
 	return nil
 }
@@ -243,6 +244,7 @@ func (p signinPages) apiLogout(c *call) error {
 		return unavailable(err)
 	}
 	session.ClearCookie(c.w, c.HTTPS)
+	tokenPages(p).clearRefreshCookie(c) // its family ended with the session
 	c.w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -64,15 +64,23 @@ func (p tokenPages) apiToken(c *call) error {
 	if body.Client != "" && !native && body.Client != "browser" {
 		return errorf(http.StatusBadRequest, "invalid_request", `client is "browser" (the default) or "native".`)
 	}
-	refresh := body.RefreshToken
+	refresh, fromCookie := body.RefreshToken, false
 	if refresh == "" && !native {
 		refresh = cookie(c.r, refreshCookieName(c.HTTPS))
+		fromCookie = refresh != ""
 	}
 	var g token.Grant
 	var err error
 	if refresh != "" {
 		g, err = p.Tokens.Refresh(c.r.Context(), c.Workspace, p.tokenClient(c), refresh)
-	} else {
+		if fromCookie && errors.Is(err, token.ErrInvalidGrant) && !errors.Is(err, token.ErrRefreshReused) {
+			// A stale cookie of an ended session (the browser signed in again since):
+			// the session cookie, when there is a full session, starts a new family.
+			refresh = ""
+			p.clearRefreshCookie(c)
+		}
+	}
+	if refresh == "" {
 		var e *session.Entry
 		if e, err = p.session(c); err != nil {
 			return err

@@ -205,3 +205,32 @@ func TestJWKSIsPublicAndCacheable(t *testing.T) {
 		t.Fatalf("headers %v", resp.Header)
 	}
 }
+
+// TestStaleRefreshCookieAfterSigningInAgain: the browser signs out (the refresh cookie
+// is cleared) or keeps an old one of an ended session; signing in again, the token
+// endpoint starts a new family from the session instead of answering invalid_grant.
+func TestStaleRefreshCookieAfterSigningInAgain(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 4)
+	f.addUser(t, "ann@example.com", pw)
+	c := noRedirect(t)
+	signInAs(t, f, c, "ann@example.com", pw)
+	resp, _ := postToken(t, c, f.srv.URL, map[string]string{})
+	old := refreshCookie(resp)
+	st, _ := postJSON(t, c, f.srv.URL+"/auth/api/v1/logout", map[string]string{})
+	u, _ := url.Parse(f.srv.URL + "/auth/api/v1/token")
+	for _, ck := range c.Jar.Cookies(u) {
+		if ck.Name == old.Name {
+			t.Fatalf("logout left the refresh cookie: %v", ck)
+		}
+	}
+	if st != http.StatusNoContent {
+		t.Fatalf("logout: %d", st)
+	}
+	signInAs(t, f, c, "ann@example.com", pw)
+	c.Jar.SetCookies(u, []*http.Cookie{{Name: old.Name, Value: old.Value, Path: old.Path}}) // an old one kept somewhere
+	resp, out := postToken(t, c, f.srv.URL, map[string]string{})
+	if resp.StatusCode != 200 || out["access_token"] == nil || refreshCookie(resp) == nil || refreshCookie(resp).Value == old.Value {
+		t.Fatalf("token after signing in again: %d %v", resp.StatusCode, out)
+	}
+}
