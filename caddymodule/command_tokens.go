@@ -36,15 +36,24 @@ func init() {
 	})
 }
 
-// keyRing opens the store's signing keys with the config's master key.
-func (c *cli) keyRing(ctx context.Context) (*token.KeyRing, error) {
-	cipher, _, err := c.app.fieldCipher()
+// withKeys opens the CLI environment and the store's signing keys (with the config's
+// master key) and runs fn.
+func withKeys(cmd *cobra.Command, f commonFlags, fn func(env *cli, k *token.KeyRing) error) error {
+	env, err := openCLI(cmd.Context(), f, false)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	k := &token.KeyRing{Store: c.store.SigningKeys(), Leases: c.store.Maintenance(), Cipher: cipher, Holder: "cli",
-		Rotation: time.Duration(c.app.SigningKeyRotation), Clock: clock.Real{}}
-	return k, k.Load(ctx)
+	defer env.Close()
+	cipher, _, err := env.app.fieldCipher()
+	if err != nil {
+		return err
+	}
+	k := &token.KeyRing{Store: env.store.SigningKeys(), Leases: env.store.Maintenance(), Cipher: cipher, Holder: "cli",
+		Rotation: time.Duration(env.app.SigningKeyRotation), Clock: clock.Real{}}
+	if err := k.Load(cmd.Context()); err != nil {
+		return err
+	}
+	return fn(env, k)
 }
 
 func keysListCmd() *cobra.Command {
@@ -54,16 +63,9 @@ func keysListCmd() *cobra.Command {
 		Short: "List the signing keys: which signs now, which are published in the JWKS",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			env, err := openCLI(cmd.Context(), c, false)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			k, err := env.keyRing(cmd.Context())
-			if err != nil {
-				return err
-			}
-			return printKeys(cmd.OutOrStdout(), k.Describe(time.Now()))
+			return withKeys(cmd, c, func(_ *cli, k *token.KeyRing) error {
+				return printKeys(cmd.OutOrStdout(), k.Describe(time.Now()))
+			})
 		},
 	}
 	c.add(cmd)
@@ -109,22 +111,15 @@ with it; the key it replaces stays published ` + token.RetireAfter.String() + ` 
 end of every token it signed. Running gateways pick the key up within a minute.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			env, err := openCLI(cmd.Context(), c, false)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			k, err := env.keyRing(cmd.Context())
-			if err != nil {
-				return err
-			}
-			kid, err := k.Rotate(cmd.Context())
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "new signing key %s: published now, signs from %s\n", kid,
-				time.Now().Add(token.PublishLead).UTC().Format(time.RFC3339))
-			return printKeys(cmd.OutOrStdout(), k.Describe(time.Now()))
+			return withKeys(cmd, c, func(_ *cli, k *token.KeyRing) error {
+				kid, err := k.Rotate(cmd.Context())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "new signing key %s: published now, signs from %s\n", kid,
+					time.Now().Add(token.PublishLead).UTC().Format(time.RFC3339))
+				return printKeys(cmd.OutOrStdout(), k.Describe(time.Now()))
+			})
 		},
 	}
 	c.add(cmd)
@@ -150,34 +145,27 @@ of the session it names. "-" reads the token from standard input.`,
 				raw = string(b)
 			}
 			raw = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(raw), "Bearer "))
-			env, err := openCLI(cmd.Context(), c, false)
-			if err != nil {
-				return err
-			}
-			defer env.Close()
-			k, err := env.keyRing(cmd.Context())
-			if err != nil {
-				return err
-			}
-			in, err := k.Inspect(raw, time.Now())
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			fmt.Fprintln(out, in)
-			switch {
-			case !in.Verified:
-				fmt.Fprintf(out, "signature: NOT verified (%s)\n", in.Problem)
-			case in.Problem != "":
-				fmt.Fprintf(out, "signature: verified\nrefused: %s\n", in.Problem)
-			default:
-				fmt.Fprintf(out, "signature: verified\nvalid until %s\n", in.Expires.UTC().Format(time.RFC3339))
-			}
-			fmt.Fprintln(out, "session:", env.sessionState(cmd.Context(), in))
-			if !in.Verified || in.Problem != "" {
-				return errors.New("the token would be refused")
-			}
-			return nil
+			return withKeys(cmd, c, func(env *cli, k *token.KeyRing) error {
+				in, err := k.Inspect(raw, time.Now())
+				if err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				fmt.Fprintln(out, in)
+				switch {
+				case !in.Verified:
+					fmt.Fprintf(out, "signature: NOT verified (%s)\n", in.Problem)
+				case in.Problem != "":
+					fmt.Fprintf(out, "signature: verified\nrefused: %s\n", in.Problem)
+				default:
+					fmt.Fprintf(out, "signature: verified\nvalid until %s\n", in.Expires.UTC().Format(time.RFC3339))
+				}
+				fmt.Fprintln(out, "session:", env.sessionState(cmd.Context(), in))
+				if !in.Verified || in.Problem != "" {
+					return errors.New("the token would be refused")
+				}
+				return nil
+			})
 		},
 	}
 	c.add(cmd)

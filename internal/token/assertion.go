@@ -24,8 +24,8 @@ type Assertions struct {
 	Size  int // cache bound; default DefaultCacheSize
 	Clock clock.Clock
 
-	mu sync.RWMutex
-	m  map[assertionKey]*minted
+	once  sync.Once
+	cache bounded[assertionKey, *minted]
 }
 
 type assertionKey struct {
@@ -44,9 +44,8 @@ type minted struct {
 func (a *Assertions) For(f *identity.Facts, site Site) (string, error) {
 	now := a.Clock.Now()
 	k := assertionKey{sid: f.SessionID, host: site.Host, https: site.HTTPS}
-	a.mu.RLock()
-	m := a.m[k]
-	a.mu.RUnlock()
+	a.once.Do(func() { a.cache.size = a.Size })
+	m, _ := a.cache.get(k)
 	if m != nil && now.Before(m.until) && m.facts.Equal(f) {
 		return m.token, nil
 	}
@@ -55,29 +54,6 @@ func (a *Assertions) For(f *identity.Facts, site Site) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	a.put(k, &minted{token: tok, facts: *f, until: now.Add(AssertionReuse)})
+	a.cache.put(k, &minted{token: tok, facts: *f, until: now.Add(AssertionReuse)})
 	return tok, nil
-}
-
-func (a *Assertions) put(k assertionKey, m *minted) {
-	size := a.Size
-	if size <= 0 {
-		size = DefaultCacheSize
-	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.m == nil {
-		a.m = make(map[assertionKey]*minted)
-	}
-	if _, ok := a.m[k]; !ok && len(a.m) >= size {
-		drop := max(size/8, 1)
-		for old := range a.m {
-			if drop == 0 {
-				break
-			}
-			delete(a.m, old)
-			drop--
-		}
-	}
-	a.m[k] = m
 }

@@ -55,8 +55,8 @@ type Verifier struct {
 	Size  int // default DefaultCacheSize
 	Clock clock.Clock
 
-	mu sync.RWMutex
-	m  map[string]*verified
+	once  sync.Once
+	cache bounded[string, *verified]
 }
 
 // verified is what a checked token proves.
@@ -75,9 +75,8 @@ func (v *Verifier) Verify(raw string, site Site, tenantID string) (string, error
 		return "", ErrInvalidToken
 	}
 	now := v.Clock.Now()
-	v.mu.RLock()
-	t := v.m[raw]
-	v.mu.RUnlock()
+	v.once.Do(func() { v.cache.size = v.Size })
+	t, _ := v.cache.get(raw)
 	if t == nil {
 		c, err := v.Keys.parse(raw, TypeAccess, now)
 		if err != nil {
@@ -88,7 +87,7 @@ func (v *Verifier) Verify(raw string, site Site, tenantID string) (string, error
 			t.nbf = c.NotBefore.Time
 		}
 		t.exp = c.ExpiresAt.Time // required by parse
-		v.put(raw, t)
+		v.cache.put(raw, t)
 	}
 	switch {
 	case now.After(t.exp.Add(Leeway)):
@@ -116,35 +115,5 @@ func audienceOK(aud []string, site Site) bool {
 	return false
 }
 
-// put caches a verified token, never growing past Size.
-func (v *Verifier) put(raw string, t *verified) {
-	size := v.Size
-	if size <= 0 {
-		size = DefaultCacheSize
-	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.m == nil {
-		v.m = make(map[string]*verified)
-	}
-	if len(v.m) >= size {
-		// Drop an eighth, arbitrary entries (map order): amortised O(1) per token,
-		// whatever a flood sends. A client whose token went re-verifies it once.
-		drop := max(size/8, 1)
-		for k := range v.m {
-			if drop == 0 {
-				break
-			}
-			delete(v.m, k)
-			drop--
-		}
-	}
-	v.m[raw] = t
-}
-
 // Len is how many verified tokens are cached.
-func (v *Verifier) Len() int {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	return len(v.m)
-}
+func (v *Verifier) Len() int { return v.cache.len() }
