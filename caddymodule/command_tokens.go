@@ -160,8 +160,9 @@ of the session it names. "-" reads the token from standard input.`,
 				default:
 					fmt.Fprintf(out, "signature: verified\nvalid until %s\n", in.Expires.UTC().Format(time.RFC3339))
 				}
-				fmt.Fprintln(out, "session:", env.sessionState(cmd.Context(), in))
-				if !in.Verified || in.Problem != "" {
+				state, live := env.sessionState(cmd.Context(), in)
+				fmt.Fprintln(out, "session:", state)
+				if !in.Verified || in.Problem != "" || !live {
 					return errors.New("the token would be refused")
 				}
 				return nil
@@ -173,22 +174,22 @@ of the session it names. "-" reads the token from standard input.`,
 }
 
 // sessionState says whether the session a token names is live.
-func (c *cli) sessionState(ctx context.Context, in token.Inspection) string {
+func (c *cli) sessionState(ctx context.Context, in token.Inspection) (string, bool) {
 	tid, _ := in.Claims["tid"].(string)
 	sid, _ := in.Claims["sid"].(string)
 	if tid == "" || sid == "" {
-		return "none named"
+		return "none named", false
 	}
 	s, err := c.store.Tenant(tid).Sessions().SessionByID(ctx, sid)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return sid + " unknown (purged, or of another deployment)"
+		return sid + " unknown (purged, or of another deployment)", false
 	case err != nil:
-		return sid + ": " + err.Error()
+		return sid + ": " + err.Error(), false
 	case !s.RevokedAt.IsZero():
-		return sid + " revoked at " + s.RevokedAt.UTC().Format(time.RFC3339) + ": the token is refused"
+		return sid + " revoked at " + s.RevokedAt.UTC().Format(time.RFC3339) + ": the token is refused", false
 	case !time.Now().Before(s.ExpiresAt):
-		return sid + " expired: the token is refused"
+		return sid + " expired: the token is refused", false
 	}
-	return sid + " live"
+	return sid + " live", true
 }

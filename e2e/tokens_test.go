@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
 	"net/http"
 	"os"
@@ -90,14 +91,16 @@ func tokenOK(t *testing.T, what string, st int, body string) tokenReply {
 	return r
 }
 
-// setCookie is the Set-Cookie of name in resp (nil when there is none).
+// setCookie is the Set-Cookie of name in resp that a user agent keeps — the last one,
+// as they are processed in order (nil when there is none).
 func setCookie(resp *http.Response, name string) *http.Cookie {
+	var last *http.Cookie
 	for _, ck := range resp.Cookies() {
 		if ck.Name == name {
-			return ck
+			last = ck
 		}
 	}
-	return nil
+	return last
 }
 
 // jarCookie is the value of c's cookie name for url.
@@ -361,7 +364,7 @@ func TestSPAFlow(t *testing.T) {
 	// The bearer token alone: the same identity as the cookie, an assertion, and no
 	// Authorization header at the upstream.
 	h := mustPassAs(t, withBearer(t, up, g.url+"/app/check", first.AccessToken), email, "the access token alone")
-	if got, want := identityHeaders(h), identityHeaders(byCookie); !mapsEqual(got, want) || len(want) < 6 {
+	if got, want := identityHeaders(h), identityHeaders(byCookie); !maps.Equal(got, want) || len(want) < 6 {
 		t.Fatalf("identity headers with the bearer token\n%v\nwith the cookie\n%v", got, want)
 	}
 	if h.Get("Authorization") != "" {
@@ -384,7 +387,6 @@ func TestSPAFlow(t *testing.T) {
 
 	// Refresh with the refresh cookie only (no session cookie): a new access token and
 	// a rotated refresh cookie.
-	time.Sleep(1100 * time.Millisecond) // iat has a one-second grain: let the new token differ
 	st, body, resp = postToken(t, plainClient(), g.url+"/auth/api/v1/token", nil, rc)
 	second := tokenOK(t, "refresh with the cookie", st, body)
 	rc2 := setCookie(resp, refreshCookieName)
@@ -400,32 +402,45 @@ func TestSPAFlow(t *testing.T) {
 	mustPassAs(t, withBearer(t, up, g.url+"/app/after-refresh", second.AccessToken), email, "the refreshed access token")
 
 	// Signing out ends it all: both access tokens are refused on their next request,
-	// and the refresh token (live, unspent) is refused too.
+	// and the refresh token (live, unspent) is refused too. The sign-out answer clears
+	// the refresh cookie (at its path) along with the session cookie.
 	req, _ := http.NewRequest("POST", g.url+"/auth/api/v1/logout", nil)
 	req.Header.Set("Accept", "application/json")
 	req.AddCookie(jarCookie(t, b, g.url, "gatehouse"))
-	if st, body, _ := do(t, plainClient(), req); st != http.StatusNoContent {
+	st, body, resp = do(t, plainClient(), req)
+	if st != http.StatusNoContent {
 		t.Fatalf("logout: %d %s", st, body)
+	}
+	if ck := setCookie(resp, refreshCookieName); ck == nil || ck.MaxAge >= 0 || ck.Path != "/auth/api/v1/token" {
+		t.Errorf("sign-out does not clear the refresh cookie at its path: Set-Cookie %q", resp.Header.Values("Set-Cookie"))
 	}
 	mustRefuseToken(t, withBearer(t, up, g.url+"/app/after-logout", second.AccessToken), "the refreshed access token after logout")
 	mustRefuseToken(t, withBearer(t, up, g.url+"/app/after-logout", first.AccessToken), "the first access token after logout")
+	// The refresh cookie alone: no token (there is no session to fall back to either),
+	// and the dead cookie is cleared.
 	st, body, resp = postToken(t, plainClient(), g.url+"/auth/api/v1/token", nil, rc2)
-	mustInvalidGrant(t, st, body, "the refresh cookie after logout")
-	if ck := setCookie(resp, refreshCookieName); ck == nil || ck.MaxAge >= 0 && ck.Value != "" {
+	if st < 400 || st >= 500 || strings.Contains(body, "access_token") {
+		t.Fatalf("the refresh cookie after logout: %d %s, want a refusal without a token", st, body)
+	}
+	if ck := setCookie(resp, refreshCookieName); ck == nil || ck.MaxAge >= 0 {
 		t.Errorf("a refused refresh cookie is not cleared: Set-Cookie %q", resp.Header.Values("Set-Cookie"))
 	}
-}
+	// The same refresh token presented as such: invalid_grant (RFC 6749).
+	st, body, _ = postToken(t, plainClient(), g.url+"/auth/api/v1/token", map[string]string{"refresh_token": rc2.Value})
+	mustInvalidGrant(t, st, body, "the refresh token after logout")
 
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
+	// Signed in again, the browser still holds the dead refresh cookie: its new session
+	// starts a new token family rather than failing on the stale cookie.
+	signInAs(t, b, g.url, email, pw)
+	st, body, resp = postToken(t, plainClient(), g.url+"/auth/api/v1/token", nil, rc2, jarCookie(t, b, g.url, "gatehouse"))
+	fresh := tokenOK(t, "a new session with a stale refresh cookie", st, body)
+	if ck := setCookie(resp, refreshCookieName); ck == nil || ck.Value == "" || ck.Value == rc2.Value {
+		t.Errorf("new family: refresh cookie %+v, want a new one (Set-Cookie %q)", ck, resp.Header.Values("Set-Cookie"))
 	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
+	if _, c := jwtParts(t, fresh.AccessToken); c["sid"] == sid {
+		t.Errorf("the new token names the ended session %s", sid)
 	}
-	return true
+	mustPassAs(t, withBearer(t, up, g.url+"/app/again", fresh.AccessToken), email, "the new session's token")
 }
 
 // TestNativeClientRefresh: a native client gets its refresh token in the body and

@@ -65,8 +65,8 @@ func (p *Portal) routes() {
 	if p.Tokens != nil && p.Keys != nil {
 		tok := tokenPages{p}
 		p.route("GET /.well-known/jwks.json", free, http.HandlerFunc(tok.jwks))
-		p.route("POST /api/v1/token", api, p.apiJSON(anyone, tok.apiToken))
-		p.route("POST /api/v1/token/revoke", api, p.apiJSON(anyone, tok.apiTokenRevoke))
+		p.route("POST /api/v1/token", ratelimit.Token, p.apiJSON(anyone, tok.apiToken))
+		p.route("POST /api/v1/token/revoke", ratelimit.Token, p.apiJSON(anyone, tok.apiTokenRevoke))
 	}
 
 	// Passkeys (passkeys.go).

@@ -75,9 +75,9 @@ func (p tokenPages) apiToken(c *call) error {
 		g, err = p.Tokens.Refresh(c.r.Context(), c.Workspace, p.tokenClient(c), refresh)
 		if fromCookie && errors.Is(err, token.ErrInvalidGrant) && !errors.Is(err, token.ErrRefreshReused) {
 			// A stale cookie of an ended session (the browser signed in again since):
-			// the session cookie, when there is a full session, starts a new family.
+			// the session cookie, when there is a full session, starts a new family
+			// (whose cookie replaces the stale one).
 			refresh = ""
-			p.clearRefreshCookie(c)
 		}
 	}
 	if refresh == "" {
@@ -86,6 +86,9 @@ func (p tokenPages) apiToken(c *call) error {
 			return err
 		}
 		if e == nil {
+			if fromCookie {
+				p.clearRefreshCookie(c)
+			}
 			return p.noSession(c)
 		}
 		g, err = p.Tokens.Issue(c.r.Context(), c.Workspace, p.tokenClient(c), e)
