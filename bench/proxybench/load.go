@@ -89,10 +89,38 @@ func (c *counts) outcomes() string {
 	return strings.Join(parts, ", ")
 }
 
+// freshPool hands out prepared requests, each once: M's, every one with its
+// own never-seen token.
+type freshPool struct {
+	reqs [][]byte
+	next atomic.Int64
+}
+
+// newFreshPool prepares one request per token for path.
+func newFreshPool(host, path string, headers, tokens []string) *freshPool {
+	p := &freshPool{reqs: make([][]byte, len(tokens))}
+	for i, t := range tokens {
+		p.reqs[i] = buildRequest(host, path, append(slices.Clip(headers), "Authorization: Bearer "+t))
+	}
+	return p
+}
+
+// take returns the next request, nil once all are taken.
+func (p *freshPool) take() []byte {
+	if i := p.next.Add(1) - 1; i < int64(len(p.reqs)) {
+		return p.reqs[i]
+	}
+	return nil
+}
+
+// dry tells whether a request was asked for after the last was taken.
+func (p *freshPool) dry() bool { return p.next.Load() > int64(len(p.reqs)) }
+
 // drive runs conns closed-loop keep-alive connections to addr, each writing
-// next() and reading the answer back to back, until stop is set or (unless
-// zero) until passes. 200s completed in [from, until) count as measured.
-// Writing prepared bytes keeps the client's cost per request small.
+// next() and reading the answer back to back, until stop is set, (unless
+// zero) until passes, or next returns nil. 200s completed in [from, until)
+// count as measured. Writing prepared bytes keeps the client's cost per
+// request small.
 func drive(addr string, conns int, next func() []byte, stop *atomic.Bool, from, until time.Time, into *counts) {
 	var wg sync.WaitGroup
 	for range conns {
@@ -109,7 +137,11 @@ func drive(addr string, conns int, next func() []byte, stop *atomic.Bool, from, 
 					}
 					br = bufio.NewReaderSize(c, 16<<10)
 				}
-				status, keep, err := exchange(c, br, next())
+				req := next()
+				if req == nil {
+					break
+				}
+				status, keep, err := exchange(c, br, req)
 				now := time.Now()
 				into.add(status, status == 200 && !now.Before(from) && (until.IsZero() || now.Before(until)), err)
 				if !keep {

@@ -74,17 +74,42 @@ func TestSummarizeThreeVariants(t *testing.T) {
 	}
 }
 
-func TestOrdersRotateEveryPlace(t *testing.T) {
-	for _, orders := range [][]string{proxyOrders, floodOrders} {
-		places := map[string]int{}
+// TestBalancedOrders: over the design's rows every label runs equally often
+// in every place and right after every other label, for the default
+// variants, the old three and the flood's two.
+func TestBalancedOrders(t *testing.T) {
+	if got := strings.Join(balancedOrders("BF"), " "); got != "BF FB" {
+		t.Errorf("flood orders %s", got)
+	}
+	for _, labels := range []string{"ABCDTM", "ABC", "BF", "ABCDT", "A"} {
+		orders := balancedOrders(labels)
+		n := len(labels)
+		times := 1 + n%2 // an odd count needs the mirrored rows too
+		if len(orders) != times*n {
+			t.Errorf("%s: %d rows", labels, len(orders))
+		}
+		places, follows := map[string]int{}, map[string]int{}
 		for _, o := range orders {
-			for i, l := range o {
-				places[string(l)+string(rune('0'+i))]++
+			if len(o) != n || strings.Trim(labels, o) != "" {
+				t.Fatalf("%s: row %s is no order of the labels", labels, o)
+			}
+			for i := range o {
+				places[o[i:i+1]+string(rune('0'+i))]++
+				if i > 0 {
+					follows[o[i-1:i+1]]++
+				}
 			}
 		}
-		for k, n := range places {
-			if n != len(orders)/len(orders[0]) {
-				t.Errorf("%v: %s in place %s %d times", orders, k[:1], k[1:], n)
+		for _, x := range labels {
+			for i := range n {
+				if k := string(x) + string(rune('0'+i)); places[k] != times {
+					t.Errorf("%s: %c in place %d %d times", labels, x, i, places[k])
+				}
+			}
+			for _, y := range labels {
+				if k := string(x) + string(y); x != y && follows[k] != times {
+					t.Errorf("%s: %c right after %c %d times", labels, y, x, follows[k])
+				}
 			}
 		}
 	}
@@ -117,22 +142,30 @@ func TestIdentityLines(t *testing.T) {
 }
 
 func TestCaddyfile(t *testing.T) {
-	plain := caddyfile("127.0.0.1:4001", "127.0.0.1:5001", "/tmp/pb/g.db", false, false)
+	plain := caddyfile("127.0.0.1:4001", "127.0.0.1:5001", "/tmp/pb/g.db", site{})
 	want := "{\n\tadmin off\n\tauto_https off\n\tpersist_config off\n}\n\n" +
 		"http://127.0.0.1:4001 {\n\treverse_proxy 127.0.0.1:5001\n}\n"
 	if plain != want {
 		t.Errorf("plain Caddyfile:\n%s\nwant\n%s", plain, want)
 	}
-	gate := caddyfile("127.0.0.1:4001", "127.0.0.1:5001", "/tmp/pb/g.db", true, false)
+	gate := caddyfile("127.0.0.1:4001", "127.0.0.1:5001", "/tmp/pb/g.db", site{gatehouse: true})
 	for _, s := range []string{"store sqlite:///tmp/pb/g.db", "tenant default", "default_policy signed_in", "reverse_proxy 127.0.0.1:5001"} {
 		if !strings.Contains(gate, s) {
 			t.Errorf("gatehouse Caddyfile lacks %q:\n%s", s, gate)
 		}
 	}
-	if strings.Contains(gate, "trusted_proxies") || strings.Contains(gate, "bcrypt") {
-		t.Errorf("throughput Caddyfile has flood settings:\n%s", gate)
+	for _, s := range []string{"trusted_proxies", "bcrypt", "assertion", "rate_limit", "admin 127"} {
+		if strings.Contains(gate, s) {
+			t.Errorf("throughput Caddyfile has %q:\n%s", s, gate)
+		}
 	}
-	flood := caddyfile("127.0.0.1:4001", "127.0.0.1:5001", "/tmp/pb/g.db", true, true)
+	off := caddyfile("127.0.0.1:4001", "127.0.0.1:5001", "/tmp/pb/g.db", site{gatehouse: true, noAssertion: true, minting: true, admin: "127.0.0.1:4002"})
+	for _, s := range []string{"\t\tassertion off\n\t}\n\treverse_proxy", "\t\trate_limit api 1000000/1m\n", "\tadmin 127.0.0.1:4002\n"} {
+		if !strings.Contains(off, s) {
+			t.Errorf("Caddyfile lacks %q:\n%s", s, off)
+		}
+	}
+	flood := caddyfile("127.0.0.1:4001", "127.0.0.1:5001", "/tmp/pb/g.db", site{gatehouse: true, flood: true})
 	for _, s := range []string{"\tservers {\n\t\ttrusted_proxies static 127.0.0.1/8\n\t}\n", "\t\tbcrypt_cost 12\n"} {
 		if !strings.Contains(flood, s) {
 			t.Errorf("flood Caddyfile lacks %q:\n%s", s, flood)
@@ -224,28 +257,47 @@ func TestParseProcStatCPU(t *testing.T) {
 }
 
 // TestVerify: the upstream must have got every 200 (and no more than every
-// request), identity headers on all of B's, C's and F's requests and on none
-// of A's, and at most 0.1 % may fail.
+// request), identity headers on all of B's, C's, D's, T's, M's and F's
+// requests and on none of A's, the assertion on all but A's and D's, and at
+// most 0.1 % may fail; M's tokens must not run out.
 func TestVerify(t *testing.T) {
-	up := &upstream{counts: map[string][2]int64{
-		"A01": {1000, 0}, "B01": {1000, 1000}, "C01": {1002, 1002}, // C: 2 errors reached the upstream
-		"A02": {1000, 3}, "B02": {999, 999}, "C02": {1000, 990},
+	up := &upstream{counts: map[string]tally{
+		"A01": {1000, 0, 0}, "B01": {1000, 1000, 1000}, "C01": {1002, 1002, 1002}, // C: 2 errors reached the upstream
+		"D01": {1000, 1000, 0}, "M01": {900, 900, 900},
+		"A02": {1000, 3, 0}, "B02": {999, 999, 999}, "C02": {1000, 990, 1000}, "D02": {1000, 1000, 1000},
 	}}
 	rounds := []round{
 		{Key: "A01", Variant: "A", OK: 1000}, {Key: "B01", Variant: "B", OK: 1000}, {Key: "C01", Variant: "C", OK: 1000, Errors: 2},
+		{Key: "D01", Variant: "D", OK: 1000}, {Key: "M01", Variant: "M", OK: 900},
 	}
 	if p := verify(rounds, up); len(p) != 0 {
 		t.Errorf("good rounds: %v", p)
 	}
 	rounds = []round{
-		{Key: "A02", Variant: "A", OK: 1000}, // identity headers on A
-		{Key: "B02", Variant: "B", OK: 1000}, // the upstream missed one 200
-		{Key: "C02", Variant: "C", OK: 1000}, // some of C's lacked them
+		{Key: "A02", Variant: "A", OK: 1000},           // identity headers on A
+		{Key: "B02", Variant: "B", OK: 1000},           // the upstream missed one 200
+		{Key: "C02", Variant: "C", OK: 1000},           // some of C's lacked them
+		{Key: "D02", Variant: "D", OK: 1000},           // D's carried the assertion
+		{Key: "M01", Variant: "M", OK: 900, Dry: true}, // M's tokens ran out
 	}
-	if p := verify(rounds, up); len(p) != 3 {
-		t.Errorf("bad rounds: %d problems %v, want 3", len(p), p)
+	if p := verify(rounds, up); len(p) != 5 {
+		t.Errorf("bad rounds: %d problems %v, want 5", len(p), p)
 	}
 	if p := verify([]round{{Key: "A01", Variant: "A", OK: 997, Errors: 3}}, up); len(p) != 1 || !strings.Contains(p[0], "failed") {
 		t.Errorf("error rate 0.3 %%: %v", p)
+	}
+}
+
+// TestFreshPool: every request once, each with its own token, then nil.
+func TestFreshPool(t *testing.T) {
+	p := newFreshPool("u:1", "/r/M01", []string{"Accept-Language: en"}, []string{"t1", "t2"})
+	for _, tok := range []string{"t1", "t2"} {
+		r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(string(p.take()))))
+		if err != nil || r.Header.Get("Authorization") != "Bearer "+tok || r.Header.Get("Accept-Language") != "en" || p.dry() {
+			t.Fatalf("request with %s: %v %v", tok, r, err)
+		}
+	}
+	if p.take() != nil || !p.dry() {
+		t.Fatal("a request after the last")
 	}
 }

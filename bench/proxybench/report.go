@@ -19,11 +19,13 @@ type round struct {
 	OK, Errors int64         // all 200s of the round, warm-up included; all other outcomes
 	Sample     string        // the first error
 	FloodTime  time.Duration // how long the flood ran, drain included (F only)
+	Dry        bool          // M's tokens ran out before the round's end
 }
 
 // ratio is one paired comparison Num/Den over the groups.
 type ratio struct {
 	Num, Den string
+	Note     string    // what it shows
 	Target   float64   // 0: for information
 	Each     []float64 // per group, in order
 	Median   float64
@@ -97,7 +99,7 @@ func printReport(w io.Writer, c *config, vs []*variant, rounds []round, ratios [
 			verdict := map[bool]string{true: "MEETS", false: "UNDER"}[r.Median >= r.Target]
 			fmt.Fprintf(w, "; target >= %.2f: %s", r.Target, verdict)
 		}
-		fmt.Fprintln(w)
+		fmt.Fprintf(w, "  (%s)\n", r.Note)
 	}
 }
 

@@ -210,7 +210,11 @@ func mintTokens(addr, cookie string, n int) ([]string, error) {
 	var wg sync.WaitGroup
 	for w := range errs {
 		wg.Go(func() {
-			for i := int(next.Add(1)) - 1; i < n && errs[w] == nil; i = int(next.Add(1)) - 1 {
+			for errs[w] == nil {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
 				out[i], errs[w] = mintToken(addr, cookie)
 			}
 		})
@@ -245,13 +249,13 @@ func mintToken(addr, cookie string) (string, error) {
 type upstream struct {
 	addr   string
 	mu     sync.Mutex
-	counts map[string]seen
+	counts map[string]tally
 	probes map[string][]string // identity lines by label
 }
 
 func startUpstream() (*upstream, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	u := &upstream{counts: map[string]seen{}, probes: map[string][]string{}}
+	u := &upstream{counts: map[string]tally{}, probes: map[string][]string{}}
 	if err == nil {
 		u.addr = ln.Addr().String()
 		go (&http.Server{Handler: u, ReadHeaderTimeout: 10 * time.Second}).Serve(ln)
@@ -282,11 +286,11 @@ func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(upstreamBody)
 }
 
-// seen is what the upstream got for one key: requests, and how many of them
+// tally is what the upstream got for one key: requests, and how many of them
 // carried the user id header and the assertion.
-type seen struct{ requests, identity, assertion int64 }
+type tally struct{ requests, identity, assertion int64 }
 
-func (u *upstream) seen(key string) seen {
+func (u *upstream) seen(key string) tally {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return u.counts[key]

@@ -71,9 +71,7 @@ func BenchmarkDecideSignedInTokens(b *testing.B) {
 			}
 			base := r.Header.Clone()
 			once := func() {
-				for k := range r.Header {
-					delete(r.Header, k)
-				}
+				clear(r.Header)
 				for k, v := range base {
 					r.Header[k] = v
 				}
