@@ -157,7 +157,9 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //	    strip_header   <name>...
 //	    keep_header    <name>...
 //	    default_policy signed_in|deny
-//	    rule           <path pattern> public|signed_in|deny [<METHOD>...]
+//	    rule           <path pattern> public|signed_in|deny|<resource:action> [<METHOD>...]
+//	                   [scope=own|team|tenant] [owner_param=<name>] [team_param=<name>] [mfa]
+//	    policy_file    <file.yaml>
 //	    limit          <path pattern> <per-IP count/period> [<per-user count/period>]
 //	}
 func parseHandlerDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
@@ -221,6 +223,8 @@ func parseHandlerDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 			if _, serr := identity.NewStripper(hd.StripHeaders, hd.KeepHeaders); serr != nil {
 				err = d.Errf("gatehouse: %s %s: %v", name, strings.Join(args, " "), serr)
 			}
+		case "policy_file":
+			hd.PolicyFile, err = oneArg(d)
 		case "default_policy":
 			hd.DefaultPolicy, err = oneArg(d)
 			if err == nil {
@@ -261,16 +265,39 @@ func parseHandlerDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 func ruleArgs(d *caddyfile.Dispenser) (Rule, error) {
 	args := d.RemainingArgs()
 	if len(args) < 2 {
-		return Rule{}, d.Err("gatehouse: rule needs a path pattern and an access (public, signed_in or deny)")
+		return Rule{}, d.Err("gatehouse: rule needs a path pattern and an access (public, signed_in, deny) or a permission (resource:action)")
 	}
-	r := Rule{Path: args[0], Access: args[1]}
-	for _, m := range args[2:] {
-		r.Methods = append(r.Methods, strings.ToUpper(m))
+	r := Rule{Path: args[0]}
+	if strings.Contains(args[1], ":") {
+		r.Require = args[1]
+	} else {
+		r.Access = args[1]
+		if _, err := policy.ParseAccess(r.Access); err != nil {
+			return Rule{}, d.Errf("gatehouse: rule %s: unknown access %q (public, signed_in, deny, or a permission such as deals:read)", r.Path, r.Access)
+		}
 	}
-	if _, err := policy.ParseAccess(r.Access); err != nil {
-		return Rule{}, d.Errf("gatehouse: rule %s: unknown access %q (public, signed_in or deny)", r.Path, r.Access)
+	for _, a := range args[2:] {
+		key, val, isOpt := strings.Cut(a, "=")
+		switch {
+		case a == "mfa":
+			r.MFA = true
+		case isOpt && key == "scope":
+			r.Scope = val
+		case isOpt && key == "owner_param":
+			r.OwnerParam = val
+		case isOpt && key == "team_param":
+			r.TeamParam = val
+		case isOpt:
+			return Rule{}, d.Errf("gatehouse: rule %s: unknown option %q (scope=, owner_param=, team_param=, mfa)", r.Path, a)
+		default:
+			r.Methods = append(r.Methods, strings.ToUpper(a))
+		}
 	}
-	if _, err := policy.Compile([]policy.Rule{{Path: r.Path, Methods: r.Methods, Access: policy.Deny}}, policy.Deny); err != nil {
+	pr, err := r.policyRule()
+	if err == nil {
+		_, err = policy.Compile([]policy.Rule{pr}, policy.Deny)
+	}
+	if err != nil {
 		return Rule{}, d.Errf("gatehouse: rule %s: %v", r.Path, err)
 	}
 	return r, nil

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +25,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/internal/session"
 	"github.com/gatehouse-dev/gatehouse/internal/web"
+	"github.com/gatehouse-dev/gatehouse/policies"
 )
 
 // defaultPortalPrefix is where the portal lives unless the portal option moves it.
@@ -72,8 +76,13 @@ type Handler struct {
 	Limits []RouteLimit `json:"limits,omitempty"`
 
 	// DefaultPolicy applies when no rule matches: "signed_in" or "deny".
-	// Default "signed_in".
+	// Default "signed_in"; "deny" with PolicyFile.
 	DefaultPolicy string `json:"default_policy,omitempty"`
+
+	// PolicyFile is a YAML file of route rules (README "Route policies"), read at
+	// start; instead of Rules. A path policies/NAME.yaml that is not on disk is read
+	// from the examples built into the binary. Default: none.
+	PolicyFile string `json:"policy_file,omitempty"`
 
 	// TokenAudience is the audience ("aud") of this site's access tokens, which bearer
 	// requests must name. Default: the site's origin (e.g. https://app.example.com).
@@ -116,8 +125,49 @@ type Rule struct {
 	Path string `json:"path"`
 	// Methods limits the rule to these methods (uppercase). Default: all.
 	Methods []string `json:"methods,omitempty"`
-	// Access is "public", "signed_in" or "deny".
-	Access string `json:"access"`
+	// Access is "public", "signed_in" or "deny"; empty when Require is set.
+	Access string `json:"access,omitempty"`
+	// Require is the permission ("resource:action", e.g. "deals:edit") the route
+	// needs. Default: none.
+	Require string `json:"require,omitempty"`
+	// Scope is the least scope the route needs: "own" (the default), "team" or
+	// "tenant" (with Require).
+	Scope string `json:"scope,omitempty"`
+	// OwnerParam names the path parameter that must be the user's id when their best
+	// scope for Require is own. Default: none.
+	OwnerParam string `json:"owner_param,omitempty"`
+	// TeamParam names the path parameter that must be one of the user's teams when
+	// their best scope is below tenant. Default: none.
+	TeamParam string `json:"team_param,omitempty"`
+	// MFA requires a session signed in with a second factor. Default false.
+	MFA bool `json:"mfa,omitempty"`
+}
+
+// policyRule translates r.
+func (r Rule) policyRule() (policy.Rule, error) {
+	pr := policy.Rule{Path: r.Path, Methods: upper(r.Methods), Require: r.Require,
+		OwnerParam: r.OwnerParam, TeamParam: r.TeamParam, MFA: r.MFA}
+	var errs []error
+	switch {
+	case r.Require != "" && r.Access != "":
+		errs = append(errs, fmt.Errorf("access %q and require %q: a rule has one or the other", r.Access, r.Require))
+	case r.Require != "":
+		pr.Access = policy.RequirePermission
+	default:
+		a, err := policy.ParseAccess(r.Access)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		pr.Access = a
+	}
+	if r.Scope != "" {
+		sc, err := policy.ParseScope(r.Scope)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		pr.Scope = sc
+	}
+	return pr, errors.Join(errs...)
 }
 
 // RouteLimit limits requests to a path pattern.
@@ -141,18 +191,7 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.log = ctx.Logger()
 	h.wired = new(wiring)
-	if h.Portal == "" {
-		h.Portal = defaultPortalPrefix
-	}
-	if h.Tenant == "" && !h.TenantByHost {
-		h.Tenant = admin.DefaultTenantSlug
-	}
-	if h.DefaultPolicy == "" {
-		h.DefaultPolicy = policy.SignedIn.String()
-	}
-	if h.HomeURL == "" {
-		h.HomeURL = "/"
-	}
+	h.applyDefaults()
 	var errs []error
 	var err error
 	if h.policy, err = h.compilePolicy(); err != nil {
@@ -176,6 +215,25 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.app.serveTenant(h.Tenant, h.Portal)
 	}
 	return nil
+}
+
+// applyDefaults fills in what the configuration left out.
+func (h *Handler) applyDefaults() {
+	if h.Portal == "" {
+		h.Portal = defaultPortalPrefix
+	}
+	if h.Tenant == "" && !h.TenantByHost {
+		h.Tenant = admin.DefaultTenantSlug
+	}
+	if h.DefaultPolicy == "" {
+		h.DefaultPolicy = policy.SignedIn.String()
+		if h.PolicyFile != "" {
+			h.DefaultPolicy = policy.Deny.String()
+		}
+	}
+	if h.HomeURL == "" {
+		h.HomeURL = "/"
+	}
 }
 
 // Validate checks the configuration without building or changing anything.
@@ -208,20 +266,51 @@ func (h *Handler) compilePolicy() (*policy.Policy, error) {
 	if err != nil || def == policy.Public {
 		return nil, fmt.Errorf("default_policy %q: must be signed_in or deny", h.DefaultPolicy)
 	}
+	if h.PolicyFile != "" {
+		if len(h.Rules) > 0 {
+			return nil, fmt.Errorf("policy_file %s and rule lines: use one or the other", h.PolicyFile)
+		}
+		data, err := readPolicyFile(h.PolicyFile)
+		if err != nil {
+			return nil, err
+		}
+		rules, err := policy.ParseFile(h.PolicyFile, data)
+		if err != nil {
+			return nil, fmt.Errorf("policy_file: %w", err)
+		}
+		return policy.Compile(rules, def)
+	}
 	rules := make([]policy.Rule, 0, len(h.Rules))
 	var errs []error
 	for i, r := range h.Rules {
-		a, err := policy.ParseAccess(r.Access)
+		pr, err := r.policyRule()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("rule %d (%s): %w", i+1, r.Path, err))
 			continue
 		}
-		rules = append(rules, policy.Rule{Path: r.Path, Methods: upper(r.Methods), Access: a})
+		rules = append(rules, pr)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return policy.Compile(rules, def)
+}
+
+// readPolicyFile reads a policy file from disk or, for policies/NAME.yaml not on
+// disk, from the examples built into the binary.
+func readPolicyFile(name string) ([]byte, error) {
+	data, err := os.ReadFile(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		if rest, ok := strings.CutPrefix(filepath.ToSlash(name), "policies/"); ok && !strings.Contains(rest, "/") {
+			if b, err2 := policies.FS.ReadFile(rest); err2 == nil {
+				return b, nil
+			}
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("policy_file: %w", err)
+	}
+	return data, nil
 }
 
 // routeLimits parses the site's route limits.

@@ -85,13 +85,15 @@ func TestRateLimitKeyIsCaddysClientIP(t *testing.T) {
 	}
 	rotating := func(i int) string { return fmt.Sprintf("203.0.113.%d", i+1) }
 
-	g := startGatewayWith(t, gatewayConfig{dsn: dsn, upstream: up.URL, site: siteConfig, app: "rate_limit login 3/1m 0"})
+	// Both gateways share the store, so they share its master key too.
+	const app = "rate_limit login 3/1m 0\n\t\tmaster_key AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+	g := startGatewayWith(t, gatewayConfig{dsn: dsn, upstream: up.URL, site: siteConfig, app: app})
 	if got := spoof(g, rotating); fmt.Sprint(got) != "[401 401 401 429]" {
 		t.Fatalf("untrusted peer rotating X-Forwarded-For: %v, want the 4th limited", got)
 	}
 	g.stop()
 
-	trusted := startGatewayWith(t, gatewayConfig{dsn: dsn, upstream: up.URL, site: siteConfig, app: "rate_limit login 3/1m 0",
+	trusted := startGatewayWith(t, gatewayConfig{dsn: dsn, upstream: up.URL, site: siteConfig, app: app,
 		global: "servers {\n\t\ttrusted_proxies static 127.0.0.1/32\n\t}"})
 	if got := spoof(trusted, rotating); fmt.Sprint(got) != "[401 401 401 401]" {
 		t.Fatalf("trusted proxy, four different clients: %v, want none limited", got)

@@ -51,15 +51,26 @@ func TestCaddyfileExample(t *testing.T) {
 		t.Fatalf("demo page: %d\n%s", st, body)
 	}
 	// The demo app leads to the portal's pages (the owner sees the workspace's too).
-	for _, link := range []string{`href="/auth/settings/security"`, `href="/auth/admin/security"`, `href="/auth/logout"`} {
+	for _, link := range []string{`href="/auth/settings/security"`, `href="/auth/admin/security"`, `href="/auth/admin/roles"`, `href="/auth/logout"`} {
 		if !strings.Contains(body, link) {
 			t.Errorf("demo page has no %s", link)
 		}
 	}
-	if st, body, _ = get(t, browser(t), g.url+"/public/hello"); st != http.StatusOK || !strings.Contains(body, "No identity") {
+	// The CRM policy: the owner lists every deal, with scope tenant handed to the app.
+	st, body, _ = get(t, c, g.url+"/api/deals")
+	if st != http.StatusOK || !strings.Contains(body, "<code>deals:read</code>; your scope: <strong>tenant</strong>") {
+		t.Fatalf("owner on /api/deals: %d\n%s", st, body)
+	}
+	// A path the policy does not name is denied, even to the owner.
+	if st, _, _ = get(t, c, g.url+"/nowhere"); st != http.StatusForbidden {
+		t.Errorf("owner on an unlisted path: %d", st)
+	}
+	// Signed out: the home page is public and leads to sign-in; the CRM's routes
+	// send the browser to sign in.
+	if st, body, _ = get(t, browser(t), g.url+"/"); st != http.StatusOK || !strings.Contains(body, `href="/auth/login"`) {
 		t.Fatalf("public demo page: %d\n%s", st, body)
 	}
-	if st, _, _ = get(t, browser(t), g.url+"/"); st != http.StatusFound {
-		t.Fatalf("signed-out home: %d", st)
+	if st, _, _ = get(t, browser(t), g.url+"/api/deals"); st != http.StatusFound {
+		t.Fatalf("signed-out /api/deals: %d", st)
 	}
 }

@@ -87,7 +87,7 @@ func runNewcomerFlow(t *testing.T, dsn string) {
 	// Exactly these identity headers, nothing else that looks like one.
 	want := map[string]bool{"X-Gatehouse-User-Id": true, "X-Gatehouse-User-Email": true, "X-Gatehouse-User-Name": true,
 		"X-Gatehouse-Tenant-Id": true, "X-Gatehouse-Tenant": true, "X-Gatehouse-Roles": true, "X-Gatehouse-Session-Id": true,
-		"X-Gatehouse-Auth-Methods": true, "Remote-User": true, "Remote-Email": true, "Remote-Name": true, "Remote-Groups": true}
+		"X-Gatehouse-Auth-Methods": true, "X-Gatehouse-Assertion": true, "Remote-User": true, "Remote-Email": true, "Remote-Name": true, "Remote-Groups": true}
 	for k := range h {
 		l := strings.ToLower(strings.ReplaceAll(k, "_", "-"))
 		if (strings.HasPrefix(l, "x-gatehouse-") || strings.HasPrefix(l, "remote-")) && !want[k] {

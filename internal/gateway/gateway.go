@@ -30,11 +30,13 @@ const (
 	Unavailable                  // a dependency failed: 503, never allow
 	UnknownTenant                // no tenant serves this host: 404
 	RateLimited                  // a route limit was reached: 429
+	Forbidden                    // signed in, but the route's permission is not granted: 403
+	StepUp                       // the route needs a second factor this session did not use
 
 	NumOutcomes = iota // how many outcomes there are
 )
 
-var outcomeNames = [...]string{"deny", "allow", "portal", "redirect_login", "unauthorized", "bad_request", "unavailable", "unknown_tenant", "rate_limited"}
+var outcomeNames = [...]string{"deny", "allow", "portal", "redirect_login", "unauthorized", "bad_request", "unavailable", "unknown_tenant", "rate_limited", "forbidden", "step_up"}
 
 // String names the outcome (metric label).
 func (o Outcome) String() string { return outcomeNames[o] }
@@ -104,6 +106,10 @@ type Decision struct {
 	// BearerRefused: an Authorization: Bearer token was sent and refused (invalid,
 	// expired, another site's or tenant's, or its session has ended).
 	BearerRefused bool
+	// Verdict is the permission check of a signed-in request on a route that
+	// requires a permission or a second factor: on Allow its Permission and Scope go
+	// upstream; on Forbidden and StepUp it says what was missing.
+	Verdict policy.Verdict
 }
 
 // Decide decides a request without changing it: nothing it reads is an identity
@@ -166,8 +172,19 @@ func (g *Gateway) Decide(r *http.Request, https bool, clientIP string) Decision 
 	switch {
 	case g.RouteLimits != nil && !g.RouteLimits.allow(r, &d, host, path, clientIP):
 		d.Outcome = RateLimited
-	case d.Entry != nil, pd.Access == policy.Public:
+	case pd.Access == policy.Public:
 		d.Outcome = Allow
+	case d.Entry != nil:
+		d.Outcome = Allow
+		if g.Policy.Checked(&pd) {
+			d.Verdict = g.Policy.Authorize(&pd, &d.Entry.Subject)
+			switch d.Verdict.Outcome {
+			case policy.Forbidden:
+				d.Outcome = Forbidden
+			case policy.MFARequired:
+				d.Outcome = StepUp
+			}
+		}
 	case d.BearerRefused, isAPIClient(r):
 		d.Outcome = Unauthorized
 	default:
@@ -199,6 +216,10 @@ func (g *Gateway) Apply(r *http.Request, d Decision) error {
 	}
 	if d.Entry != nil {
 		d.Entry.Headers.Apply(r.Header)
+		if d.Verdict.Permission != "" {
+			r.Header[identity.HeaderPermission] = []string{d.Verdict.Permission}
+			r.Header[identity.HeaderScope] = scopeValues[d.Verdict.Scope]
+		}
 		if g.RemoteHeaders {
 			d.Entry.Remote.Apply(r.Header)
 		}
@@ -212,6 +233,15 @@ func (g *Gateway) Apply(r *http.Request, d Decision) error {
 	}
 	prepareUpstream(r, g.Strip)
 	return nil
+}
+
+// scopeValues are the X-Gatehouse-Scope values, one shared slice per scope, so that
+// setting the header does not allocate.
+var scopeValues = [...][]string{
+	policy.ScopeNone:   {""},
+	policy.ScopeOwn:    {"own"},
+	policy.ScopeTeam:   {"team"},
+	policy.ScopeTenant: {"tenant"},
 }
 
 // assertionHeader is X-Gatehouse-Assertion in canonical form.
@@ -240,23 +270,16 @@ func (g *Gateway) decidePolicy(r *http.Request, host, path string) policy.Decisi
 	pd := g.Policy.Decide(host, r.Method, path)
 	last := strings.LastIndexByte(path, '/') + 1
 	if dot := strings.IndexByte(path[last:], '.'); dot > 0 {
-		pd = stricter(pd, g.Policy.Decide(host, r.Method, path[:last+dot]))
+		pd = g.Policy.Merge(pd, g.Policy.Decide(host, r.Method, path[:last+dot]))
 	}
 	for _, name := range methodOverrideHeaders {
 		if vs := r.Header[name]; len(vs) > 0 {
 			for _, v := range vs {
-				pd = stricter(pd, g.Policy.Decide(host, strings.ToUpper(strings.TrimSpace(v)), path))
+				pd = g.Policy.Merge(pd, g.Policy.Decide(host, strings.ToUpper(strings.TrimSpace(v)), path))
 			}
 		}
 	}
 	return pd
-}
-
-func stricter(a, b policy.Decision) policy.Decision {
-	if policy.Stricter(a.Access, b.Access) != a.Access {
-		return b
-	}
-	return a
 }
 
 func (g *Gateway) done(d Decision) Decision {

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"text/template"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/httperr"
@@ -40,10 +41,52 @@ func (g *Gateway) Respond(w http.ResponseWriter, r *http.Request, d Decision) {
 		plainOrJSON(w, r, http.StatusTooManyRequests, "too_many_requests", "Too many requests; slow down.", d.RetryAfter)
 	case UnknownTenant:
 		plainOrJSON(w, r, http.StatusNotFound, "unknown_site", "No workspace serves this host.", 0)
+	case Forbidden:
+		if isAPIClient(r) {
+			httperr.Write(w, http.StatusForbidden, httperr.Body{Error: "forbidden",
+				Message: "Your roles do not allow this.", Permission: d.Verdict.Permission}, 0)
+			return
+		}
+		g.forbiddenPage(w, d)
+	case StepUp:
+		if isAPIClient(r) {
+			httperr.Write(w, http.StatusForbidden, httperr.Body{Error: "mfa_required",
+				Message: "This needs a session signed in with a second factor.", Permission: d.Verdict.Permission}, 0)
+			return
+		}
+		target := g.Prefix + "/step-up"
+		if rd, ok := redirect.Safe(r.URL.RequestURI()); ok {
+			target += "?rd=" + url.QueryEscape(rd)
+		}
+		http.Redirect(w, r, target, http.StatusFound)
 	default:
 		plainOrJSON(w, r, http.StatusForbidden, "forbidden", "This is not allowed.", 0)
 	}
 }
+
+// forbiddenPage tells a signed-in browser user that their roles do not reach this
+// page, what was missing, and where to go on.
+func (g *Gateway) forbiddenPage(w http.ResponseWriter, d Decision) {
+	who := ""
+	if d.Entry != nil {
+		who = d.Entry.User.Email
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	w.WriteHeader(http.StatusForbidden)
+	_ = forbiddenTmpl.Execute(w, struct{ Who, Permission, Prefix string }{who, d.Verdict.Permission, g.Prefix})
+}
+
+var forbiddenTmpl = template.Must(template.New("403").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Not allowed</title></head>
+<body>
+<h1>You do not have access to this page</h1>
+<p>{{if .Who}}You are signed in as <strong>{{.Who}}</strong>. {{end}}{{if .Permission}}This page needs the permission <code>{{.Permission}}</code>, which your role does not give{{else}}Your role does not allow this{{end}}.</p>
+<p>If you need it, ask an owner or administrator of your workspace to change your role or team.</p>
+<p><a href="/">Back to the start page</a> · <a href="{{.Prefix}}/settings">Your account</a></p>
+</body></html>
+`))
 
 // plainOrJSON answers API clients with the JSON error shape and browsers with text.
 func plainOrJSON(w http.ResponseWriter, r *http.Request, status int, code, msg string, retry time.Duration) {

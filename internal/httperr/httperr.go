@@ -17,6 +17,8 @@ type Body struct {
 	Error      string `json:"error"`
 	Message    string `json:"message"`
 	RetryAfter int64  `json:"retry_after,omitempty"` // seconds
+	// Permission names what a route required that the caller lacks ("deals:edit").
+	Permission string `json:"permission,omitempty"`
 }
 
 // RetrySeconds rounds d up to whole seconds, at least 1.
@@ -24,7 +26,11 @@ func RetrySeconds(d time.Duration) int64 { return max(int64(math.Ceil(d.Seconds(
 
 // WriteJSON answers status with the error shape; retry > 0 also sets Retry-After.
 func WriteJSON(w http.ResponseWriter, status int, code, message string, retry time.Duration) {
-	b := Body{Error: code, Message: message}
+	Write(w, status, Body{Error: code, Message: message}, retry)
+}
+
+// Write answers status with b; retry > 0 also sets Retry-After.
+func Write(w http.ResponseWriter, status int, b Body, retry time.Duration) {
 	if retry > 0 {
 		b.RetryAfter = RetrySeconds(retry)
 		w.Header().Set("Retry-After", strconv.FormatInt(b.RetryAfter, 10))

@@ -231,9 +231,9 @@ func TestFailedCheckOfOlderCostTakesConfiguredTime(t *testing.T) {
 		h.EqualiseTiming("a wrong guess")
 		us = append(us, time.Since(start))
 	}
-	slices.Sort(ws)
-	slices.Sort(us)
-	wrong, unknown := ws[len(ws)/2], us[len(us)/2]
+	// The fastest of each: load on the machine only ever adds time, so the minimum
+	// is the estimate of the work done that noise disturbs least.
+	wrong, unknown := slices.Min(ws), slices.Min(us)
 	t.Logf("wrong password at old cost %v, unknown e-mail %v", wrong, unknown)
 	if wrong < unknown*3/4 {
 		t.Fatalf("a failed check of an old-cost hash takes %v, an unknown e-mail %v", wrong, unknown)

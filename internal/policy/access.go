@@ -4,9 +4,9 @@ import "fmt"
 
 // Access is what a route requires of a request.
 //
-// The RBAC model will add a value for "requires a permission"; it ranks between
-// SignedIn and Deny, and combining two decisions that each require a permission will
-// require both. Code that compares Access values should use Stricter, not <.
+// RequirePermission ranks between SignedIn and Deny; when two readings of a request reach
+// two rules that each require something, both must be satisfied (Decision.Extra).
+// Code that compares Access values should use Stricter, not <.
 type Access uint8
 
 const (
@@ -17,28 +17,34 @@ const (
 	Public
 	// SignedIn lets through any signed-in user of the tenant.
 	SignedIn
+	// RequirePermission lets through a signed-in user whose roles grant the rule's
+	// resource:action in at least its scope (see Policy.Authorize).
+	RequirePermission
 
 	numAccess // keep last
 )
 
 var accessNames = [numAccess]string{
-	Deny:     "deny",
-	Public:   "public",
-	SignedIn: "signed_in",
+	Deny:              "deny",
+	Public:            "public",
+	SignedIn:          "signed_in",
+	RequirePermission: "permission",
 }
 
 // rank orders Access values by strictness: the higher, the fewer requests get through.
 var rank = [numAccess]uint8{
-	Public:   0,
-	SignedIn: 1,
-	Deny:     2,
+	Public:            0,
+	SignedIn:          1,
+	RequirePermission: 2,
+	Deny:              3,
 }
 
 // ParseAccess parses the policy-file spelling of an Access: "public", "signed_in" or
-// "deny". It is exact: no other case or spelling is accepted.
+// "deny" (a rule requires a permission by naming it, not by this word). It is exact:
+// no other case or spelling is accepted.
 func ParseAccess(s string) (Access, error) {
 	for a, name := range accessNames {
-		if s == name {
+		if s == name && Access(a) != RequirePermission {
 			return Access(a), nil
 		}
 	}
@@ -75,7 +81,7 @@ func (a *Access) UnmarshalText(b []byte) error {
 }
 
 // Stricter returns whichever of a and b lets fewer requests through
-// (deny > signed_in > public); a when they are equal. An invalid value counts as Deny.
+// (deny > permission > signed_in > public); a when they are equal. An invalid value counts as Deny.
 func Stricter(a, b Access) Access {
 	if strictness(b) > strictness(a) {
 		return b

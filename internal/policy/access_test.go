@@ -17,7 +17,7 @@ func TestParseAccess(t *testing.T) {
 			t.Errorf("ParseAccess(%q) = %v, %v; want %v", s, got, err, want)
 		}
 	}
-	for _, s := range []string{"", "Public", "DENY", "signed-in", "signedin", " public", "allow", "require"} {
+	for _, s := range []string{"", "Public", "DENY", "signed-in", "signedin", " public", "allow", "require", "permission"} {
 		if got, err := ParseAccess(s); err == nil {
 			t.Errorf("ParseAccess(%q) = %v, nil; want an error", s, got)
 		}

@@ -33,7 +33,7 @@ const maxRules = 1 << 24
 // error naming the rule and the offending value.
 func Compile(rules []Rule, defaultAccess Access) (*Policy, error) {
 	var errs []error
-	if !defaultAccess.Valid() {
+	if !defaultAccess.Valid() || defaultAccess == RequirePermission {
 		errs = append(errs, fmt.Errorf("invalid default access %d", uint8(defaultAccess)))
 	}
 	if len(rules) > maxRules {
@@ -87,7 +87,24 @@ type Decision struct {
 
 	path   string
 	params []param
+
+	// extra holds the other rules, reached by other readings of the request, that
+	// also ask something of the user (a permission, a second factor): every reading
+	// must be allowed, so Authorize checks them too.
+	extra  [maxExtra]ruleRef
+	nExtra uint8
 }
+
+// ruleRef is a rule reached by one reading of one path.
+type ruleRef struct {
+	rule int32
+	v    Variant
+	path string
+}
+
+// maxExtra bounds the other checked rules a decision carries; a request whose
+// readings reach more is denied.
+const maxExtra = 4
 
 // Default reports whether no rule matched and the policy's default applied.
 func (d Decision) Default() bool { return d.Rule < 0 }
@@ -200,16 +217,50 @@ func (p *Policy) Decide(host, method, path string) Decision {
 
 	s := search{p: p, host: host, method: method}
 	d := p.decision(s.find(path, 0), path, 0)
+	if need == 0 {
+		return d
+	}
 	// Every non-empty subset of the needed readings, so that an upstream lenient in
 	// only some of these ways is covered too; fewest readings first, so that the
-	// decision names the simplest reading that reached the strictest rule.
+	// decision names the simplest reading that reached the strictest rule. Every
+	// checked rule any reading reaches is kept, so that Authorize asks each.
+	var refs [maxExtra + 1]ruleRef
+	n := 0
+	keep := func(i int32, v Variant) bool {
+		if i < 0 || i == noMatch || !p.rules[i].checked() {
+			return true
+		}
+		for _, r := range refs[:n] {
+			if r.rule == i {
+				return true
+			}
+		}
+		if n == len(refs) {
+			return false
+		}
+		refs[n] = ruleRef{i, v, path}
+		n++
+		return true
+	}
+	keep(int32(d.Rule), 0)
 	for _, v := range readingOrder {
 		if v&^need != 0 {
 			continue
 		}
 		i := s.find(path, v)
+		if !keep(i, v) {
+			return Decision{Access: Deny, Rule: -1, Name: "too many readings", Variant: v, path: path}
+		}
 		if a := p.access(i); strictness(a) > strictness(d.Access) {
 			d = p.decision(i, path, v)
+		}
+	}
+	if d.Access == RequirePermission || d.Access == SignedIn {
+		for _, r := range refs[:n] {
+			if int(r.rule) != d.Rule {
+				d.extra[d.nExtra] = r
+				d.nExtra++
+			}
 		}
 	}
 	return d
@@ -237,6 +288,7 @@ func (p *Policy) decision(i int32, path string, v Variant) Decision {
 	if i == noMatch {
 		return Decision{Access: p.def, Rule: -1, Name: "default", Variant: v, path: path}
 	}
+
 	r := &p.rules[i]
 	return Decision{
 		Access:  r.access,

@@ -63,8 +63,11 @@ func TestAgainstReference(t *testing.T) {
 				Path:    randPattern(),
 				Access:  Access(rng.IntN(int(numAccess))),
 			}
+			if rules[i].Access == RequirePermission {
+				rules[i].Require = "deals:read"
+			}
 		}
-		def := Access(rng.IntN(int(numAccess)))
+		def := Access(rng.IntN(int(RequirePermission))) // a default never requires a permission
 		p, err := Compile(rules, def)
 		if err != nil {
 			t.Fatalf("round %d: %v", round, err)

@@ -23,8 +23,25 @@ type Rule struct {
 	// Path is the path pattern (see the package doc): "/health", "/public/*", "/*",
 	// "/api/deals/{id}". Required.
 	Path string
-	// Access is what a request matching the rule requires.
+	// Access is what a request matching the rule requires. RequirePermission requires
+	// Require; the other values must leave it empty.
 	Access Access
+
+	// Require is the permission the route needs, "resource:action" (Access
+	// RequirePermission).
+	Require string
+	// Scope is the least scope the route needs (a tenant-wide list says ScopeTenant).
+	// Default (ScopeNone): own, any grant of the permission.
+	Scope Scope
+	// OwnerParam names a path parameter that, when the user's best scope for the
+	// permission is own, must be the user's id.
+	OwnerParam string
+	// TeamParam names a path parameter that, when the user's best scope is below
+	// tenant, must be one of the user's teams.
+	TeamParam string
+	// MFA requires a session that used a second factor (signed_in and permission
+	// rules).
+	MFA bool
 }
 
 // compiledRule is a Rule checked and prepared for matching.
@@ -39,7 +56,18 @@ type compiledRule struct {
 	anyMethod bool
 	methods   methodSet
 	other     []string // methods outside the well-known set
+
+	req       Requirement
+	reqString string // "resource:action", sent upstream
+	minScope  Scope  // at least ScopeOwn for a permission rule
+	ownerSeg  int    // path segment of OwnerParam, -1 for none
+	teamSeg   int    // path segment of TeamParam, -1 for none
+	mfa       bool
 }
+
+// checked reports whether the rule asks more of a signed-in user than being signed
+// in: a permission or a second factor. Such rules are checked by Authorize.
+func (c *compiledRule) checked() bool { return c.access == RequirePermission || c.mfa }
 
 func compileRule(i int, r Rule) (compiledRule, error) {
 	c := compiledRule{name: r.Name, access: r.Access}
@@ -55,6 +83,7 @@ func compileRule(i int, r Rule) (compiledRule, error) {
 		errs = append(errs, fmt.Errorf("path pattern %q %w", r.Path, err))
 	}
 	c.pat = pat
+	errs = append(errs, c.setRequirement(r)...)
 	if err := c.setHost(r.Host); err != nil {
 		errs = append(errs, fmt.Errorf("host %q: %w", r.Host, err))
 	}
@@ -240,4 +269,45 @@ func equalFoldASCII(a, b string) bool {
 		}
 	}
 	return true
+}
+
+// setRequirement checks and compiles the permission part of r.
+func (c *compiledRule) setRequirement(r Rule) []error {
+	var errs []error
+	c.ownerSeg, c.teamSeg, c.mfa = -1, -1, r.MFA
+	if r.MFA && r.Access != SignedIn && r.Access != RequirePermission {
+		errs = append(errs, fmt.Errorf("mfa needs a signed_in or permission rule, not %s", r.Access))
+	}
+	if r.Access != RequirePermission {
+		if r.Require != "" || r.Scope != ScopeNone || r.OwnerParam != "" || r.TeamParam != "" {
+			errs = append(errs, fmt.Errorf("require, scope, owner_param and team_param belong to a rule that requires a permission, not to access %s", r.Access))
+		}
+		return errs
+	}
+	req, err := ParseRequirement(r.Require)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	c.req, c.reqString = req, req.String()
+	if r.Scope > ScopeTenant {
+		errs = append(errs, fmt.Errorf("invalid scope %d", uint8(r.Scope)))
+	}
+	c.minScope = max(r.Scope, ScopeOwn)
+	seg := func(opt, name string) int {
+		if name == "" {
+			return -1
+		}
+		for _, p := range c.pat.params {
+			if p.name == name {
+				return p.seg
+			}
+		}
+		if c.pat.raw != "" {
+			errs = append(errs, fmt.Errorf("%s %q: the path %s has no parameter {%s}", opt, name, c.pat.raw, name))
+		}
+		return -1
+	}
+	c.ownerSeg = seg("owner_param", r.OwnerParam)
+	c.teamSeg = seg("team_param", r.TeamParam)
+	return errs
 }

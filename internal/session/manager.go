@@ -5,12 +5,14 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/clock"
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
+	"github.com/gatehouse-dev/gatehouse/internal/policy"
 	"github.com/gatehouse-dev/gatehouse/internal/secret"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -110,8 +112,13 @@ type Entry struct {
 	Facts   identity.Facts      // what the headers and the signed assertion say
 	Headers *identity.HeaderSet // X-Gatehouse-*
 	Remote  *identity.HeaderSet // Remote-* (for sites that enable them)
-	expires time.Time           // cache expiry
-	loaded  time.Time           // when it was read from the store
+	// Subject is what route permissions are checked against: the user's grants
+	// under the tenant's role definitions as they were when the entry was loaded
+	// (so a role change reaches every instance within the cache TTL), their teams,
+	// and whether the session used a second factor.
+	Subject policy.Subject
+	expires time.Time // cache expiry
+	loaded  time.Time // when it was read from the store
 	key     [sha256.Size]byte
 	touched atomic.Int64 // unix nanos of the last activity written or queued
 }
@@ -221,6 +228,10 @@ func (m *Manager) admit(ctx context.Context, tenant store.TenantHandle, slug str
 		_ = tenant.Sessions().RevokeSession(ctx, s.ID, now)
 		return nil, ErrNoSession
 	}
+	roles, err := tenantRoles(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
 	facts := identity.Facts{
 		UserID: u.ID, Email: u.Email, Name: u.DisplayName,
 		TenantID: s.TenantID, TenantSlug: slug,
@@ -233,6 +244,10 @@ func (m *Manager) admit(ctx context.Context, tenant store.TenantHandle, slug str
 		Facts:   facts,
 		Headers: identity.NewHeaderSet(facts),
 		Remote:  identity.NewRemoteHeaderSet(facts),
+		Subject: policy.Subject{
+			UserID: u.ID, Teams: u.Teams, Grants: roles.Grants(u.Roles),
+			MFA: slices.ContainsFunc(s.AuthMethods, func(m string) bool { return m != methodPassword }),
+		},
 		expires: now.Add(m.opt.CacheTTL),
 		loaded:  now,
 		key:     key,
@@ -305,3 +320,27 @@ func (m *Manager) Forget(sessionID string) { m.cache.deleteSession(sessionID) }
 // ForgetUser drops every cached session of a user (after a change to the user record,
 // such as new roles), so their next requests read it afresh.
 func (m *Manager) ForgetUser(userID string) { m.cache.deleteUser(userID) }
+
+// methodPassword is authn.MethodPassword: every other method is a second factor or a
+// passkey, which counts as one.
+const methodPassword = "pwd"
+
+// tenantRoles returns the tenant's role definitions: the built-in ones with the
+// tenant's own applied. A stored definition that no longer parses grants nothing.
+func tenantRoles(ctx context.Context, tenant store.TenantHandle) (*policy.Roles, error) {
+	stored, err := tenant.Roles().ListRoles(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loading the tenant's roles: %w", err)
+	}
+	roles, _ := policy.BuiltinRoles().WithTenant(RoleSpecs(stored))
+	return roles, nil
+}
+
+// RoleSpecs converts stored roles to specs.
+func RoleSpecs(stored []store.Role) []policy.RoleSpec {
+	specs := make([]policy.RoleSpec, len(stored))
+	for i, r := range stored {
+		specs[i] = policy.RoleSpec{Name: r.Name, Description: r.Description, Permissions: r.Permissions}
+	}
+	return specs
+}

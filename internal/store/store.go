@@ -14,6 +14,8 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrLastOwner: the change would leave the tenant without an active owner.
 	ErrLastOwner = errors.New("the tenant's last active owner")
+	// ErrInUse: the record is still referred to (a role some user holds).
+	ErrInUse = errors.New("in use")
 )
 
 // Store is a backend. It is safe for concurrent use.
@@ -48,6 +50,9 @@ type TenantHandle interface {
 	Settings() SettingsStore
 	LoginHistory() LoginHistoryStore
 	RefreshTokens() RefreshTokenStore
+	Roles() RoleStore
+	Teams() TeamStore
+	Periods() PeriodStore
 }
 
 // Workspace is a tenant with the handle bound to it: what a use case acts on. The
@@ -446,4 +451,67 @@ type RefreshTokenStore interface {
 	// LiveRefreshSessions returns the ids of the user's sessions that have a live
 	// refresh token (neither used, revoked nor expired at now).
 	LiveRefreshSessions(ctx context.Context, userID string, now time.Time) ([]string, error)
+}
+
+// Role is a tenant's own role definition: a role it added, or new permissions for a
+// built-in one (policies/roles.yaml). The permissions are checked by the caller
+// (package policy) before they are stored.
+type Role struct {
+	Name        string
+	Description string
+	Permissions []string // resource:action:scope
+	UpdatedAt   time.Time
+}
+
+// RoleStore keeps a tenant's own role definitions.
+type RoleStore interface {
+	// ListRoles returns the tenant's roles ordered by name.
+	ListRoles(ctx context.Context) ([]Role, error)
+	// PutRole inserts the role named r.Name or replaces it.
+	PutRole(ctx context.Context, r Role) error
+	// DeleteRole removes the named role (ErrNotFound if absent). With ifUnused, it
+	// returns ErrInUse, changing nothing, while a user who is not deleted holds the
+	// role; the check and the delete are one atomic step.
+	DeleteRole(ctx context.Context, name string, ifUnused bool) error
+}
+
+// Team is a group of a tenant's users (User.Teams holds the ids of a user's teams).
+type Team struct {
+	ID        string
+	Name      string // unique per tenant, compared case-insensitively
+	CreatedAt time.Time
+}
+
+// TeamStore keeps a tenant's teams and who is in them.
+type TeamStore interface {
+	// CreateTeam inserts t; ErrConflict if its id or name (in any case) is taken.
+	CreateTeam(ctx context.Context, t Team) error
+	// ListTeams returns the tenant's teams ordered by name.
+	ListTeams(ctx context.Context) ([]Team, error)
+	TeamByID(ctx context.Context, id string) (Team, error)
+	// TeamByName finds a team by name in any case.
+	TeamByName(ctx context.Context, name string) (Team, error)
+	// DeleteTeam removes the team and, in the same transaction, its id from every
+	// user's Teams (ErrNotFound if absent).
+	DeleteTeam(ctx context.Context, id string) error
+	// AddTeamMember puts the user in the team (nothing changes if they are in it
+	// already); ErrNotFound for an unknown team or user. Concurrent changes to one
+	// user's teams never lose one another.
+	AddTeamMember(ctx context.Context, teamID, userID string) error
+	// RemoveTeamMember takes the user out of the team (nothing changes if they are not
+	// in it); ErrNotFound for an unknown user.
+	RemoveTeamMember(ctx context.Context, teamID, userID string) error
+	// TeamMembers returns the ids of the team's users, ordered.
+	TeamMembers(ctx context.Context, teamID string) ([]string, error)
+}
+
+// PeriodStore records per-tenant work that must happen once per period (the
+// quarterly permission review), whichever instance does it.
+type PeriodStore interface {
+	// MarkPeriodDone records that job was done for period at at; false, changing
+	// nothing, when it was recorded already. Of concurrent callers exactly one gets
+	// true.
+	MarkPeriodDone(ctx context.Context, job, period string, at time.Time) (bool, error)
+	// PeriodDone reports whether job was recorded done for period.
+	PeriodDone(ctx context.Context, job, period string) (bool, error)
 }

@@ -22,6 +22,9 @@ var isolationTests = []test{
 	{"Settings", testIsolationSettings},
 	{"LoginHistory", testIsolationLoginHistory},
 	{"RefreshTokens", testIsolationRefreshTokens},
+	{"Roles", testIsolationRoles},
+	{"Teams", testIsolationTeams},
+	{"Periods", testIsolationPeriods},
 	{"UnknownTenant", testIsolationUnknownTenant},
 }
 
@@ -182,6 +185,84 @@ func testIsolationRefreshTokens(t *testing.T, st store.Store) {
 	wantNoRefresh(t, "A's child, in B", b, achild.TokenHash)
 }
 
+// testIsolationRoles: B sees and deletes none of A's roles; B's role of the same name
+// is its own; B's users holding the name do not keep A from deleting A's role, nor
+// A's users B.
+func testIsolationRoles(t *testing.T, st store.Store) {
+	a, b := twoTenants(t, st)
+	role := putRole(t, a, store.Role{Name: "auditor", Description: "A's", Permissions: []string{"audit:read:all"}, UpdatedAt: base})
+	au := newUser(t, a)
+	noErr(t, "A: SetRoles", a.Users().SetRoles(ctx(t), au.ID, []string{"auditor"}))
+
+	checkRoles(t, "B: ListRoles", b)
+	wantErr(t, "B: DeleteRole of A's role", b.Roles().DeleteRole(ctx(t), role.Name, false), store.ErrNotFound)
+	wantErr(t, "B: DeleteRole ifUnused of A's role", b.Roles().DeleteRole(ctx(t), role.Name, true), store.ErrNotFound)
+	mine := putRole(t, b, store.Role{Name: "auditor", Description: "B's", UpdatedAt: base.Add(time.Hour)})
+	checkRoles(t, "A: ListRoles after B's calls", a, role)
+	checkRoles(t, "B: ListRoles after its PutRole", b, mine)
+	// A's user holds "auditor": only A's role is in use.
+	noErr(t, "B: DeleteRole ifUnused of its own role", b.Roles().DeleteRole(ctx(t), "auditor", true))
+	checkRoles(t, "A: ListRoles after B's delete", a, role)
+
+	bu := newUserWithID(t, b, "us-"+randHex(6))
+	noErr(t, "B: SetRoles", b.Users().SetRoles(ctx(t), bu.ID, []string{"auditor"}))
+	noErr(t, "A: SetRoles takes the role away", a.Users().SetRoles(ctx(t), au.ID, nil))
+	noErr(t, "A: DeleteRole ifUnused while only B's user holds the name", a.Roles().DeleteRole(ctx(t), "auditor", true))
+	checkRoles(t, "A: ListRoles after the delete", a)
+}
+
+// testIsolationTeams: B, with a team and a user of the same ids and the same team name,
+// sees, joins, changes and deletes only its own; A's team and memberships are intact.
+func testIsolationTeams(t *testing.T, st store.Store) {
+	a, b := twoTenants(t, st)
+	tm := newTeam(t, a, "Shared Name")
+	u := newUser(t, a)
+	addMember(t, a, tm.ID, u.ID)
+
+	_, err := b.Teams().TeamByID(ctx(t), tm.ID)
+	wantErr(t, "B: TeamByID of A's team", err, store.ErrNotFound)
+	_, err = b.Teams().TeamByName(ctx(t), tm.Name)
+	wantErr(t, "B: TeamByName of A's team", err, store.ErrNotFound)
+	list, err := b.Teams().ListTeams(ctx(t))
+	noErr(t, "B: ListTeams", err)
+	if len(list) != 0 {
+		t.Errorf("B lists A's teams %+v", list)
+	}
+	wantMembers(t, "B: TeamMembers of A's team", b, tm.ID)
+	wantErr(t, "B: DeleteTeam of A's team", b.Teams().DeleteTeam(ctx(t), tm.ID), store.ErrNotFound)
+	wantErr(t, "B: AddTeamMember of A's team and user", b.Teams().AddTeamMember(ctx(t), tm.ID, u.ID), store.ErrNotFound)
+	wantErr(t, "B: RemoveTeamMember of A's user", b.Teams().RemoveTeamMember(ctx(t), tm.ID, u.ID), store.ErrNotFound)
+
+	// B's own team and user with A's ids, and A's team name in another case.
+	btm := createTeam(t, b, store.Team{ID: tm.ID, Name: "SHARED NAME", CreatedAt: base.Add(time.Hour)})
+	newUserWithID(t, b, u.ID)
+	addMember(t, b, tm.ID, u.ID)
+	wantMembers(t, "B: TeamMembers of its team", b, tm.ID, u.ID)
+	noErr(t, "B: RemoveTeamMember", b.Teams().RemoveTeamMember(ctx(t), tm.ID, u.ID))
+	wantUserTeams(t, "A's user after B's removal", a, u.ID, tm.ID)
+	addMember(t, b, tm.ID, u.ID)
+	noErr(t, "B: DeleteTeam of its team", b.Teams().DeleteTeam(ctx(t), btm.ID))
+	wantUserTeams(t, "B's user after B's delete", b, u.ID)
+
+	got, err := a.Teams().TeamByName(ctx(t), "shared name")
+	noErr(t, "A: TeamByName after B's calls", err)
+	checkTeam(t, "A's team after B's calls", got, tm)
+	wantUserTeams(t, "A's user after B's calls", a, u.ID, tm.ID)
+	wantMembers(t, "A: TeamMembers after B's calls", a, tm.ID, u.ID)
+}
+
+// testIsolationPeriods: a period done in A is not done in B, and B marking it changes
+// nothing in A.
+func testIsolationPeriods(t *testing.T, st store.Store) {
+	a, b := twoTenants(t, st)
+	markPeriod(t, a, "A: MarkPeriodDone", "review", "2026-Q1", base, true)
+	wantPeriodDone(t, b, "B: PeriodDone of A's period", "review", "2026-Q1", false)
+	markPeriod(t, b, "B: MarkPeriodDone of A's period", "review", "2026-Q1", base, true)
+	markPeriod(t, a, "A: MarkPeriodDone again", "review", "2026-Q1", base, false)
+	markPeriod(t, b, "B: MarkPeriodDone again", "review", "2026-Q1", base, false)
+	wantPeriodDone(t, a, "A: PeriodDone", "review", "2026-Q1", true)
+}
+
 // testIsolationUnknownTenant: a handle for a tenant that does not exist finds nothing.
 func testIsolationUnknownTenant(t *testing.T, st store.Store) {
 	a := st.Tenant(newTenant(t, st).ID)
@@ -199,4 +280,13 @@ func testIsolationUnknownTenant(t *testing.T, st store.Store) {
 	if n != 0 || len(list) != 0 {
 		t.Errorf("unknown tenant sees %d users, %d audit records", n, len(list))
 	}
+	checkRoles(t, "ghost: ListRoles", ghost)
+	teams, err := ghost.Teams().ListTeams(ctx(t))
+	noErr(t, "ghost: ListTeams", err)
+	if len(teams) != 0 {
+		t.Errorf("unknown tenant sees teams %+v", teams)
+	}
+	wantPeriodDone(t, ghost, "ghost: PeriodDone", "review", "2026-Q1", false)
+	wantErr(t, "ghost: DeleteRole ifUnused", ghost.Roles().DeleteRole(ctx(t), "auditor", true), store.ErrNotFound)
+	wantErr(t, "ghost: AddTeamMember", ghost.Teams().AddTeamMember(ctx(t), "tm-x", u.ID), store.ErrNotFound)
 }

@@ -160,7 +160,8 @@ func (k *KeyRing) Ensure(ctx context.Context) error {
 			return k.Load(ctx)
 		}
 		if time.Now().After(deadline) {
-			return ErrNoSigningKey
+			return fmt.Errorf("%w this instance can open: the stored keys are sealed with another master key (every instance needs the same one), "+
+				"and another instance holds the %q lease to create one (it ends within a minute of that instance stopping)", ErrNoSigningKey, leaseName)
 		}
 		select {
 		case <-ctx.Done():

@@ -199,6 +199,9 @@ func (h handle) Passkeys() store.PasskeyStore           { return passkeyStore(h)
 func (h handle) Settings() store.SettingsStore          { return settingsStore(h) }
 func (h handle) LoginHistory() store.LoginHistoryStore  { return loginHistoryStore(h) }
 func (h handle) RefreshTokens() store.RefreshTokenStore { return refreshTokenStore(h) }
+func (h handle) Roles() store.RoleStore                 { return roleStore(h) }
+func (h handle) Teams() store.TeamStore                 { return teamStore(h) }
+func (h handle) Periods() store.PeriodStore             { return periodStore(h) }
 
 // Interface guards
 var (
