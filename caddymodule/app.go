@@ -67,6 +67,10 @@ type App struct {
 	// password again. Default 10m.
 	ReauthAge caddy.Duration `json:"reauth_age,omitempty"`
 
+	// PermissionReview is the periodic permission-review mail to every tenant's
+	// owners. Default: every 90 days, every tenant.
+	PermissionReview *PermissionReview `json:"permission_review,omitempty"`
+
 	// SigningKeyRotation is how often a new token-signing key is made. Default 30 days.
 	SigningKeyRotation caddy.Duration `json:"signing_key_rotation,omitempty"`
 
@@ -219,6 +223,9 @@ func (a *App) applyDefaults() error {
 	}
 	if a.BcryptCost == 0 {
 		a.BcryptCost = 12
+	}
+	if err := a.PermissionReview.check(); err != nil {
+		errs = append(errs, err)
 	}
 	if a.MaxTravelSpeed < 0 {
 		errs = append(errs, fmt.Errorf("max_travel_speed %v: must be positive", a.MaxTravelSpeed))

@@ -32,6 +32,7 @@ func init() {
 //	    reauth_age          <duration>
 //	    session_cache_ttl   <duration>
 //	    signing_key_rotation <duration>
+//	    permission_review   <period>|off [skip <tenant slug>...]
 //	    refresh_grace       <duration>
 //	    token_cache_size    <n>
 //	    base_url            <url>
@@ -127,6 +128,8 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			app.ReauthAge, err = durationArg(d)
 		case "session_cache_ttl":
 			app.SessionCacheTTL, err = durationArg(d)
+		case "permission_review":
+			app.PermissionReview, err = permissionReviewArgs(d)
 		case "signing_key_rotation":
 			app.SigningKeyRotation, err = durationArg(d)
 		case "refresh_grace":

@@ -115,7 +115,7 @@ func userSetRoleCmd() *cobra.Command {
 		},
 	}
 	m.add(cmd)
-	cmd.Flags().StringVar(&role, "role", "", "owner, admin, manager or member (required)")
+	cmd.Flags().StringVar(&role, "role", "", "a role of the tenant: owner, admin, manager, member or one of its own (gatehouse role list) (required)")
 	return cmd
 }
 
@@ -175,7 +175,7 @@ someone who has not accepted yet replaces their link.`,
 	}
 	m.add(cmd)
 	cmd.Flags().StringVar(&name, "name", "", "display name")
-	cmd.Flags().StringVar(&role, "role", identity.RoleMember, "owner, admin, manager or member")
+	cmd.Flags().StringVar(&role, "role", identity.RoleMember, "a role of the tenant: owner, admin, manager, member or one of its own (gatehouse role list)")
 	cmd.Flags().BoolVar(&noMail, "no-mail", false, "only print the link")
 	cmd.Flags().StringVar(&portal, "portal-url", "", "the portal's public address (default: base_url + /auth)")
 	return cmd

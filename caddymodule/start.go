@@ -130,6 +130,9 @@ func (a *App) start() error {
 	a.stopJobs = stop
 	go keys.Run(jobs)
 	go (&session.Purger{Store: st.Maintenance(), Holder: holder, Clock: clk, Logger: a.logger.Named("purge")}).Run(jobs)
+	if review := a.reviewJob(a.PermissionReview, st, outboxer.Outbox(), worker.Kick, holder, clk); review != nil { // permission review mail (review.go)
+		go review.Run(jobs)
+	}
 	return a.startMail()
 }
 

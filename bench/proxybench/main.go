@@ -2,7 +2,7 @@
 // the built binary over loopback HTTP/1.1, the servers pinned to CPU 0 with
 // GOMAXPROCS=1, this process (load generator and upstream) to CPU 1 (taskset).
 //
-//	go run ./bench/proxybench -binary bin/gatehouse          # A B C D T M
+//	go run ./bench/proxybench -binary bin/gatehouse          # A B C D P T M
 //	go run ./bench/proxybench -binary bin/gatehouse -flood   # B alone, B under a sign-in flood
 //
 // Every variant sends the same browser-like request of a signed-in user:
@@ -13,6 +13,9 @@
 //	   identity headers the upstream got from B, the assertion among them:
 //	   the floor of carrying them
 //	D  Gatehouse with `assertion off`, the cookie
+//	P  Gatehouse whose rule for the path requires a permission (bench:read,
+//	   scope own: RBAC), the cookie; the upstream also gets
+//	   X-Gatehouse-Permission and X-Gatehouse-Scope
 //	T  B's server, an access token (Authorization: Bearer) instead of the
 //	   cookie: the same token throughout, verified once per process
 //	M  B's server, a never-seen access token on every request: each one
@@ -79,6 +82,7 @@ var descriptions = map[string]string{
 	"B": "gatehouse + reverse_proxy, assertion on",
 	"C": "caddy reverse_proxy", // and the headers it carries
 	"D": "gatehouse + reverse_proxy, assertion off",
+	"P": "gatehouse + reverse_proxy, a route that requires a permission (RBAC)",
 	"T": "B's server, a bearer token instead of the cookie (verified once, then cached)",
 	"M": "B's server, a never-seen bearer token on every request",
 	"F": "B during the sign-in flood",
@@ -103,6 +107,8 @@ var ratios = []ratio{
 	{Num: "D", Den: "A", Note: "Gatehouse without the assertion"},
 	{Num: "B", Den: "D", Note: "the assertion"},
 	{Num: "T", Den: "C", Note: "a cached bearer token, apart from carrying the headers"},
+	{Num: "P", Den: "B", Note: "a permission route against a signed_in one"},
+	{Num: "P", Den: "A", Note: "Gatehouse with an RBAC route"},
 	{Num: "M", Den: "A", Note: "a never-seen bearer token on every request"},
 	{Num: "M", Den: "T", Note: "verifying every token against the cache"},
 	{Num: "F", Den: "B", Target: 0.80, Note: "during a sign-in flood"},
@@ -138,7 +144,7 @@ func balancedOrders(labels string) []string {
 func main() {
 	c := config{}
 	flag.StringVar(&c.binary, "binary", "", "gatehouse binary, e.g. bin/gatehouse (required)")
-	flag.StringVar(&c.variants, "variants", "ABCDTM", "variants to run (not with -flood): A B C D T M, see the package doc")
+	flag.StringVar(&c.variants, "variants", "ABCDPTM", "variants to run (not with -flood): A B C D P T M, see the package doc")
 	flag.IntVar(&c.rounds, "rounds", 6, "groups; each runs every variant once (a multiple of the variants' count balances the orders)")
 	flag.DurationVar(&c.duration, "duration", 3*time.Second, "measured window of each round")
 	flag.DurationVar(&c.warmup, "warmup", time.Second, "warm-up of each round before its window")
@@ -181,7 +187,7 @@ func main() {
 func checkVariants(c *config) error {
 	for i, l := range c.variants {
 		if descriptions[string(l)] == "" || strings.ContainsRune(c.variants[:i], l) || (l == 'F' && !c.flood) {
-			return fmt.Errorf("-variants %q: distinct labels of A B C D T M", c.variants)
+			return fmt.Errorf("-variants %q: distinct labels of A B C D P T M", c.variants)
 		}
 	}
 	switch {
@@ -229,9 +235,9 @@ func bench(c *config, pinned bool) (float64, error) {
 		}
 	}()
 	byServer := map[string]*server{"B": gate, "T": gate, "M": gate, "F": gate}
-	for _, l := range "ACD" {
+	for _, l := range "ACDP" {
 		if runs(string(l)) {
-			s, err := newServer(c, string(l), up.addr, site{gatehouse: l == 'D', noAssertion: l == 'D'})
+			s, err := newServer(c, string(l), up.addr, site{gatehouse: l == 'D' || l == 'P', noAssertion: l == 'D', rbac: l == 'P'})
 			if err != nil {
 				return 0, err
 			}
@@ -271,7 +277,7 @@ func bench(c *config, pinned bool) (float64, error) {
 
 	byLabel := map[string]*variant{}
 	var vs []*variant
-	for _, l := range "BACDTMF" { // listed in this order
+	for _, l := range "BACDPTMF" { // listed in this order
 		if runs(string(l)) {
 			v := &variant{label: string(l), desc: descriptions[string(l)], srv: byServer[string(l)], headers: browser, flood: l == 'F'}
 			byLabel[v.label] = v

@@ -81,7 +81,7 @@ func TestBalancedOrders(t *testing.T) {
 	if got := strings.Join(balancedOrders("BF"), " "); got != "BF FB" {
 		t.Errorf("flood orders %s", got)
 	}
-	for _, labels := range []string{"ABCDTM", "ABC", "BF", "ABCDT", "A"} {
+	for _, labels := range []string{"ABCDPTM", "ABCDTM", "ABC", "BF", "ABCDT", "A"} {
 		orders := balancedOrders(labels)
 		n := len(labels)
 		times := 1 + n%2 // an odd count needs the mirrored rows too

@@ -48,6 +48,7 @@ type site struct {
 	noAssertion bool   // the site option `assertion off`
 	flood       bool   // X-Forwarded-For trusted from loopback, bcrypt cost 12
 	minting     bool   // the token endpoint unthrottled: M's tokens are minted through it
+	rbac        bool   // the measured path requires a permission (a scoped RBAC rule)
 	admin       string // Caddy's admin endpoint, for CPU profiles ("": admin off)
 }
 
@@ -74,6 +75,9 @@ func caddyfile(addr, upstream, db string, s site) string {
 		block = "\tgatehouse {\n\t\ttenant default\n\t\tdefault_policy signed_in\n"
 		if s.noAssertion {
 			block += "\t\tassertion off\n"
+		}
+		if s.rbac {
+			block += "\t\trule /r/{key} bench:read GET scope=own\n"
 		}
 		block += "\t}\n"
 	}

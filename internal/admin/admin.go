@@ -196,13 +196,14 @@ func (s *Service) ResetFactors(ctx context.Context, ws store.Workspace, by Admin
 	return u, s.record(ctx, ws, by, audit.ActionFactorsReset, audit.UserTarget(u.ID), map[string]string{"email": u.Email})
 }
 
-// AddUser creates a member with a password (the CLI's `user add`). Only owners make
-// owners. A bad entry is an *authn.InputError; a taken e-mail is store.ErrConflict.
+// AddUser creates a member with a password (the CLI's `user add`) and any of the
+// workspace's roles. Only owners make owners. A bad entry is an *authn.InputError; a
+// taken e-mail is store.ErrConflict.
 func (s *Service) AddUser(ctx context.Context, ws store.Workspace, by Admin, n authn.NewUser) (store.User, error) {
 	if !by.IsAdmin() || slices.Contains(n.Roles, identity.RoleOwner) && !by.IsOwner() {
 		return store.User{}, ErrForbidden
 	}
-	u, err := authn.PrepareUser(n, s.Hasher, s.Rules, s.Clock)
+	u, err := s.prepareUser(ctx, ws, n)
 	if err != nil {
 		return store.User{}, err
 	}
@@ -211,4 +212,25 @@ func (s *Service) AddUser(ctx context.Context, ws store.Workspace, by Admin, n a
 	}
 	return u, s.record(ctx, ws, by, audit.ActionUserCreate, audit.UserTarget(u.ID),
 		map[string]string{"email": u.Email, "roles": strings.Join(u.Roles, ",")})
+}
+
+// prepareUser is authn.PrepareUser for the workspace's roles, its own included:
+// PrepareUser knows only the built-in ones, so it checks the rest of n with a
+// built-in role in their place.
+func (s *Service) prepareUser(ctx context.Context, ws store.Workspace, n authn.NewUser) (store.User, error) {
+	roles := n.Roles
+	if err := s.checkAssignable(ctx, ws, "roles", roles); err != nil {
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			return store.User{}, &authn.InputError{Field: fe.Field, Msg: fe.Msg}
+		}
+		return store.User{}, err
+	}
+	n.Roles = []string{identity.RoleMember}
+	u, err := authn.PrepareUser(n, s.Hasher, s.Rules, s.Clock)
+	if err != nil {
+		return store.User{}, err
+	}
+	u.Roles = roles
+	return u, nil
 }

@@ -142,16 +142,17 @@ func (s *Service) target(ctx context.Context, ws store.Workspace, by Admin, t Ta
 	return u, nil
 }
 
-// SetRole gives a member one role. Only owners make owners and admins or change an
-// owner's or admin's role; the last active owner keeps the role (ErrLastOwner). The
-// member's sessions pick up the new role on their next request.
+// SetRole gives a member one role: a built-in one or one the workspace defined
+// (Roles). Only owners make owners and admins or change an owner's or admin's role;
+// the last active owner keeps the role (ErrLastOwner). The member's sessions pick up
+// the new role on their next request.
 func (s *Service) SetRole(ctx context.Context, ws store.Workspace, by Admin, t Target, role string) (store.User, error) {
 	role = strings.TrimSpace(role)
-	if err := identity.CheckRoles([]string{role}); err != nil {
-		return store.User{}, &FieldError{Field: "role", Msg: err.Error()}
-	}
 	u, err := s.target(ctx, ws, by, t)
 	if err != nil {
+		return store.User{}, err
+	}
+	if err := s.checkAssignable(ctx, ws, "role", []string{role}); err != nil {
 		return store.User{}, err
 	}
 	if (role == identity.RoleOwner || role == identity.RoleAdmin) && !by.IsOwner() {
@@ -294,7 +295,7 @@ func (s *Service) Invite(ctx context.Context, ws store.Workspace, by Admin, i In
 	if by.PortalURL == "" {
 		return store.User{}, "", authn.ErrNoPortalURL
 	}
-	u, err := authn.PrepareUser(authn.NewUser{Email: i.Email, DisplayName: i.Name, Roles: []string{role}}, s.Hasher, s.Rules, s.Clock)
+	u, err := s.prepareUser(ctx, ws, authn.NewUser{Email: i.Email, DisplayName: i.Name, Roles: []string{role}})
 	if err != nil {
 		return store.User{}, "", err
 	}

@@ -27,8 +27,11 @@ type Security struct {
 	AnomalyAction     string              // alert, second_factor or block
 	Lockout           authn.LockoutPolicy // in effect
 	LockoutOverride   authn.LockoutPolicy // the tenant's own; zero fields: the gateway's
-	UpdatedAt         time.Time
-	UpdatedBy         string
+	// PermissionReview: the owners get the periodic permission review by e-mail (the
+	// default; store.SecuritySettings.PermissionReviewOff is its opposite).
+	PermissionReview bool
+	UpdatedAt        time.Time
+	UpdatedBy        string
 }
 
 // Security reads the workspace's policy.
@@ -44,8 +47,9 @@ func (s *Service) view(set store.SecuritySettings) Security {
 	out := Security{
 		Require2FA: set.Require2FA, Require2FASince: set.Require2FASince, Grace: set.GracePeriod,
 		PasskeysForAdmins: set.RequirePasskeysForAdmins, AnomalyAction: set.AnomalyAction,
-		LockoutOverride: authn.LockoutPolicy{Threshold: set.LockoutThreshold, Base: set.LockoutDuration, Max: set.LockoutMax},
-		UpdatedAt:       set.UpdatedAt, UpdatedBy: set.UpdatedBy,
+		LockoutOverride:  authn.LockoutPolicy{Threshold: set.LockoutThreshold, Base: set.LockoutDuration, Max: set.LockoutMax},
+		PermissionReview: !set.PermissionReviewOff,
+		UpdatedAt:        set.UpdatedAt, UpdatedBy: set.UpdatedBy,
 	}
 	if out.Grace <= 0 && set.UpdatedAt.IsZero() {
 		out.Grace = authn.DefaultGracePeriod // never configured; a configured 0 means no grace
@@ -70,6 +74,7 @@ type SecurityChange struct {
 	LockoutThreshold  *int           // 0: the gateway's
 	LockoutDuration   *time.Duration // 0: the gateway's
 	LockoutMax        *time.Duration // 0: the gateway's
+	PermissionReview  *bool          // false: no permission-review mail for this tenant
 }
 
 // validate reports the first unusable value as a *FieldError.
@@ -113,6 +118,9 @@ func (s *Service) UpdateSecurity(ctx context.Context, ws store.Workspace, by Adm
 	set(&next.LockoutThreshold, c.LockoutThreshold)
 	set(&next.LockoutDuration, c.LockoutDuration)
 	set(&next.LockoutMax, c.LockoutMax)
+	if c.PermissionReview != nil {
+		next.PermissionReviewOff = !*c.PermissionReview
+	}
 	if next.LockoutMax > 0 && next.LockoutDuration > next.LockoutMax {
 		return Security{}, &FieldError{Field: "lockout_max", Msg: "must not be below the lockout duration"}
 	}
@@ -128,6 +136,8 @@ func (s *Service) UpdateSecurity(ctx context.Context, ws store.Workspace, by Adm
 		"was_require_2fa":                 strconv.FormatBool(old.Require2FA),
 		"was_require_passkeys_for_admins": strconv.FormatBool(old.RequirePasskeysForAdmins),
 		"was_anomaly_action":              old.AnomalyAction,
+		"permission_review":               strconv.FormatBool(!next.PermissionReviewOff),
+		"was_permission_review":           strconv.FormatBool(!old.PermissionReviewOff),
 	}
 	if err := s.record(ctx, ws, by, audit.ActionSecuritySettings, "tenant:"+ws.Slug, details); err != nil {
 		return Security{}, err

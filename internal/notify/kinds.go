@@ -127,6 +127,7 @@ type kindSpec struct {
 var sampleTime = time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC)
 
 var kinds = map[string]kindSpec{
+	KindPermissionReview: {sample: samplePermissionReview}, // review.go
 	KindAccountLocked: {sample: AccountLocked{
 		TenantName:   "Example Clinic",
 		UserEmail:    "ada@example.com",

@@ -91,7 +91,7 @@ func TestEmbeddedTemplatesLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{KindAccountLocked, KindInvite, KindNewSignIn, KindPasswordChanged, KindPasswordReset}
+	want := []string{KindAccountLocked, KindInvite, KindNewSignIn, KindPasswordChanged, KindPasswordReset, KindPermissionReview}
 	if got := Kinds(); !slices.Equal(got, want) {
 		t.Fatalf("Kinds() = %v", got)
 	}

@@ -317,8 +317,11 @@ type SecuritySettings struct {
 	LockoutThreshold int
 	LockoutDuration  time.Duration
 	LockoutMax       time.Duration
-	UpdatedAt        time.Time
-	UpdatedBy        string // user id
+	// PermissionReviewOff: the owners turned the periodic permission-review mail off
+	// for this tenant (the review page stays).
+	PermissionReviewOff bool
+	UpdatedAt           time.Time
+	UpdatedBy           string // user id
 }
 
 // SettingsStore keeps a tenant's settings.

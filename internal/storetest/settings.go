@@ -37,7 +37,8 @@ func checkSettings(t *testing.T, what string, got, want store.SecuritySettings) 
 	if got.Require2FA != want.Require2FA || got.GracePeriod != want.GracePeriod ||
 		got.RequirePasskeysForAdmins != want.RequirePasskeysForAdmins || got.UpdatedBy != want.UpdatedBy ||
 		got.AnomalyAction != want.AnomalyAction || got.LockoutThreshold != want.LockoutThreshold ||
-		got.LockoutDuration != want.LockoutDuration || got.LockoutMax != want.LockoutMax {
+		got.LockoutDuration != want.LockoutDuration || got.LockoutMax != want.LockoutMax ||
+		got.PermissionReviewOff != want.PermissionReviewOff {
 		t.Errorf("%s: got %+v, want %+v", what, got, want)
 	}
 	sameTime(t, what+" Require2FASince", got.Require2FASince, want.Require2FASince)
@@ -64,13 +65,15 @@ func testSettingsRoundTrip(t *testing.T, st store.Store) {
 		LockoutThreshold:         7,
 		LockoutDuration:          5 * time.Minute,
 		LockoutMax:               3 * time.Hour,
+		PermissionReviewOff:      true,
 		UpdatedAt:                base.Add(time.Minute),
 		UpdatedBy:                "us-" + randHex(6),
 	}
 	noErr(t, "PutSecuritySettings", h.Settings().PutSecuritySettings(ctx(t), strict))
 	checkSettings(t, "after Put", readSettings(t, h), strict)
 
-	// A second Put replaces everything, zero times and durations included.
+	// A second Put replaces everything, zero times and durations included (and turns
+	// the review mail back on).
 	relaxed := store.SecuritySettings{UpdatedAt: base.Add(time.Hour), UpdatedBy: "us-" + randHex(6)}
 	noErr(t, "PutSecuritySettings again", h.Settings().PutSecuritySettings(ctx(t), relaxed))
 	checkSettings(t, "after second Put", readSettings(t, h), relaxed)

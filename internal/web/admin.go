@@ -50,8 +50,9 @@ func (p adminPages) adminSecurityForm(c *call) error {
 	}
 	grace := time.Duration(days) * 24 * time.Hour
 	req2, pka, action := f.Get("require_2fa") == "on", f.Get("passkeys_for_admins") == "on", f.Get("anomaly_action")
+	review := f.Get("permission_review") == "on"
 	sec, err := p.Admin.UpdateSecurity(c.r.Context(), c.Workspace, p.adminOf(c),
-		admin.SecurityChange{Require2FA: &req2, Grace: &grace, PasskeysForAdmins: &pka, AnomalyAction: &action})
+		admin.SecurityChange{Require2FA: &req2, Grace: &grace, PasskeysForAdmins: &pka, AnomalyAction: &action, PermissionReview: &review})
 	if err != nil {
 		return p.adminError(c, err)
 	}
@@ -89,7 +90,7 @@ func securityJSON(s admin.Security) map[string]any {
 	out := map[string]any{"require_2fa": s.Require2FA, "grace_period_days": int(s.Grace / (24 * time.Hour)),
 		"require_passkeys_for_admins": s.PasskeysForAdmins, "anomaly_action": s.AnomalyAction,
 		"lockout_threshold": s.LockoutOverride.Threshold, "lockout_duration_minutes": int(s.LockoutOverride.Base / time.Minute),
-		"lockout_max_hours": int(s.LockoutOverride.Max / time.Hour),
+		"lockout_max_hours": int(s.LockoutOverride.Max / time.Hour), "permission_review": s.PermissionReview,
 		"lockout_in_effect": map[string]any{"threshold": s.Lockout.Threshold, "duration_minutes": int(s.Lockout.Base / time.Minute),
 			"max_hours": int(s.Lockout.Max / time.Hour)}}
 	if s.Require2FA {
@@ -110,7 +111,8 @@ func (p adminPages) apiAdminSecurity(c *call) error {
 
 // apiAdminSecurityUpdate: PUT (or POST) /api/v1/admin/security with any of
 // {"require_2fa","grace_period_days","require_passkeys_for_admins","anomaly_action",
-// "lockout_threshold","lockout_duration_minutes","lockout_max_hours"}.
+// "lockout_threshold","lockout_duration_minutes","lockout_max_hours","permission_review"}.
+// "permission_review": false turns the owners' periodic review mail off.
 func (p adminPages) apiAdminSecurityUpdate(c *call) error {
 	var body struct {
 		Require2FA        *bool   `json:"require_2fa"`
@@ -120,6 +122,7 @@ func (p adminPages) apiAdminSecurityUpdate(c *call) error {
 		LockoutThreshold  *int    `json:"lockout_threshold"`
 		LockoutMinutes    *int    `json:"lockout_duration_minutes"`
 		LockoutMaxHours   *int    `json:"lockout_max_hours"`
+		PermissionReview  *bool   `json:"permission_review"`
 	}
 	if err := c.decode(&body, true); err != nil {
 		return err
@@ -127,7 +130,7 @@ func (p adminPages) apiAdminSecurityUpdate(c *call) error {
 	ch := admin.SecurityChange{Require2FA: body.Require2FA, PasskeysForAdmins: body.PasskeysForAdmins,
 		AnomalyAction: body.AnomalyAction, LockoutThreshold: body.LockoutThreshold,
 		Grace: scaled(body.GraceDays, 24*time.Hour), LockoutDuration: scaled(body.LockoutMinutes, time.Minute),
-		LockoutMax: scaled(body.LockoutMaxHours, time.Hour)}
+		LockoutMax: scaled(body.LockoutMaxHours, time.Hour), PermissionReview: body.PermissionReview}
 	sec, err := p.Admin.UpdateSecurity(c.r.Context(), c.Workspace, p.adminOf(c), ch)
 	if err != nil {
 		return err

@@ -7,15 +7,20 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/admin"
-	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
 type membersPage struct {
 	Members []admin.Member
-	Roles   []string
-	Owner   bool // the viewer may invite owners and admins
-	Link    string
+	Roles   []string // the workspace's roles, its own included
+	Teams   []admin.TeamInfo
+	// TeamNames: the teams' names by id, for the listing.
+	TeamNames map[string]string
+	Owner     bool // the viewer may invite owners and admins
+	Link      string
+	// TeamName and TeamProblem: the new team's name as typed, and why it was not
+	// created (shown at the team form).
+	TeamName, TeamProblem string
 }
 
 // membersPage lists the workspace's members, with the invitation form.
@@ -24,12 +29,31 @@ func (p memberPages) membersPage(c *call) error {
 }
 
 func (p memberPages) renderMembers(c *call, status int, notice, errMsg, link string) error {
-	ms, err := p.Admin.Members(c.r.Context(), c.Workspace, p.adminOf(c))
+	return p.renderMembersWith(c, status, notice, errMsg, func(m *membersPage) { m.Link = link })
+}
+
+// renderMembersWith renders the members page; set adds to what it shows.
+func (p memberPages) renderMembersWith(c *call, status int, notice, errMsg string, set func(*membersPage)) error {
+	by := p.adminOf(c)
+	ms, err := p.Admin.Members(c.r.Context(), c.Workspace, by)
 	if err != nil {
 		return err
 	}
-	p.render(c, status, "members", pageInfo{Title: "Members", Nav: "members", Wide: true, Notice: notice, Error: errMsg},
-		membersPage{Members: ms, Roles: identity.BuiltinRoles, Owner: p.adminOf(c).IsOwner(), Link: link})
+	roles, err := p.Admin.Roles().Defined(c.r.Context(), c.Workspace, by)
+	if err != nil {
+		return err
+	}
+	teams, err := p.Admin.Teams().List(c.r.Context(), c.Workspace, by)
+	if err != nil {
+		return err
+	}
+	names := make(map[string]string, len(teams))
+	for _, t := range teams {
+		names[t.ID] = t.Name
+	}
+	page := membersPage{Members: ms, Roles: roles.Names(), Teams: teams, TeamNames: names, Owner: by.IsOwner()}
+	set(&page)
+	p.render(c, status, "members", pageInfo{Title: "Members", Nav: "members", Wide: true, Notice: notice, Error: errMsg}, page)
 	return nil
 }
 
@@ -61,7 +85,8 @@ func (p memberPages) memberError(c *call, err error, userID string) error {
 
 type memberPage struct {
 	admin.MemberDetail
-	Roles []string
+	Roles []string // the workspace's roles, its own included
+	Teams memberTeams
 	Self  bool // the viewer's own entry
 	Owner bool
 }
@@ -77,12 +102,20 @@ func (p memberPages) renderMember(c *call, status int, id, notice, errMsg string
 	if err != nil {
 		return err
 	}
+	roles, err := p.Admin.Roles().Defined(c.r.Context(), c.Workspace, by)
+	if err != nil {
+		return err
+	}
+	teams, err := p.teamsOf(c, by, d.User)
+	if err != nil {
+		return err
+	}
 	title := d.User.Email
 	if d.User.DisplayName != "" {
 		title = d.User.DisplayName
 	}
 	p.render(c, status, "member", pageInfo{Title: title, Nav: "members", Wide: true, Notice: notice, Error: errMsg},
-		memberPage{MemberDetail: d, Roles: identity.BuiltinRoles, Self: d.User.ID == by.UserID, Owner: by.IsOwner()})
+		memberPage{MemberDetail: d, Roles: roles.Names(), Teams: teams, Self: d.User.ID == by.UserID, Owner: by.IsOwner()})
 	return nil
 }
 
@@ -143,7 +176,7 @@ func (p memberPages) revokeMemberSessionsForm(c *call, by admin.Admin, t admin.T
 // memberJSON is a member as the API shows them.
 func memberJSON(m admin.Member) map[string]any {
 	u := m.User
-	out := map[string]any{"id": u.ID, "email": u.Email, "name": u.DisplayName, "roles": nonNil(u.Roles), "status": memberStatus(m),
+	out := map[string]any{"id": u.ID, "email": u.Email, "name": u.DisplayName, "roles": nonNil(u.Roles), "teams": nonNil(u.Teams), "status": memberStatus(m),
 		"second_factor": map[string]any{"enrolled": m.Factors.Any(), "totp": m.Factors.TOTP, "passkeys": m.Factors.Passkeys},
 		"locked":        m.Locked > 0, "last_sign_in": nil}
 	if !u.LastLoginAt.IsZero() {

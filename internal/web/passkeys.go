@@ -91,6 +91,7 @@ func (p accountPages) apiPasskeyRegisterFinish(c *call) error {
 	if enrolled.SignIn != nil {
 		p.setIssued(c, *enrolled.SignIn)
 	}
+	p.stepUpEnrolled(c, authn.MethodPasskey) // ?rd=: on the way to a page that needs a second factor
 	writeJSON(c.w, http.StatusOK, map[string]string{"id": pk.ID, "name": pk.Name})
 	return nil
 }

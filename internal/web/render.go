@@ -25,7 +25,7 @@ var staticFS embed.FS
 
 // pageNames are the templates, each rendered inside layout.html.
 var pageNames = []string{"login", "logout", "setup", "message", "2fa", "security", "totp_enroll", "codes", "admin_security",
-	"sessions", "password", "forgot", "newpassword", "reauth", "members", "member"}
+	"sessions", "password", "forgot", "newpassword", "reauth", "members", "member", "review", "roles", "role", "stepup"}
 
 // methodNames says how a session signed in, in words ("password + authenticator app").
 func methodNames(methods []string) string {
@@ -105,7 +105,9 @@ func (p *Portal) navFor(e *session.Entry) []navItem {
 	items := []navItem{{"security", "Security", p.path("/settings/security")}, {"sessions", "Sessions", p.path("/settings/sessions")}}
 	if isAdmin(e) {
 		items = append(items, navItem{"members", "Members", p.path("/admin/members")},
+			navItem{"roles", "Roles", p.path("/admin/roles")},
 			navItem{"workspace", "Workspace security", p.path("/admin/security")})
+		items = append(items, navItem{"review", "Permission review", p.path("/admin/team/audit")})
 	}
 	return items
 }

@@ -60,6 +60,14 @@ func (p *Portal) routes() {
 	p.route("POST /api/v1/reauth/passkey/begin", second, p.apiJSON(signedIn, in.apiReauthPasskeyBegin))
 	p.route("POST /api/v1/reauth/passkey/finish", second, p.apiJSON(signedIn, in.apiReauthPasskeyFinish))
 
+	// Step-up to a second factor, for routes whose rule requires one (stepup.go).
+	p.route("GET /step-up", api, p.page(anyone, in.stepUpPage))
+	p.route("POST /step-up", second, p.browserForm(anyone, in.stepUpForm))
+	p.route("POST /api/v1/step-up/totp", second, p.apiJSON(signedIn, in.apiStepUpCode("otp")))
+	p.route("POST /api/v1/step-up/recovery", second, p.apiJSON(signedIn, in.apiStepUpCode("rec")))
+	p.route("POST /api/v1/step-up/passkey/begin", second, p.apiJSON(signedIn, in.apiStepUpPasskeyBegin))
+	p.route("POST /api/v1/step-up/passkey/finish", second, p.apiJSON(signedIn, in.apiStepUpPasskeyFinish))
+
 	// Tokens for API clients and single-page apps, and the keys that verify them
 	// (tokens.go).
 	if p.Tokens != nil && p.Keys != nil {
@@ -134,4 +142,35 @@ func (p *Portal) routes() {
 	p.route("GET /api/v1/admin/members/{id}/sessions", api, p.apiJSON(adminOnly, mem.apiMemberSessions))
 	p.route("DELETE /api/v1/admin/members/{id}/sessions", api, p.apiJSON(adminOnly, mem.apiMemberSessionsRevoke))
 	p.route("DELETE /api/v1/admin/members/{id}/sessions/{sid}", api, p.apiJSON(adminOnly, mem.apiMemberSessionsRevoke))
+
+	// Permission review (review.go): everyone's access, one-click revocation.
+	rev := reviewPages{p}
+	p.route("GET /admin/team/audit", api, p.page(adminOnly, rev.reviewPage))
+	p.route("GET /admin/team/audit.csv", api, p.page(adminOnly, rev.reviewCSV))
+	p.route("POST /admin/team/audit/{id}/revoke", api, p.browserForm(adminOnly, rev.revokeForm))
+	p.route("GET /api/v1/admin/team/audit", api, p.apiJSON(adminOnly, rev.apiReview))
+	p.route("POST /api/v1/admin/team/audit/{id}/revoke", api, p.apiJSON(adminOnly, rev.apiRevoke))
+
+	// Roles (roles.go): everyone who administers sees them, owners change them.
+	rol := rolePages{p}
+	p.route("GET /admin/roles", api, p.page(adminOnly, rol.rolesPage))
+	p.route("POST /admin/roles", api, p.browserForm(adminOnly, rol.roleAddForm))
+	p.route("GET /admin/roles/{name}", api, p.page(adminOnly, rol.rolePage))
+	p.route("POST /admin/roles/{name}", api, p.browserForm(adminOnly, rol.roleSaveForm))
+	p.route("POST /admin/roles/{name}/delete", api, p.browserForm(adminOnly, rol.roleDeleteForm))
+	p.route("GET /api/v1/admin/roles", api, p.apiJSON(adminOnly, rol.apiRoles))
+	p.route("GET /api/v1/admin/roles/{name}", api, p.apiJSON(adminOnly, rol.apiRole))
+	p.route("PUT /api/v1/admin/roles/{name}", api, p.apiJSON(adminOnly, rol.apiRoleSet))
+	p.route("DELETE /api/v1/admin/roles/{name}", api, p.apiJSON(adminOnly, rol.apiRoleDelete))
+
+	// Teams, on the members pages (teams.go).
+	p.route("POST /admin/teams", api, p.browserForm(adminOnly, mem.teamCreateForm))
+	p.route("POST /admin/teams/{id}/delete", api, p.browserForm(adminOnly, mem.teamDeleteForm))
+	p.route("POST /admin/members/{id}/teams/add", api, p.browserForm(adminOnly, mem.memberAction(mem.teamAddForm)))
+	p.route("POST /admin/members/{id}/teams/remove", api, p.browserForm(adminOnly, mem.memberAction(mem.teamRemoveForm)))
+	p.route("GET /api/v1/admin/teams", api, p.apiJSON(adminOnly, mem.apiTeams))
+	p.route("POST /api/v1/admin/teams", api, p.apiJSON(adminOnly, mem.apiTeamCreate))
+	p.route("DELETE /api/v1/admin/teams/{id}", api, p.apiJSON(adminOnly, mem.apiTeamDelete))
+	p.route("PUT /api/v1/admin/teams/{id}/members/{user}", api, p.apiJSON(adminOnly, mem.apiTeamMember(true)))
+	p.route("DELETE /api/v1/admin/teams/{id}/members/{user}", api, p.apiJSON(adminOnly, mem.apiTeamMember(false)))
 }

@@ -57,6 +57,9 @@ func (p accountPages) enrolReturn(c *call) (next, cancel string) {
 		to := rd(c.r)
 		return to, withRD(p.path("/login/2fa"), to)
 	}
+	if to, ok := stepUpRD(c.r); ok { // on the way to a page that needs a second factor
+		return to, stepUpLink(p.path("/step-up"), to)
+	}
 	return p.path("/settings/security"), p.path("/settings/security")
 }
 
@@ -64,7 +67,7 @@ func (p accountPages) renderTOTPEnrol(c *call, status int, k totp.Key, errMsg st
 	_, cancel := p.enrolReturn(c)
 	info := pageInfo{Title: "Set up an authenticator app", Nav: "security", Error: errMsg}
 	p.render(c, status, "totp_enroll", info, totpEnrolPage{QR: base64.StdEncoding.EncodeToString(k.QRPNG),
-		Secret: k.Secret, Redirect: rd(c.r), Cancel: cancel})
+		Secret: k.Secret, Redirect: p.enrolRD(c), Cancel: cancel})
 }
 
 func (p accountPages) totpEnrolForm(c *call) error {
@@ -96,12 +99,13 @@ func (p accountPages) totpConfirmForm(c *call) error {
 	if enrolled.SignIn != nil {
 		p.setIssued(c, *enrolled.SignIn)
 	}
+	steppingUp := p.stepUpEnrolled(c, authn.MethodTOTP)
 	next, _ := p.enrolReturn(c)
 	if len(enrolled.RecoveryCodes) > 0 {
 		p.showCodes(c, enrolled.RecoveryCodes, next)
 		return nil
 	}
-	if c.me.Session.Pending {
+	if c.me.Session.Pending || steppingUp {
 		http.Redirect(c.w, c.r, next, http.StatusSeeOther)
 		return nil
 	}

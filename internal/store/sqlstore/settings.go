@@ -21,10 +21,10 @@ func (ss settingsStore) SecuritySettings(ctx context.Context) (store.SecuritySet
 	var grace, lockThreshold, lockBase, lockMax int64
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT require_2fa, require_2fa_since, grace_period_ns,
 		require_passkeys_admins, updated_at, updated_by, anomaly_action,
-		lockout_threshold, lockout_base_ns, lockout_max_ns
+		lockout_threshold, lockout_base_ns, lockout_max_ns, permission_review_off
 		FROM tenant_settings WHERE tenant_id = ?`), ss.tenantID).
 		Scan(&out.Require2FA, &since, &grace, &out.RequirePasskeysForAdmins, &updated, &out.UpdatedBy, &out.AnomalyAction,
-			&lockThreshold, &lockBase, &lockMax)
+			&lockThreshold, &lockBase, &lockMax, &out.PermissionReviewOff)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.SecuritySettings{}, nil
 	}
@@ -41,18 +41,19 @@ func (ss settingsStore) SecuritySettings(ctx context.Context) (store.SecuritySet
 func (ss settingsStore) PutSecuritySettings(ctx context.Context, set store.SecuritySettings) error {
 	_, err := ss.s.exec(ctx, `INSERT INTO tenant_settings (tenant_id, require_2fa, require_2fa_since,
 			grace_period_ns, require_passkeys_admins, updated_at, updated_by, anomaly_action,
-			lockout_threshold, lockout_base_ns, lockout_max_ns)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			lockout_threshold, lockout_base_ns, lockout_max_ns, permission_review_off)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (tenant_id) DO UPDATE SET
 			require_2fa = excluded.require_2fa, require_2fa_since = excluded.require_2fa_since,
 			grace_period_ns = excluded.grace_period_ns,
 			require_passkeys_admins = excluded.require_passkeys_admins,
 			updated_at = excluded.updated_at, updated_by = excluded.updated_by,
 			anomaly_action = excluded.anomaly_action, lockout_threshold = excluded.lockout_threshold,
-			lockout_base_ns = excluded.lockout_base_ns, lockout_max_ns = excluded.lockout_max_ns`,
+			lockout_base_ns = excluded.lockout_base_ns, lockout_max_ns = excluded.lockout_max_ns,
+			permission_review_off = excluded.permission_review_off`,
 		ss.tenantID, set.Require2FA, timeArg(set.Require2FASince), int64(set.GracePeriod),
 		set.RequirePasskeysForAdmins, timeArg(set.UpdatedAt), set.UpdatedBy, set.AnomalyAction,
-		int64(set.LockoutThreshold), int64(set.LockoutDuration), int64(set.LockoutMax))
+		int64(set.LockoutThreshold), int64(set.LockoutDuration), int64(set.LockoutMax), set.PermissionReviewOff)
 	return mapErr(err)
 }
 

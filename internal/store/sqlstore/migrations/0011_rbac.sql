@@ -37,3 +37,7 @@ CREATE TABLE tenant_periods (
     done_at   {{int64}} NOT NULL,
     PRIMARY KEY (tenant_id, job, period)
 ) {{strict}};
+
+-- The owners turned the periodic permission-review mail off for this tenant
+-- (store.SecuritySettings.PermissionReviewOff; the review page stays).
+ALTER TABLE tenant_settings ADD COLUMN permission_review_off {{bool}} NOT NULL DEFAULT FALSE;

@@ -1,0 +1,54 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/identity"
+)
+
+// TestPermissionReviewSetting: the review mail is on by default; owners and admins
+// (not members) turn it off and on like the other settings, each change audited with
+// the old and new value; a change of another setting leaves it as it is.
+func TestPermissionReviewSetting(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	_, owner := f.user(t, "owner@acme.test", identity.RoleOwner)
+	_, adm := f.user(t, "adm@acme.test", identity.RoleAdmin)
+	_, member := f.user(t, "mem@acme.test", identity.RoleMember)
+	if sec, err := f.svc.Security(ctx, f.ws); err != nil || !sec.PermissionReview {
+		t.Fatalf("default: %+v %v", sec, err)
+	}
+	off, on := false, true
+	if _, err := f.svc.UpdateSecurity(ctx, f.ws, member, SecurityChange{PermissionReview: &off}); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("member turning the review off: %v", err)
+	}
+	sec, err := f.svc.UpdateSecurity(ctx, f.ws, adm, SecurityChange{PermissionReview: &off})
+	if err != nil || sec.PermissionReview {
+		t.Fatalf("admin turning the review off: %+v %v", sec, err)
+	}
+	if set, err := f.ws.Settings().SecuritySettings(ctx); err != nil || !set.PermissionReviewOff || set.UpdatedBy != adm.UserID {
+		t.Fatalf("stored: %+v %v", set, err)
+	}
+	rec := f.lastRecord(t)
+	if rec.Action != audit.ActionSecuritySettings || rec.ActorID != adm.UserID || rec.Target != "tenant:acme" ||
+		rec.Details["permission_review"] != "false" || rec.Details["was_permission_review"] != "true" {
+		t.Fatalf("audit record: %+v", rec)
+	}
+	// Another setting's change keeps it off.
+	if sec, err = f.svc.UpdateSecurity(ctx, f.ws, owner, SecurityChange{Require2FA: &on}); err != nil || sec.PermissionReview {
+		t.Fatalf("after changing 2FA: %+v %v", sec, err)
+	}
+	if rec := f.lastRecord(t); rec.Details["permission_review"] != "false" || rec.Details["was_permission_review"] != "false" {
+		t.Fatalf("audit record: %+v", rec)
+	}
+	if sec, err = f.svc.UpdateSecurity(ctx, f.ws, owner, SecurityChange{PermissionReview: &on}); err != nil || !sec.PermissionReview {
+		t.Fatalf("owner turning it on again: %+v %v", sec, err)
+	}
+	if rec := f.lastRecord(t); rec.ActorID != owner.UserID || rec.Details["permission_review"] != "true" || rec.Details["was_permission_review"] != "false" {
+		t.Fatalf("audit record: %+v", rec)
+	}
+}
