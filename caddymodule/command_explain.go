@@ -78,13 +78,9 @@ session used a second factor.`,
 				if err != nil {
 					return fmt.Errorf("--user %s: no member of tenant %s has this e-mail", email, tenant)
 				}
-				stored, err := ws.Roles().ListRoles(cmd.Context())
+				roles, _, err := session.TenantRoles(cmd.Context(), ws)
 				if err != nil {
 					return err
-				}
-				roles, rerr := policy.BuiltinRoles().WithTenant(session.RoleSpecs(stored))
-				if rerr != nil {
-					fmt.Fprintf(cmd.ErrOrStderr(), "warning: the tenant's stored roles: %v\n", rerr)
 				}
 				subj = &policy.Subject{UserID: u.ID, Teams: u.Teams, Grants: roles.Grants(u.Roles), MFA: mfa}
 				fmt.Fprintf(cmd.OutOrStdout(), "User %s (%s) in tenant %s: roles %s, teams %s, status %s\n\n",

@@ -54,16 +54,10 @@ type RoleInfo struct {
 	Holders []store.User
 }
 
-// definedRoles returns the workspace's roles — the built-in ones with the tenant's
-// own applied, what member roles are checked against — and the stored definitions. A
-// stored definition that does not parse grants nothing, as in the gateway.
+// definedRoles returns the workspace's roles (what member roles are checked
+// against) and the stored definitions.
 func (s *Service) definedRoles(ctx context.Context, ws store.Workspace) (*policy.Roles, []store.Role, error) {
-	stored, err := ws.Roles().ListRoles(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading the workspace's roles: %w", err)
-	}
-	rs, _ := policy.BuiltinRoles().WithTenant(session.RoleSpecs(stored))
-	return rs, stored, nil
+	return session.TenantRoles(ctx, ws)
 }
 
 // Defined returns the workspace's roles (owners and admins).

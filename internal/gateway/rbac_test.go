@@ -114,3 +114,34 @@ func TestPermissionRoutes(t *testing.T) {
 		t.Errorf("signed out: %v", d.Outcome)
 	}
 }
+
+// BenchmarkDecideSignedInPermission is BenchmarkDecideSignedInAllowed on a route
+// that requires a permission with an owner parameter (RBAC): the same path plus
+// Authorize and the two permission headers.
+func BenchmarkDecideSignedInPermission(b *testing.B) {
+	f := newFixture(b)
+	g := f.gateway(b, false)
+	pol, err := policy.Compile([]policy.Rule{
+		{Path: "/public/*", Access: policy.Public},
+		{Path: "/app/users/{user}/deals/{id}", Access: policy.RequirePermission, Require: "deals:read", OwnerParam: "user"},
+	}, policy.SignedIn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	g.Policy = pol
+	g.RemoteHeaders = true
+	tok := f.login(b, "a")
+	u := f.users["u@a.example.com"]
+	r := request("GET", "/app/users/"+u.ID+"/deals/42", "a.example.com", tok, "User-Agent", "bench", "Accept", "text/html")
+	base := r.Header.Clone()
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(r.Header)
+		for k, v := range base {
+			r.Header[k] = v
+		}
+		if d := decide(g, r, false, "192.0.2.1"); d.Outcome != Allow || d.Verdict.Scope != policy.ScopeOwn {
+			b.Fatal(d.Outcome, d.Verdict)
+		}
+	}
+}

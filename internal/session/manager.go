@@ -228,7 +228,7 @@ func (m *Manager) admit(ctx context.Context, tenant store.TenantHandle, slug str
 		_ = tenant.Sessions().RevokeSession(ctx, s.ID, now)
 		return nil, ErrNoSession
 	}
-	roles, err := tenantRoles(ctx, tenant)
+	roles, _, err := TenantRoles(ctx, tenant)
 	if err != nil {
 		return nil, err
 	}
@@ -325,15 +325,17 @@ func (m *Manager) ForgetUser(userID string) { m.cache.deleteUser(userID) }
 // passkey, which counts as one.
 const methodPassword = "pwd"
 
-// tenantRoles returns the tenant's role definitions: the built-in ones with the
-// tenant's own applied. A stored definition that no longer parses grants nothing.
-func tenantRoles(ctx context.Context, tenant store.TenantHandle) (*policy.Roles, error) {
+// TenantRoles returns the tenant's role definitions — the built-in ones with the
+// tenant's own applied — and the stored definitions. A stored definition that no
+// longer parses grants nothing. Everything that asks what a role allows (the
+// gateway's sessions, the administrators' pages, the CLI) reads them here.
+func TenantRoles(ctx context.Context, tenant store.TenantHandle) (*policy.Roles, []store.Role, error) {
 	stored, err := tenant.Roles().ListRoles(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("loading the tenant's roles: %w", err)
+		return nil, nil, fmt.Errorf("loading the tenant's roles: %w", err)
 	}
 	roles, _ := policy.BuiltinRoles().WithTenant(RoleSpecs(stored))
-	return roles, nil
+	return roles, stored, nil
 }
 
 // RoleSpecs converts stored roles to specs.
