@@ -196,6 +196,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	var err error
 	if h.policy, err = h.compilePolicy(); err != nil {
 		errs = append(errs, err)
+	} else if _, serr := os.Stat(h.PolicyFile); h.PolicyFile != "" && serr != nil {
+		h.log.Warn("policy_file is not on disk: using the example of that name built into the binary",
+			zap.String("policy_file", h.PolicyFile), zap.Error(serr))
 	}
 	if h.limits, err = h.routeLimits(); err != nil {
 		errs = append(errs, err)

@@ -200,8 +200,11 @@ func (s *Service) ResetFactors(ctx context.Context, ws store.Workspace, by Admin
 // workspace's roles. Only owners make owners. A bad entry is an *authn.InputError; a
 // taken e-mail is store.ErrConflict.
 func (s *Service) AddUser(ctx context.Context, ws store.Workspace, by Admin, n authn.NewUser) (store.User, error) {
-	if !by.IsAdmin() || slices.Contains(n.Roles, identity.RoleOwner) && !by.IsOwner() {
+	if !by.IsAdmin() {
 		return store.User{}, ErrForbidden
+	}
+	if err := s.mayGrant(ctx, ws, by, n.Roles); err != nil {
+		return store.User{}, err
 	}
 	u, err := s.prepareUser(ctx, ws, n)
 	if err != nil {

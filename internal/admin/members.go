@@ -155,8 +155,8 @@ func (s *Service) SetRole(ctx context.Context, ws store.Workspace, by Admin, t T
 	if err := s.checkAssignable(ctx, ws, "role", []string{role}); err != nil {
 		return store.User{}, err
 	}
-	if (role == identity.RoleOwner || role == identity.RoleAdmin) && !by.IsOwner() {
-		return store.User{}, ErrForbidden
+	if err := s.mayGrant(ctx, ws, by, []string{role}); err != nil {
+		return store.User{}, err
 	}
 	old := strings.Join(u.Roles, ",")
 	if err := ws.Users().SetRoles(ctx, u.ID, []string{role}); err != nil {
@@ -289,8 +289,8 @@ func (s *Service) Invite(ctx context.Context, ws store.Workspace, by Admin, i In
 	if role == "" {
 		role = identity.RoleMember
 	}
-	if (role == identity.RoleOwner || role == identity.RoleAdmin) && !by.IsOwner() {
-		return store.User{}, "", ErrForbidden
+	if err := s.mayGrant(ctx, ws, by, []string{role}); err != nil {
+		return store.User{}, "", err
 	}
 	if by.PortalURL == "" {
 		return store.User{}, "", authn.ErrNoPortalURL
@@ -363,4 +363,30 @@ func (s *Service) RenameTenant(ctx context.Context, ws store.Workspace, by Admin
 		return fmt.Errorf("renaming: %w", err)
 	}
 	return s.record(ctx, ws, by, ActionTenantRenamedCLI, "tenant:"+ws.Slug, map[string]string{"name": name, "was": ws.Name})
+}
+
+// mayGrant checks that by may give roles: owners any; admins neither owner nor admin,
+// and no role whose permissions go beyond their own (an admin whose role an owner
+// narrowed cannot hand out a custom role that has more).
+func (s *Service) mayGrant(ctx context.Context, ws store.Workspace, by Admin, roles []string) error {
+	if by.IsOwner() {
+		return nil
+	}
+	if slices.Contains(roles, identity.RoleOwner) || slices.Contains(roles, identity.RoleAdmin) {
+		return ErrForbidden
+	}
+	defined, _, err := s.definedRoles(ctx, ws)
+	if err != nil {
+		return err
+	}
+	mine := defined.Grants(by.Roles)
+	for _, name := range roles {
+		r, _ := defined.Get(name)
+		for _, p := range r.Permissions {
+			if !mine.Covers(p) {
+				return ErrForbidden
+			}
+		}
+	}
+	return nil
 }

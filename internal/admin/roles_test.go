@@ -268,3 +268,39 @@ func TestCustomRolesAreAssignable(t *testing.T) {
 		t.Fatalf("audit: %v", acts)
 	}
 }
+
+// TestAdminsGrantNoMoreThanTheyHave: once an owner narrows the admin role, an admin
+// cannot hand out (by role change, invitation or the CLI's add) a custom role that
+// grants more than they have.
+func TestAdminsGrantNoMoreThanTheyHave(t *testing.T) {
+	t.Parallel()
+	c := newCrew(t)
+	ctx := context.Background()
+	_, owner := c.member(t, "owner@acme.test", identity.RoleOwner)
+	_, adm := c.member(t, "adm@acme.test", identity.RoleAdmin)
+	ann, _ := c.member(t, "ann@acme.test", identity.RoleMember)
+	for _, spec := range []policy.RoleSpec{
+		{Name: identity.RoleAdmin, Permissions: []string{"deals:read:tenant"}},
+		{Name: "finance", Permissions: []string{"*:*:tenant"}},
+		{Name: "reader", Permissions: []string{"deals:read:team"}},
+	} {
+		if _, err := c.svc.Roles().Set(ctx, c.ws, owner, spec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.svc.SetRole(ctx, c.ws, adm, Target{UserID: ann.ID}, "finance"); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("an admin handing out more than they have: %v", err)
+	}
+	if _, _, err := c.svc.Invite(ctx, c.ws, adm, Invitation{Email: "cy@acme.test", Role: "finance"}); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("an admin inviting with more than they have: %v", err)
+	}
+	if !slices.Equal(c.stored(t, ann.ID).Roles, []string{identity.RoleMember}) {
+		t.Fatal("the role changed anyway")
+	}
+	if _, err := c.svc.SetRole(ctx, c.ws, adm, Target{UserID: ann.ID}, "reader"); err != nil {
+		t.Fatalf("a role within the admin's own grants: %v", err)
+	}
+	if _, err := c.svc.SetRole(ctx, c.ws, owner, Target{UserID: ann.ID}, "finance"); err != nil {
+		t.Fatalf("the owner: %v", err)
+	}
+}

@@ -94,7 +94,8 @@ func (c SecurityChange) validate() error {
 	return nil
 }
 
-// UpdateSecurity changes the workspace's policy (owners and admins) and audits the old
+// UpdateSecurity changes the workspace's policy (owners and admins; the permission
+// review mail owners only) and audits the old
 // and new values. Switching "require 2FA" on starts the grace period for everyone
 // without a second factor; it keeps its start while it stays on.
 func (s *Service) UpdateSecurity(ctx context.Context, ws store.Workspace, by Admin, c SecurityChange) (Security, error) {
@@ -118,7 +119,11 @@ func (s *Service) UpdateSecurity(ctx context.Context, ws store.Workspace, by Adm
 	set(&next.LockoutThreshold, c.LockoutThreshold)
 	set(&next.LockoutDuration, c.LockoutDuration)
 	set(&next.LockoutMax, c.LockoutMax)
-	if c.PermissionReview != nil {
+	if c.PermissionReview != nil && *c.PermissionReview == old.PermissionReviewOff {
+		// The review is the owners' check on what admins grant: only owners switch it.
+		if !by.IsOwner() {
+			return Security{}, &FieldError{Field: "permission_review", Msg: "only owners turn the permission review on or off"}
+		}
 		next.PermissionReviewOff = !*c.PermissionReview
 	}
 	if next.LockoutMax > 0 && next.LockoutDuration > next.LockoutMax {

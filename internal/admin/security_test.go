@@ -26,15 +26,24 @@ func TestPermissionReviewSetting(t *testing.T) {
 	if _, err := f.svc.UpdateSecurity(ctx, f.ws, member, SecurityChange{PermissionReview: &off}); !errors.Is(err, ErrForbidden) {
 		t.Fatalf("member turning the review off: %v", err)
 	}
-	sec, err := f.svc.UpdateSecurity(ctx, f.ws, adm, SecurityChange{PermissionReview: &off})
-	if err != nil || sec.PermissionReview {
-		t.Fatalf("admin turning the review off: %+v %v", sec, err)
+	// The review is the owners' check on what admins grant: an admin cannot switch it
+	// off, though saving the other settings with it unchanged works.
+	var fe *FieldError
+	if _, err := f.svc.UpdateSecurity(ctx, f.ws, adm, SecurityChange{PermissionReview: &off}); !errors.As(err, &fe) || fe.Field != "permission_review" {
+		t.Fatalf("admin turning the review off: %v", err)
 	}
-	if set, err := f.ws.Settings().SecuritySettings(ctx); err != nil || !set.PermissionReviewOff || set.UpdatedBy != adm.UserID {
+	if _, err := f.svc.UpdateSecurity(ctx, f.ws, adm, SecurityChange{PermissionReview: &on, Require2FA: &off}); err != nil {
+		t.Fatalf("admin saving with the review unchanged: %v", err)
+	}
+	sec, err := f.svc.UpdateSecurity(ctx, f.ws, owner, SecurityChange{PermissionReview: &off})
+	if err != nil || sec.PermissionReview {
+		t.Fatalf("owner turning the review off: %+v %v", sec, err)
+	}
+	if set, err := f.ws.Settings().SecuritySettings(ctx); err != nil || !set.PermissionReviewOff || set.UpdatedBy != owner.UserID {
 		t.Fatalf("stored: %+v %v", set, err)
 	}
 	rec := f.lastRecord(t)
-	if rec.Action != audit.ActionSecuritySettings || rec.ActorID != adm.UserID || rec.Target != "tenant:acme" ||
+	if rec.Action != audit.ActionSecuritySettings || rec.ActorID != owner.UserID || rec.Target != "tenant:acme" ||
 		rec.Details["permission_review"] != "false" || rec.Details["was_permission_review"] != "true" {
 		t.Fatalf("audit record: %+v", rec)
 	}

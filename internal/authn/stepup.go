@@ -3,6 +3,7 @@ package authn
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -28,6 +29,9 @@ const (
 	// ReasonMethodNotAllowed: the tenant's policy does not accept this method for this
 	// user (owners and admins under "passkeys for admins" and an authenticator app).
 	ReasonMethodNotAllowed = "method_not_allowed"
+	// ReasonReauthRequired: the factor was added after the session began and the
+	// session has not proved the password recently.
+	ReasonReauthRequired = "reauthentication_required"
 )
 
 // StepUp lets a signed-in user whose session used only a password prove a second
@@ -52,6 +56,9 @@ func (s StepUp) Needed(e *session.Entry) bool { return !e.Subject.MFA }
 func (s StepUp) Code(ctx context.Context, ws store.Workspace, c Client, e *session.Entry, method, code string) (Outcome, error) {
 	if !s.Needed(e) {
 		return Outcome{Status: SignedIn, User: e.User}, nil
+	}
+	if err := s.provenFactor(ctx, ws, e); err != nil {
+		return Outcome{}, err
 	}
 	u := e.User
 	if method == "" {
@@ -123,6 +130,9 @@ func (s StepUp) PasskeyFinish(ctx context.Context, ws store.Workspace, c Client,
 	if !s.Needed(e) {
 		return Outcome{Status: SignedIn, User: e.User}, nil
 	}
+	if err := s.provenFactor(ctx, ws, e); err != nil {
+		return Outcome{}, err
+	}
 	need, err := s.Requirement(ctx, ws, e.User)
 	if err != nil {
 		return Outcome{}, err
@@ -150,6 +160,11 @@ func (s StepUp) PasskeyFinish(ctx context.Context, ws store.Workspace, c Client,
 func (s StepUp) Enrolled(ctx context.Context, ws store.Workspace, c Client, e *session.Entry, method string) (Outcome, error) {
 	if e.Session.Pending || !s.Needed(e) {
 		return Outcome{Status: SignedIn, User: e.User}, nil
+	}
+	if !Fresh(e, DefaultReauthAge, s.Clock.Now()) {
+		// The factor is new: only a recent proof of the password lets it count for
+		// this session (a stolen session cookie alone must not add one that does).
+		return Outcome{Status: Refused, Reason: ReasonReauthRequired}, nil
 	}
 	f, err := s.MFA.Factors(ctx, ws, e.User.ID)
 	if err != nil {
@@ -189,4 +204,34 @@ func (s StepUp) steppedUp(ctx context.Context, ws store.Workspace, c Client, e *
 	rec := audit.Event(ActionSteppedUp, audit.Success, audit.Actor{UserID: e.User.ID, Email: e.User.Email, SessionID: e.Session.ID}, c.Origin)
 	rec.Details = map[string]string{"method": method}
 	return s.Audit.Record(ctx, ws, rec)
+}
+
+// provenFactor refuses a step-up with ErrReauthRequired when the user added a second
+// factor after this session began and the session has not proved the password
+// within DefaultReauthAge: whoever holds only a session cookie could otherwise enrol
+// a factor of their own and step up with it. A factor that existed when the session
+// began was enrolled by someone who then proved more than the cookie.
+func (s StepUp) provenFactor(ctx context.Context, ws store.Workspace, e *session.Entry) error {
+	now := s.Clock.Now()
+	if Fresh(e, DefaultReauthAge, now) {
+		return nil
+	}
+	began := e.Session.CreatedAt
+	t, err := ws.TOTP().TOTPByUser(ctx, e.User.ID)
+	switch {
+	case err == nil && !t.ConfirmedAt.IsZero() && t.ConfirmedAt.After(began):
+		return ErrReauthRequired
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("reading the authenticator app: %w", err)
+	}
+	keys, err := ws.Passkeys().ListPasskeys(ctx, e.User.ID)
+	if err != nil {
+		return fmt.Errorf("reading passkeys: %w", err)
+	}
+	for _, k := range keys {
+		if k.CreatedAt.After(began) {
+			return ErrReauthRequired
+		}
+	}
+	return nil
 }

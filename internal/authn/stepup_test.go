@@ -274,3 +274,31 @@ func TestStepUpByEnrolment(t *testing.T) {
 		t.Fatalf("%d step-ups audited, want 2", n)
 	}
 }
+
+// TestStepUpWithANewFactorNeedsThePassword: whoever holds only a session cookie must
+// not enrol a factor of their own and step up with it. A factor confirmed after the
+// session began counts for a step-up only while the session's last proof of the
+// password is recent; past that the step-up asks for the password first.
+func TestStepUpWithANewFactorNeedsThePassword(t *testing.T) {
+	t.Parallel()
+	f := newFlow(t)
+	ctx := context.Background()
+	u := f.user(t, "ann@acme.test")
+	tok := f.passwordSession(t, "ann@acme.test")
+	f.clk.Advance(DefaultReauthAge + time.Minute)
+	code := f.enrolApp(t, u) // confirmed after the session began
+	up := StepUp{f.s}
+	f.clk.Advance(30 * time.Second)
+	if o, err := up.Code(ctx, f.ws, f.client(""), f.entry(t, tok), MethodTOTP, code(0)); !errors.Is(err, ErrReauthRequired) {
+		t.Fatalf("a stale session stepping up with a factor it just added: %+v %v", o, err)
+	}
+	if o, err := up.Enrolled(ctx, f.ws, f.client(""), f.entry(t, tok), MethodTOTP); err != nil || o.Status != Refused || o.Reason != ReasonReauthRequired {
+		t.Fatalf("a stale session stepping up by its enrolment: %+v %v", o, err)
+	}
+	if o, err := (Reauth{f.s}).Reauthenticate(ctx, f.ws, f.client(""), f.entry(t, tok), goodPassword); err != nil || o.Status != SignedIn {
+		t.Fatalf("re-authentication: %+v %v", o, err)
+	}
+	if o, err := up.Code(ctx, f.ws, f.client(""), f.entry(t, tok), MethodTOTP, code(0)); err != nil || o.Status != SignedIn {
+		t.Fatalf("after the password: %+v %v", o, err)
+	}
+}

@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"text/template"
+	"html/template"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/httperr"

@@ -117,7 +117,7 @@ func (p *Policy) Merge(a, b Decision) Decision {
 		return d
 	}
 	add := func(r ruleRef) bool {
-		if r.rule < 0 || r.rule == noMatch || !p.rules[r.rule].checked() || int(r.rule) == d.Rule {
+		if r.rule < 0 || r.rule == noMatch || !p.rules[r.rule].checked() || int(r.rule) == d.Rule && r.path == d.path && r.v == d.Variant {
 			return true
 		}
 		for _, x := range d.extra[:d.nExtra] {

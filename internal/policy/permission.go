@@ -156,6 +156,10 @@ func (g *Grants) Scope(resource, action string) Scope {
 	return best
 }
 
+// Covers reports whether the grants include p: its action on its resource in at
+// least its scope (a wildcard in p is covered only by a wildcard grant).
+func (g *Grants) Covers(p Permission) bool { return g.Scope(p.Resource, p.Action) >= p.Scope }
+
 // All reports whether the grants allow everything (the owner's).
 func (g *Grants) All() bool { return g != nil && g.all }
 

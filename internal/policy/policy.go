@@ -257,10 +257,14 @@ func (p *Policy) Decide(host, method, path string) Decision {
 	}
 	if d.Access == RequirePermission || d.Access == SignedIn {
 		for _, r := range refs[:n] {
-			if int(r.rule) != d.Rule {
-				d.extra[d.nExtra] = r
-				d.nExtra++
+			if int(r.rule) == d.Rule && r.v == d.Variant {
+				continue
 			}
+			if int(d.nExtra) == len(d.extra) {
+				return Decision{Access: Deny, Rule: -1, Name: "too many readings", Variant: d.Variant, path: path}
+			}
+			d.extra[d.nExtra] = r
+			d.nExtra++
 		}
 	}
 	return d

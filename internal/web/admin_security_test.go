@@ -52,7 +52,7 @@ func TestPermissionReviewSwitch(t *testing.T) {
 		t.Fatalf("API after the page turned it off: %d %v", st, out)
 	}
 
-	// An admin turns it back on through the API; a member may not touch it.
+	// Only an owner turns it back on: not a member, not an admin.
 	mc := noRedirect(t)
 	apiLogin(t, mc, f.srv.URL, "member@example.com", pw)
 	if st, _ := sendJSON(t, mc, "PUT", api, map[string]any{"permission_review": false}); st != http.StatusForbidden {
@@ -60,8 +60,11 @@ func TestPermissionReviewSwitch(t *testing.T) {
 	}
 	ac := noRedirect(t)
 	apiLogin(t, ac, f.srv.URL, "admin@example.com", pw)
-	if st, out := sendJSON(t, ac, "PUT", api, map[string]any{"permission_review": true}); st != http.StatusOK || out["permission_review"] != true {
+	if st, out := sendJSON(t, ac, "PUT", api, map[string]any{"permission_review": true}); st != http.StatusBadRequest {
 		t.Fatalf("admin turning it on: %d %v", st, out)
+	}
+	if st, out := sendJSON(t, oc, "PUT", api, map[string]any{"permission_review": true}); st != http.StatusOK || out["permission_review"] != true {
+		t.Fatalf("owner turning it on: %d %v", st, out)
 	}
 	if _, body := getPage(t, oc, page); !strings.Contains(body, ticked) {
 		t.Fatal("the box is not ticked after the API turned the mail on")

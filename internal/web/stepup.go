@@ -2,6 +2,7 @@ package web
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -126,6 +127,11 @@ func (p signinPages) stepUpForm(c *call) error {
 		return err
 	}
 	o, err := p.stepUp().Code(c.r.Context(), c.Workspace, p.client(c), e, "", c.r.PostFormValue("code"))
+	if errors.Is(err, authn.ErrReauthRequired) {
+		// A factor added since this session began: the password first, then back here.
+		http.Redirect(c.w, c.r, withRD(p.path("/reauth"), stepUpLink(p.path("/step-up"), to)), http.StatusSeeOther)
+		return nil
+	}
 	if err != nil {
 		return unavailable(err)
 	}
@@ -157,6 +163,9 @@ func (p signinPages) apiStepUpCode(method string) handler {
 			return err
 		}
 		o, err := p.stepUp().Code(c.r.Context(), c.Workspace, p.client(c), c.me, method, body.Code)
+		if errors.Is(err, authn.ErrReauthRequired) {
+			return err
+		}
 		if err != nil {
 			return unavailable(err)
 		}
@@ -189,6 +198,9 @@ func (p signinPages) apiStepUpPasskeyFinish(c *call) error {
 		return err
 	}
 	o, err := p.stepUp().PasskeyFinish(c.r.Context(), c.Workspace, p.client(c), c.me, body.Ceremony, body.Credential)
+	if errors.Is(err, authn.ErrReauthRequired) {
+		return err
+	}
 	if err != nil {
 		return unavailable(err)
 	}
