@@ -1,10 +1,10 @@
 package gateway
 
 import (
+	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
-	"html/template"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/httperr"
