@@ -14,8 +14,13 @@ import (
 )
 
 // BeginTOTP starts enrolling an authenticator app: a new key, kept sealed and pending
-// until a code confirms it (authn.ErrTOTPEnrolled when one is on already).
+// until a code confirms it (authn.ErrTOTPEnrolled when one is on already). Like
+// removing a factor, adding one needs a recent proof of identity
+// (authn.ErrReauthRequired): the sign-in itself counts for reauth_age.
 func (s *Service) BeginTOTP(ctx context.Context, ws store.Workspace, me Self) (totp.Key, error) {
+	if err := s.fresh(me); err != nil { // a stolen session cookie alone adds no factor
+		return totp.Key{}, err
+	}
 	k, err := s.MFA.BeginTOTP(ctx, ws, me.user(), ws.Name)
 	if err != nil {
 		return totp.Key{}, err
@@ -97,8 +102,12 @@ func (s *Service) RegenerateRecoveryCodes(ctx context.Context, ws store.Workspac
 	return codes, s.record(ctx, ws, me, audit.ActionRecoveryRegenerated, nil)
 }
 
-// BeginPasskey starts registering a passkey (options for navigator.credentials.create).
+// BeginPasskey starts registering a passkey (options for navigator.credentials.create);
+// like BeginTOTP it needs a recent proof of identity.
 func (s *Service) BeginPasskey(ctx context.Context, ws store.Workspace, me Self) (json.RawMessage, string, error) {
+	if err := s.fresh(me); err != nil { // a stolen session cookie alone adds no factor
+		return nil, "", err
+	}
 	return s.Passkeys.BeginRegistration(ctx, ws, me.Client.Site, me.user())
 }
 

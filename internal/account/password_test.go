@@ -203,3 +203,31 @@ func (f *fixture) entry(t *testing.T, token string) *session.Entry {
 	}
 	return e
 }
+
+// TestAddingAFactorNeedsAFreshSession: whoever holds only an old session cookie cannot
+// add an authenticator app or a passkey of their own (which would then count as the
+// user's second factor); after re-authenticating the user can.
+func TestAddingAFactorNeedsAFreshSession(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	me := f.me(t, "ann@acme.test", false)
+	f.clk.Advance(authn.DefaultReauthAge + time.Second)
+	me.Session = f.entry(t, me.Client.Token)
+	if _, err := f.svc.BeginTOTP(ctx, f.ws, me); !errors.Is(err, authn.ErrReauthRequired) {
+		t.Fatalf("stale session adding an app: %v", err)
+	}
+	if _, _, err := f.svc.BeginPasskey(ctx, f.ws, me); !errors.Is(err, authn.ErrReauthRequired) {
+		t.Fatalf("stale session adding a passkey: %v", err)
+	}
+	if _, err := f.ws.TOTP().TOTPByUser(ctx, me.Session.User.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a key was started anyway: %v", err)
+	}
+	if err := f.sessions.Verify(ctx, f.ws, me.Session.Session.ID); err != nil {
+		t.Fatal(err)
+	}
+	me.Session = f.entry(t, me.Client.Token)
+	if _, err := f.svc.BeginTOTP(ctx, f.ws, me); err != nil {
+		t.Fatalf("fresh session: %v", err)
+	}
+}

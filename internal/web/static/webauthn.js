@@ -157,7 +157,18 @@
 
   function register(el) {
     var nameInput = document.getElementById("passkey-name");
-    return postJSON(el.dataset.begin, {}).then(function (begin) {
+    return postJSON(el.dataset.begin, {}).catch(function (err) {
+      // Adding a factor needs a recent proof of identity: confirm it, then come back.
+      if (err && err.code === "reauthentication_required") {
+        var prefix = String(el.dataset.begin).split("/api/v1/")[0];
+        var back = window.location.pathname + window.location.search;
+        if (safePath(prefix + "/reauth") && safePath(back)) {
+          window.location.assign(prefix + "/reauth?rd=" + encodeURIComponent(back));
+          return new Promise(function () {});
+        }
+      }
+      throw err;
+    }).then(function (begin) {
       return navigator.credentials.create({ publicKey: creationOptions(begin.publicKey) }).then(function (cred) {
         return postJSON(el.dataset.finish, {
           ceremony: begin.ceremony,
