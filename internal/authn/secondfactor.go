@@ -23,7 +23,20 @@ func (s *SignIn) SecondFactor(ctx context.Context, ws store.Workspace, c Client,
 	if err != nil || pending == nil {
 		return Outcome{Status: NoPendingSignIn}, err
 	}
-	u := pending.User
+	out, method, ok, err := s.checkCode(ctx, ws, c, pending.User, pending.Session.ID, method, code)
+	if !ok || err != nil {
+		return out, err
+	}
+	return out, s.start(ctx, ws, c, pending.User, append(append([]string(nil), pending.Session.AuthMethods...), method), &out)
+}
+
+// checkCode checks a code of u's — from the authenticator app (MethodTOTP), a
+// recovery code (MethodRecovery), or either by its shape ("") — in the session
+// sessionID (for the audit), under the second factor's rate limit and the lockout,
+// with TOTP replay protection, as the tenant's policy allows. ok: the code is right
+// (a recovery code is spent and audited, out says how many are left), and method is
+// the method it was; otherwise out is the answer to give.
+func (s *SignIn) checkCode(ctx context.Context, ws store.Workspace, c Client, u store.User, sessionID, method, code string) (out Outcome, _ string, ok bool, _ error) {
 	if method == "" {
 		method = MethodTOTP
 		if recovery.LooksLikeCode(code) {
@@ -31,16 +44,16 @@ func (s *SignIn) SecondFactor(ctx context.Context, ws store.Workspace, c Client,
 		}
 	}
 	if o, limited := s.throttle(ctx, ratelimit.SecondFactor, u.Email); limited {
-		return o, nil
+		return o, method, false, nil
 	}
 	attempt, err := s.Passwords.Lockout.Begin(ctx, ws.TenantID(), u.Email)
-	if o, done, err := s.checkFailed(ctx, ws, c, err, u.Email, method, pending.Session.ID); done {
-		return o, err
+	if o, done, err := s.checkFailed(ctx, ws, c, err, u.Email, method, sessionID); done {
+		return o, method, false, err
 	}
 	need, err := s.Requirement(ctx, ws, u)
 	if err != nil {
 		_ = s.Passwords.Lockout.Abort(ctx, attempt)
-		return Outcome{}, err
+		return Outcome{}, method, false, err
 	}
 	left := 0
 	switch {
@@ -54,28 +67,28 @@ func (s *SignIn) SecondFactor(ctx context.Context, ws store.Workspace, c Client,
 	if reason := codeFailure(err); reason != "" {
 		fe := &FailureError{Reason: reason, UserID: u.ID}
 		if fe.LockedFor, err = s.Passwords.Lockout.Fail(ctx, attempt); err != nil {
-			return Outcome{}, err
+			return Outcome{}, method, false, err
 		}
-		o, _, err := s.checkFailed(ctx, ws, c, fe, u.Email, method, pending.Session.ID)
-		return o, err
+		o, _, err := s.checkFailed(ctx, ws, c, fe, u.Email, method, sessionID)
+		return o, method, false, err
 	}
 	if err != nil {
 		_ = s.Passwords.Lockout.Abort(ctx, attempt)
-		return Outcome{}, err
+		return Outcome{}, method, false, err
 	}
 	if err := s.Passwords.Lockout.Succeed(ctx, attempt); err != nil {
-		return Outcome{}, err
+		return Outcome{}, method, false, err
 	}
-	out := Outcome{User: u}
+	out = Outcome{User: u}
 	if method == MethodRecovery {
-		rec := audit.Event(audit.ActionRecoveryCodeUsed, audit.Success, audit.Actor{UserID: u.ID, Email: u.Email, SessionID: pending.Session.ID}, c.Origin)
+		rec := audit.Event(audit.ActionRecoveryCodeUsed, audit.Success, audit.Actor{UserID: u.ID, Email: u.Email, SessionID: sessionID}, c.Origin)
 		rec.Details = map[string]string{"remaining": strconv.Itoa(left)}
 		if err := s.Audit.Record(ctx, ws, rec); err != nil {
-			return Outcome{}, err
+			return Outcome{}, method, false, err
 		}
 		out.Recovery, out.RecoveryCodesLeft = true, left
 	}
-	return out, s.start(ctx, ws, c, u, append(append([]string(nil), pending.Session.AuthMethods...), method), &out)
+	return out, method, true, nil
 }
 
 // codeFailure names a wrong-code outcome ("" when err is not one).

@@ -5,11 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
-	"github.com/gatehouse-dev/gatehouse/internal/mfa/recovery"
-	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/internal/session"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -60,57 +57,9 @@ func (s StepUp) Code(ctx context.Context, ws store.Workspace, c Client, e *sessi
 	if err := s.provenFactor(ctx, ws, e); err != nil {
 		return Outcome{}, err
 	}
-	u := e.User
-	if method == "" {
-		method = MethodTOTP
-		if recovery.LooksLikeCode(code) {
-			method = MethodRecovery
-		}
-	}
-	if o, limited := s.throttle(ctx, ratelimit.SecondFactor, u.Email); limited {
-		return o, nil
-	}
-	attempt, err := s.Passwords.Lockout.Begin(ctx, ws.TenantID(), u.Email)
-	if o, done, err := s.checkFailed(ctx, ws, c, err, u.Email, method, e.Session.ID); done {
-		return o, err
-	}
-	need, err := s.Requirement(ctx, ws, u)
-	if err != nil {
-		_ = s.Passwords.Lockout.Abort(ctx, attempt)
-		return Outcome{}, err
-	}
-	left := 0
-	switch {
-	case need.Step != StepVerify || !need.Allows(method):
-		err = errMethodNotAllowed
-	case method == MethodRecovery:
-		left, err = s.MFA.UseRecoveryCode(ctx, ws, u.ID, code)
-	default:
-		err = s.MFA.VerifyTOTP(ctx, ws, u.ID, code)
-	}
-	if reason := codeFailure(err); reason != "" {
-		fe := &FailureError{Reason: reason, UserID: u.ID}
-		if fe.LockedFor, err = s.Passwords.Lockout.Fail(ctx, attempt); err != nil {
-			return Outcome{}, err
-		}
-		o, _, err := s.checkFailed(ctx, ws, c, fe, u.Email, method, e.Session.ID)
-		return o, err
-	}
-	if err != nil {
-		_ = s.Passwords.Lockout.Abort(ctx, attempt)
-		return Outcome{}, err
-	}
-	if err := s.Passwords.Lockout.Succeed(ctx, attempt); err != nil {
-		return Outcome{}, err
-	}
-	out := Outcome{User: u}
-	if method == MethodRecovery {
-		rec := audit.Event(audit.ActionRecoveryCodeUsed, audit.Success, audit.Actor{UserID: u.ID, Email: u.Email, SessionID: e.Session.ID}, c.Origin)
-		rec.Details = map[string]string{"remaining": strconv.Itoa(left)}
-		if err := s.Audit.Record(ctx, ws, rec); err != nil {
-			return Outcome{}, err
-		}
-		out.Recovery, out.RecoveryCodesLeft = true, left
+	out, method, ok, err := s.checkCode(ctx, ws, c, e.User, e.Session.ID, method, code)
+	if !ok || err != nil {
+		return out, err
 	}
 	return out, s.steppedUp(ctx, ws, c, e, method, &out)
 }

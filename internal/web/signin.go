@@ -180,13 +180,7 @@ func (p signinPages) secondFactorForm(c *call) error {
 	p.setIssued(c, o)
 	switch o.Status {
 	case authn.SignedIn:
-		if o.Recovery {
-			p.message(c, http.StatusOK, "Signed in with a recovery code", messagePage{
-				Message: fmt.Sprintf("You have %d recovery codes left. Make new ones in your security settings if you are running low.", o.RecoveryCodesLeft),
-				Link:    to, LinkText: "Continue", Secondary: p.path("/settings/security"), SecondaryText: "Go to your security settings"})
-			return nil
-		}
-		http.Redirect(c.w, c.r, to, http.StatusSeeOther)
+		p.codeAccepted(c, o, to, "Signed in with a recovery code")
 		return nil
 	case authn.Refused:
 		return p.renderSecondFactor(c, http.StatusUnauthorized, to, "That code is not valid.")
@@ -295,4 +289,16 @@ func (p signinPages) setupForm(c *call) error {
 	p.setIssued(c, o)
 	http.Redirect(c.w, c.r, p.HomeURL, http.StatusSeeOther)
 	return nil
+}
+
+// codeAccepted leads on after a right code: to `to`, or, after a recovery code, first
+// to a page that says how many are left (title names what the code did).
+func (p signinPages) codeAccepted(c *call, o authn.Outcome, to, title string) {
+	if o.Recovery {
+		p.message(c, http.StatusOK, title, messagePage{
+			Message: fmt.Sprintf("You have %d recovery codes left. Make new ones in your security settings if you are running low.", o.RecoveryCodesLeft),
+			Link:    to, LinkText: "Continue", Secondary: p.path("/settings/security"), SecondaryText: "Go to your security settings"})
+		return
+	}
+	http.Redirect(c.w, c.r, to, http.StatusSeeOther)
 }

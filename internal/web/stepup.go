@@ -3,7 +3,6 @@ package web
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 
@@ -138,13 +137,7 @@ func (p signinPages) stepUpForm(c *call) error {
 	p.setIssued(c, o)
 	switch o.Status {
 	case authn.SignedIn:
-		if o.Recovery {
-			p.message(c, http.StatusOK, "Verified with a recovery code", messagePage{
-				Message: fmt.Sprintf("You have %d recovery codes left. Make new ones in your security settings if you are running low.", o.RecoveryCodesLeft),
-				Link:    to, LinkText: "Continue", Secondary: p.path("/settings/security"), SecondaryText: "Go to your security settings"})
-			return nil
-		}
-		http.Redirect(c.w, c.r, to, http.StatusSeeOther)
+		p.codeAccepted(c, o, to, "Verified with a recovery code")
 		return nil
 	case authn.Refused:
 		return p.renderStepUp(c, http.StatusUnauthorized, to, "That code is not valid. Enter the newest code your app shows.")
