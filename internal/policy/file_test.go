@@ -186,40 +186,8 @@ func TestFindingFormat(t *testing.T) {
 func TestPatternCovers(t *testing.T) {
 	rng := newRand(7)
 	lits := []string{"a", "b", "A", "x;y"}
-	pick := func(s []string) string { return s[rng.IntN(len(s))] }
-	randPattern := func() string {
-		n := rng.IntN(4)
-		var b strings.Builder
-		for range n {
-			if rng.IntN(3) == 0 {
-				fmt.Fprintf(&b, "/{p%d}", b.Len())
-			} else {
-				b.WriteString("/" + pick(lits))
-			}
-		}
-		switch rng.IntN(3) {
-		case 0:
-			b.WriteString("/*")
-		case 1:
-			b.WriteString("/")
-		default:
-			if n == 0 {
-				b.WriteString("/")
-			}
-		}
-		return b.String()
-	}
-	randPath := func() string {
-		n := rng.IntN(4)
-		var b strings.Builder
-		for range n {
-			b.WriteString("/" + pick(lits))
-		}
-		if n == 0 || rng.IntN(3) == 0 {
-			b.WriteString("/")
-		}
-		return b.String()
-	}
+	g := &randGen{rng: rng, lits: lits, paramOneIn: 3, endOneIn: 3}
+	randPattern, randPath := g.pattern, g.path
 	covered := 0
 	for range 3000 {
 		a, err := parsePattern(randPattern())

@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 )
@@ -12,43 +11,8 @@ import (
 func TestAgainstReference(t *testing.T) {
 	rng := newRand(1)
 	lits := []string{"a", "b", "A", "api", "Api", "x;y", "\u017f", "s", "S", "k", "\u212a"}
-	pick := func(s []string) string { return s[rng.IntN(len(s))] }
-	randPath := func() string {
-		n := rng.IntN(4)
-		var b strings.Builder
-		for range n {
-			b.WriteString("/" + pick(lits))
-			if rng.IntN(6) == 0 {
-				b.WriteString(";p")
-			}
-		}
-		if n == 0 || rng.IntN(4) == 0 {
-			b.WriteString("/")
-		}
-		return b.String()
-	}
-	randPattern := func() string {
-		n := rng.IntN(4)
-		var b strings.Builder
-		for range n {
-			if rng.IntN(4) == 0 {
-				fmt.Fprintf(&b, "/{p%d}", b.Len())
-			} else {
-				b.WriteString("/" + pick(lits))
-			}
-		}
-		switch rng.IntN(4) {
-		case 0:
-			b.WriteString("/*")
-		case 1:
-			b.WriteString("/")
-		default:
-			if n == 0 {
-				b.WriteString("/")
-			}
-		}
-		return b.String()
-	}
+	g := &randGen{rng: rng, lits: lits, paramOneIn: 4, endOneIn: 4, pathParams: true}
+	pick, randPath, randPattern := g.pick, g.path, g.pattern
 	hosts := []string{"", "", "", "app.example.com", "*.example.com"}
 	methods := [][]string{nil, nil, nil, {"GET"}, {"POST", "DELETE"}, {"PROPFIND"}}
 	reqHosts := []string{"app.example.com", "other.example.com", "example.com"}
