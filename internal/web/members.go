@@ -106,7 +106,7 @@ func (p memberPages) renderMember(c *call, status int, id, notice, errMsg string
 	if err != nil {
 		return err
 	}
-	teams, err := p.teamsOf(c, by, d.User)
+	teams, err := teamPages(p).teamsOf(c, by, d.User)
 	if err != nil {
 		return err
 	}

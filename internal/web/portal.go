@@ -109,6 +109,8 @@ type (
 	accountPages struct{ *Portal } // the user's own account (settings.go, sessions.go, password.go)
 	adminPages   struct{ *Portal } // the workspace's policy (admin.go)
 	memberPages  struct{ *Portal } // members (members.go)
+	teamPages    struct{ *Portal } // teams, on the members' pages (teams.go)
+	stepUpPages  struct{ *Portal } // stepping up to a second factor for a route that needs one (stepup.go)
 )
 
 // call is one portal request as a handler sees it, after its wrapper ran.

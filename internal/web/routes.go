@@ -20,6 +20,7 @@ func (p *Portal) routes() {
 		free   = ratelimit.Class("")
 	)
 	in, lnk, acc, adm, mem := signinPages{p}, linkPages{p}, accountPages{p}, adminPages{p}, memberPages{p}
+	su, tm := stepUpPages{p}, teamPages{p}
 	static := http.StripPrefix(p.Prefix+"/static", staticFiles())
 	p.route("GET /static/", free, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
@@ -61,12 +62,12 @@ func (p *Portal) routes() {
 	p.route("POST /api/v1/reauth/passkey/finish", second, p.apiJSON(signedIn, in.apiReauthPasskeyFinish))
 
 	// Step-up to a second factor, for routes whose rule requires one (stepup.go).
-	p.route("GET /step-up", api, p.page(anyone, in.stepUpPage))
-	p.route("POST /step-up", second, p.browserForm(anyone, in.stepUpForm))
-	p.route("POST /api/v1/step-up/totp", second, p.apiJSON(signedIn, in.apiStepUpCode("otp")))
-	p.route("POST /api/v1/step-up/recovery", second, p.apiJSON(signedIn, in.apiStepUpCode("rec")))
-	p.route("POST /api/v1/step-up/passkey/begin", second, p.apiJSON(signedIn, in.apiStepUpPasskeyBegin))
-	p.route("POST /api/v1/step-up/passkey/finish", second, p.apiJSON(signedIn, in.apiStepUpPasskeyFinish))
+	p.route("GET /step-up", api, p.page(anyone, su.stepUpPage))
+	p.route("POST /step-up", second, p.browserForm(anyone, su.stepUpForm))
+	p.route("POST /api/v1/step-up/totp", second, p.apiJSON(signedIn, su.apiStepUpCode("otp")))
+	p.route("POST /api/v1/step-up/recovery", second, p.apiJSON(signedIn, su.apiStepUpCode("rec")))
+	p.route("POST /api/v1/step-up/passkey/begin", second, p.apiJSON(signedIn, su.apiStepUpPasskeyBegin))
+	p.route("POST /api/v1/step-up/passkey/finish", second, p.apiJSON(signedIn, su.apiStepUpPasskeyFinish))
 
 	// Tokens for API clients and single-page apps, and the keys that verify them
 	// (tokens.go).
@@ -164,13 +165,13 @@ func (p *Portal) routes() {
 	p.route("DELETE /api/v1/admin/roles/{name}", api, p.apiJSON(adminOnly, rol.apiRoleDelete))
 
 	// Teams, on the members pages (teams.go).
-	p.route("POST /admin/teams", api, p.browserForm(adminOnly, mem.teamCreateForm))
-	p.route("POST /admin/teams/{id}/delete", api, p.browserForm(adminOnly, mem.teamDeleteForm))
-	p.route("POST /admin/members/{id}/teams/add", api, p.browserForm(adminOnly, mem.memberAction(mem.teamAddForm)))
-	p.route("POST /admin/members/{id}/teams/remove", api, p.browserForm(adminOnly, mem.memberAction(mem.teamRemoveForm)))
-	p.route("GET /api/v1/admin/teams", api, p.apiJSON(adminOnly, mem.apiTeams))
-	p.route("POST /api/v1/admin/teams", api, p.apiJSON(adminOnly, mem.apiTeamCreate))
-	p.route("DELETE /api/v1/admin/teams/{id}", api, p.apiJSON(adminOnly, mem.apiTeamDelete))
-	p.route("PUT /api/v1/admin/teams/{id}/members/{user}", api, p.apiJSON(adminOnly, mem.apiTeamMember(true)))
-	p.route("DELETE /api/v1/admin/teams/{id}/members/{user}", api, p.apiJSON(adminOnly, mem.apiTeamMember(false)))
+	p.route("POST /admin/teams", api, p.browserForm(adminOnly, tm.teamCreateForm))
+	p.route("POST /admin/teams/{id}/delete", api, p.browserForm(adminOnly, tm.teamDeleteForm))
+	p.route("POST /admin/members/{id}/teams/add", api, p.browserForm(adminOnly, mem.memberAction(tm.teamAddForm)))
+	p.route("POST /admin/members/{id}/teams/remove", api, p.browserForm(adminOnly, mem.memberAction(tm.teamRemoveForm)))
+	p.route("GET /api/v1/admin/teams", api, p.apiJSON(adminOnly, tm.apiTeams))
+	p.route("POST /api/v1/admin/teams", api, p.apiJSON(adminOnly, tm.apiTeamCreate))
+	p.route("DELETE /api/v1/admin/teams/{id}", api, p.apiJSON(adminOnly, tm.apiTeamDelete))
+	p.route("PUT /api/v1/admin/teams/{id}/members/{user}", api, p.apiJSON(adminOnly, tm.apiTeamMember(true)))
+	p.route("DELETE /api/v1/admin/teams/{id}/members/{user}", api, p.apiJSON(adminOnly, tm.apiTeamMember(false)))
 }

@@ -62,7 +62,7 @@ type stepUpPage struct {
 
 // stepUpSession returns the caller's full session, or sends a browser without one to
 // sign in (and on to to afterwards) and returns nil.
-func (p signinPages) stepUpSession(c *call, to string) (*session.Entry, error) {
+func (p stepUpPages) stepUpSession(c *call, to string) (*session.Entry, error) {
 	e, err := p.session(c)
 	if err != nil {
 		return nil, unavailable(err)
@@ -81,7 +81,7 @@ func (p signinPages) stepUpSession(c *call, to string) (*session.Entry, error) {
 
 // stepUpPage serves /step-up: straight on when the session has a second factor
 // already, else the way to one.
-func (p signinPages) stepUpPage(c *call) error {
+func (p stepUpPages) stepUpPage(c *call) error {
 	to := p.stepUpTarget(c.r)
 	e, err := p.stepUpSession(c, to)
 	if e == nil || err != nil {
@@ -94,7 +94,7 @@ func (p signinPages) stepUpPage(c *call) error {
 	return p.renderStepUp(c, http.StatusOK, to, "")
 }
 
-func (p signinPages) renderStepUp(c *call, status int, to, errMsg string) error {
+func (p stepUpPages) renderStepUp(c *call, status int, to, errMsg string) error {
 	need, err := p.SignIn.Requirement(c.r.Context(), c.Workspace, c.me.User)
 	if err != nil {
 		return unavailable(err)
@@ -119,7 +119,7 @@ func (p signinPages) renderStepUp(c *call, status int, to, errMsg string) error 
 }
 
 // stepUpForm takes a code (authenticator app or recovery code) on the step-up page.
-func (p signinPages) stepUpForm(c *call) error {
+func (p stepUpPages) stepUpForm(c *call) error {
 	to := p.stepUpTarget(c.r)
 	e, err := p.stepUpSession(c, to)
 	if e == nil || err != nil {
@@ -137,7 +137,7 @@ func (p signinPages) stepUpForm(c *call) error {
 	p.setIssued(c, o)
 	switch o.Status {
 	case authn.SignedIn:
-		p.codeAccepted(c, o, to, "Verified with a recovery code")
+		signinPages(p).codeAccepted(c, o, to, "Verified with a recovery code")
 		return nil
 	case authn.Refused:
 		return p.renderStepUp(c, http.StatusUnauthorized, to, "That code is not valid. Enter the newest code your app shows.")
@@ -147,7 +147,7 @@ func (p signinPages) stepUpForm(c *call) error {
 
 // apiStepUpCode: POST /api/v1/step-up/totp | /step-up/recovery {"code"} →
 // {"status":"signed_in"} with the new session (as a sign-in answers).
-func (p signinPages) apiStepUpCode(method string) handler {
+func (p stepUpPages) apiStepUpCode(method string) handler {
 	return func(c *call) error {
 		var body struct {
 			Code string `json:"code"`
@@ -166,12 +166,12 @@ func (p signinPages) apiStepUpCode(method string) handler {
 		if o.Status == authn.Refused {
 			return errorf(http.StatusUnauthorized, "invalid_code", "That code is not valid.")
 		}
-		return p.signInJSON(c, o)
+		return signinPages(p).signInJSON(c, o)
 	}
 }
 
 // apiStepUpPasskeyBegin: POST /api/v1/step-up/passkey/begin → {"ceremony","publicKey"}.
-func (p signinPages) apiStepUpPasskeyBegin(c *call) error {
+func (p stepUpPages) apiStepUpPasskeyBegin(c *call) error {
 	var body struct{}
 	if err := c.decode(&body, false); err != nil {
 		return err
@@ -182,7 +182,7 @@ func (p signinPages) apiStepUpPasskeyBegin(c *call) error {
 
 // apiStepUpPasskeyFinish: POST /api/v1/step-up/passkey/finish {"ceremony","credential"}
 // → {"status":"signed_in"} with the new session.
-func (p signinPages) apiStepUpPasskeyFinish(c *call) error {
+func (p stepUpPages) apiStepUpPasskeyFinish(c *call) error {
 	var body struct {
 		Ceremony   string          `json:"ceremony"`
 		Credential json.RawMessage `json:"credential"`
@@ -198,7 +198,7 @@ func (p signinPages) apiStepUpPasskeyFinish(c *call) error {
 		return unavailable(err)
 	}
 	p.setIssued(c, o)
-	return p.signInJSON(c, o)
+	return signinPages(p).signInJSON(c, o)
 }
 
 // stepUpEnrolled is called after a full session enrolled a factor (method): when the

@@ -13,7 +13,7 @@ import (
 // member's page puts the member in and takes them out (internal/admin/teams.go).
 
 // teamCreateForm: POST /admin/teams {name}.
-func (p memberPages) teamCreateForm(c *call) error {
+func (p teamPages) teamCreateForm(c *call) error {
 	name := c.r.PostFormValue("name")
 	tm, err := p.Admin.Teams().Create(c.r.Context(), c.Workspace, p.adminOf(c), name)
 	if err != nil {
@@ -21,25 +21,25 @@ func (p memberPages) teamCreateForm(c *call) error {
 		if !ok {
 			return teamError(p.Portal, err)
 		}
-		return p.renderMembersWith(c, m.status, "", "The team was not created. "+m.msg, func(mp *membersPage) {
+		return memberPages(p).renderMembersWith(c, m.status, "", "The team was not created. "+m.msg, func(mp *membersPage) {
 			mp.TeamName, mp.TeamProblem = name, m.msg
 		})
 	}
-	return p.renderMembers(c, http.StatusOK, "Team "+tm.Name+" created: add members to it on their pages.", "", "")
+	return memberPages(p).renderMembers(c, http.StatusOK, "Team "+tm.Name+" created: add members to it on their pages.", "", "")
 }
 
 // teamDeleteForm: POST /admin/teams/{id}/delete.
-func (p memberPages) teamDeleteForm(c *call) error {
+func (p teamPages) teamDeleteForm(c *call) error {
 	tm, err := p.Admin.Teams().Delete(c.r.Context(), c.Workspace, p.adminOf(c), admin.TeamRef{ID: c.r.PathValue("id")})
 	if err != nil {
-		return p.memberError(c, teamError(p.Portal, err), "")
+		return memberPages(p).memberError(c, teamError(p.Portal, err), "")
 	}
-	return p.renderMembers(c, http.StatusOK, "Team "+tm.Name+" deleted; its members are in it no more.", "", "")
+	return memberPages(p).renderMembers(c, http.StatusOK, "Team "+tm.Name+" deleted; its members are in it no more.", "", "")
 }
 
 // teamAddForm puts the member in the team the form names (POST
 // /admin/members/{id}/teams/add {team}).
-func (p memberPages) teamAddForm(c *call, by admin.Admin, t admin.Target) (string, error) {
+func (p teamPages) teamAddForm(c *call, by admin.Admin, t admin.Target) (string, error) {
 	tm, _, err := p.Admin.Teams().AddMember(c.r.Context(), c.Workspace, by, admin.TeamRef{ID: c.r.PostFormValue("team")}, t)
 	if err != nil {
 		return "", teamError(p.Portal, err)
@@ -49,7 +49,7 @@ func (p memberPages) teamAddForm(c *call, by admin.Admin, t admin.Target) (strin
 
 // teamRemoveForm takes the member out of a team (POST /admin/members/{id}/teams/remove
 // {team}).
-func (p memberPages) teamRemoveForm(c *call, by admin.Admin, t admin.Target) (string, error) {
+func (p teamPages) teamRemoveForm(c *call, by admin.Admin, t admin.Target) (string, error) {
 	tm, _, err := p.Admin.Teams().RemoveMember(c.r.Context(), c.Workspace, by, admin.TeamRef{ID: c.r.PostFormValue("team")}, t)
 	if err != nil {
 		return "", teamError(p.Portal, err)
@@ -74,7 +74,7 @@ func teamError(p *Portal, err error) error {
 // to add them to.
 type memberTeams struct{ In, Out []store.Team }
 
-func (p memberPages) teamsOf(c *call, by admin.Admin, u store.User) (memberTeams, error) {
+func (p teamPages) teamsOf(c *call, by admin.Admin, u store.User) (memberTeams, error) {
 	in, out, err := p.Admin.Teams().MemberTeams(c.r.Context(), c.Workspace, by, u)
 	return memberTeams{In: in, Out: out}, err
 }
@@ -85,7 +85,7 @@ func teamJSON(t admin.TeamInfo) map[string]any {
 }
 
 // apiTeams: GET /api/v1/admin/teams.
-func (p memberPages) apiTeams(c *call) error {
+func (p teamPages) apiTeams(c *call) error {
 	list, err := p.Admin.Teams().List(c.r.Context(), c.Workspace, p.adminOf(c))
 	if err != nil {
 		return err
@@ -99,7 +99,7 @@ func (p memberPages) apiTeams(c *call) error {
 }
 
 // apiTeamCreate: POST /api/v1/admin/teams {"name"} → 201 the team.
-func (p memberPages) apiTeamCreate(c *call) error {
+func (p teamPages) apiTeamCreate(c *call) error {
 	var body struct {
 		Name string `json:"name"`
 	}
@@ -115,7 +115,7 @@ func (p memberPages) apiTeamCreate(c *call) error {
 }
 
 // apiTeamDelete: DELETE /api/v1/admin/teams/{id} → {"status":"deleted"}.
-func (p memberPages) apiTeamDelete(c *call) error {
+func (p teamPages) apiTeamDelete(c *call) error {
 	tm, err := p.Admin.Teams().Delete(c.r.Context(), c.Workspace, p.adminOf(c), admin.TeamRef{ID: c.r.PathValue("id")})
 	if err != nil {
 		return teamError(p.Portal, err)
@@ -126,7 +126,7 @@ func (p memberPages) apiTeamDelete(c *call) error {
 
 // apiTeamMember: PUT (add) or DELETE (remove) /api/v1/admin/teams/{id}/members/{user}
 // → the member, with their teams.
-func (p memberPages) apiTeamMember(add bool) handler {
+func (p teamPages) apiTeamMember(add bool) handler {
 	return func(c *call) error {
 		var body struct{}
 		if err := c.decode(&body, false); err != nil {
@@ -141,7 +141,7 @@ func (p memberPages) apiTeamMember(add bool) handler {
 		if err != nil {
 			return teamError(p.Portal, err)
 		}
-		p.writeMember(c, u)
+		memberPages(p).writeMember(c, u)
 		return nil
 	}
 }
