@@ -72,19 +72,22 @@ func (g *Gateway) forbiddenPage(w http.ResponseWriter, d Decision) {
 		who = d.Entry.User.Email
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 	w.WriteHeader(http.StatusForbidden)
 	_ = forbiddenTmpl.Execute(w, struct{ Who, Permission, Prefix string }{who, d.Verdict.Permission, g.Prefix})
 }
 
 var forbiddenTmpl = template.Must(template.New("403").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Not allowed</title></head>
+<title>Not allowed</title><link rel="stylesheet" href="{{.Prefix}}/static/style.css"></head>
 <body>
+<main class="card">
 <h1>You do not have access to this page</h1>
 <p>{{if .Who}}You are signed in as <strong>{{.Who}}</strong>. {{end}}{{if .Permission}}This page needs the permission <code>{{.Permission}}</code>, which your role does not give{{else}}Your role does not allow this{{end}}.</p>
 <p>If you need it, ask an owner or administrator of your workspace to change your role or team.</p>
 <p><a href="/">Back to the start page</a> · <a href="{{.Prefix}}/settings">Your account</a></p>
+</main>
+<footer>Protected by Gatehouse</footer>
 </body></html>
 `))
 
