@@ -46,13 +46,40 @@ func Hash(r store.AuditRecord) []byte {
 	return h.Sum(nil)
 }
 
+// Kind classifies a break in the chain.
+type Kind string
+
+// The kinds of break Verifier tells apart. Records are checked in sequence order, as
+// the store lists them.
+const (
+	// Altered: the record links to its predecessor but its hash does not match its
+	// contents (a field was changed in place).
+	Altered Kind = "altered"
+	// Removed: a sequence number is missing (Seq names the first missing one).
+	Removed Kind = "removed"
+	// Inserted: the record does not link to its predecessor and is not a renumbered
+	// genuine record: a forged record sits here, or the one before it was replaced.
+	Inserted Kind = "inserted"
+	// Reordered: the record is a genuine record under another sequence number, or
+	// the records arrive out of sequence order.
+	Reordered Kind = "reordered"
+)
+
 // VerifyError names the first record where the chain breaks.
 type VerifyError struct {
 	Seq    int64
+	Kind   Kind
 	Reason string
 }
 
-func (e *VerifyError) Error() string { return fmt.Sprintf("audit record %d: %s", e.Seq, e.Reason) }
+func (e *VerifyError) Error() string {
+	return fmt.Sprintf("audit record %d: %s: %s", e.Seq, e.Kind, e.Reason)
+}
+
+// renumberWindow bounds how far from its place Check looks for the original
+// sequence number of a record that does not fit where it is (a few thousand hashes,
+// computed only once, for the break).
+const renumberWindow = 4096
 
 // Verifier checks a chain record by record, in order.
 type Verifier struct {
@@ -63,16 +90,52 @@ type Verifier struct {
 // NewVerifier starts at the beginning of a tenant's chain.
 func NewVerifier() *Verifier { return &Verifier{prev: ZeroHash, nextSeq: 1} }
 
-// Check verifies the next record.
+// Last returns the sequence number and hash of the last record checked and found
+// intact (0 and ZeroHash before the first).
+func (v *Verifier) Last() (int64, []byte) { return v.nextSeq - 1, v.prev }
+
+// Check verifies the next record. The first break is a *VerifyError; after it the
+// Verifier is not advanced, so further calls keep failing.
 func (v *Verifier) Check(r store.AuditRecord) error {
 	switch {
-	case r.Seq != v.nextSeq:
-		return &VerifyError{Seq: v.nextSeq, Reason: fmt.Sprintf("missing or reordered (found %d next)", r.Seq)}
-	case !bytes.Equal(r.PrevHash, v.prev):
-		return &VerifyError{Seq: r.Seq, Reason: "previous-hash link broken"}
-	case !bytes.Equal(Hash(r), r.Hash):
-		return &VerifyError{Seq: r.Seq, Reason: "content altered"}
+	case r.Seq > v.nextSeq:
+		missing := fmt.Sprintf("record %d is missing", v.nextSeq)
+		if r.Seq > v.nextSeq+1 {
+			missing = fmt.Sprintf("records %d to %d are missing", v.nextSeq, r.Seq-1)
+		}
+		return &VerifyError{Seq: v.nextSeq, Kind: Removed, Reason: fmt.Sprintf("%s (the chain goes from record %d to record %d)", missing, v.nextSeq-1, r.Seq)}
+	case r.Seq < v.nextSeq:
+		return &VerifyError{Seq: r.Seq, Kind: Reordered, Reason: fmt.Sprintf("out of sequence: it comes after record %d", v.nextSeq-1)}
 	}
-	v.prev, v.nextSeq = r.Hash, r.Seq+1
-	return nil
+	linked, intact := bytes.Equal(r.PrevHash, v.prev), bytes.Equal(Hash(r), r.Hash)
+	switch {
+	case linked && intact:
+		v.prev, v.nextSeq = r.Hash, r.Seq+1
+		return nil
+	case linked:
+		return &VerifyError{Seq: r.Seq, Kind: Altered, Reason: "its hash does not match its contents (a field was changed)"}
+	case intact:
+		return &VerifyError{Seq: r.Seq, Kind: Inserted, Reason: fmt.Sprintf("its previous-hash does not link to record %d: a record was inserted here, or record %d was replaced, with recomputed hashes", r.Seq-1, r.Seq-1)}
+	}
+	if orig, ok := renumbered(r); ok {
+		return &VerifyError{Seq: r.Seq, Kind: Reordered, Reason: fmt.Sprintf("it is record %d under another sequence number (records were renumbered or swapped)", orig)}
+	}
+	return &VerifyError{Seq: r.Seq, Kind: Inserted, Reason: fmt.Sprintf("its previous-hash does not link to record %d and its hash does not match its contents (a forged or overwritten record)", r.Seq-1)}
+}
+
+// renumbered looks for the sequence number r was hashed with, near its current one.
+func renumbered(r store.AuditRecord) (int64, bool) {
+	for d := int64(1); d <= renumberWindow; d++ {
+		for _, s := range []int64{r.Seq - d, r.Seq + d} {
+			if s < 1 {
+				continue
+			}
+			c := r
+			c.Seq = s
+			if bytes.Equal(Hash(c), r.Hash) {
+				return s, true
+			}
+		}
+	}
+	return 0, false
 }

@@ -1,9 +1,12 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,5 +69,114 @@ func TestWriterChainsAndVerifierFindsTampering(t *testing.T) {
 		if !errors.As(err, &ve) || ve.Seq != c.seq {
 			t.Errorf("%s: got %v, want a break at record %d", name, err, c.seq)
 		}
+	}
+}
+
+// chainOf builds an intact in-memory chain of n records.
+func chainOf(n int) []store.AuditRecord {
+	prev := ZeroHash
+	var out []store.AuditRecord
+	for i := 1; i <= n; i++ {
+		r := store.AuditRecord{Seq: int64(i), TenantID: "t1", Time: time.Unix(int64(1700000000+i), 0).UTC(),
+			ActorEmail: "a@example.com", Action: ActionLoginSuccess, Outcome: Success, IP: "192.0.2.1",
+			Details: map[string]string{"i": fmt.Sprint(i)}, PrevHash: prev}
+		r.Hash = Hash(r)
+		prev = r.Hash
+		out = append(out, r)
+	}
+	return out
+}
+
+func firstBreak(rs []store.AuditRecord) (*VerifyError, int64) {
+	v := NewVerifier()
+	for _, r := range rs {
+		if err := v.Check(r); err != nil {
+			ve, _ := err.(*VerifyError)
+			return ve, 0
+		}
+	}
+	n, _ := v.Last()
+	return nil, n
+}
+
+// TestVerifierKinds: each kind of tampering, as it looks when the store lists the
+// tampered table in sequence order, is named with its kind at the right record.
+func TestVerifierKinds(t *testing.T) {
+	drop := func(rs []store.AuditRecord, i int) []store.AuditRecord {
+		return append(append([]store.AuditRecord(nil), rs[:i]...), rs[i+1:]...)
+	}
+	cases := map[string]struct {
+		tamper func([]store.AuditRecord) []store.AuditRecord
+		seq    int64
+		kind   Kind
+		says   string
+	}{
+		"field altered": {func(rs []store.AuditRecord) []store.AuditRecord {
+			rs[2].Outcome = Failure
+			return rs
+		}, 3, Altered, "does not match its contents"},
+		"details altered": {func(rs []store.AuditRecord) []store.AuditRecord {
+			rs[3].Details = map[string]string{"i": "x"}
+			return rs
+		}, 4, Altered, ""},
+		"time altered": {func(rs []store.AuditRecord) []store.AuditRecord {
+			rs[0].Time = rs[0].Time.Add(time.Second)
+			return rs
+		}, 1, Altered, ""},
+		"middle removed": {func(rs []store.AuditRecord) []store.AuditRecord { return drop(rs, 2) }, 3, Removed, "record 3 is missing"},
+		"first removed":  {func(rs []store.AuditRecord) []store.AuditRecord { return rs[1:] }, 1, Removed, "record 1 is missing"},
+		"several removed": {func(rs []store.AuditRecord) []store.AuditRecord {
+			return append(append([]store.AuditRecord(nil), rs[:1]...), rs[4:]...)
+		}, 2, Removed, "records 2 to 4 are missing"},
+		"removed and renumbered": {func(rs []store.AuditRecord) []store.AuditRecord {
+			rs = drop(rs, 1)
+			for i := 1; i < len(rs); i++ {
+				rs[i].Seq--
+			}
+			return rs
+		}, 2, Reordered, "it is record 3"},
+		"seq swapped": {func(rs []store.AuditRecord) []store.AuditRecord {
+			rs[1].Seq, rs[3].Seq = rs[3].Seq, rs[1].Seq
+			rs[1], rs[3] = rs[3], rs[1] // listed in sequence order
+			return rs
+		}, 2, Reordered, "it is record 4"},
+		"out of order": {func(rs []store.AuditRecord) []store.AuditRecord {
+			return append(append([]store.AuditRecord(nil), rs[:3]...), rs[1])
+		}, 2, Reordered, "comes after record 3"},
+		"forged appended": {func(rs []store.AuditRecord) []store.AuditRecord {
+			f := rs[len(rs)-1]
+			f.Seq++
+			f.PrevHash, f.Hash = make([]byte, 32), make([]byte, 32)
+			return append(rs, f)
+		}, 7, Inserted, "forged"},
+		"forged and re-hashed in the middle": {func(rs []store.AuditRecord) []store.AuditRecord {
+			f := store.AuditRecord{Seq: 3, TenantID: "t1", Action: ActionLogout, PrevHash: make([]byte, 32)}
+			f.Hash = Hash(f)
+			out := append(append(append([]store.AuditRecord(nil), rs[:2]...), f), rs[2:]...)
+			for i := 3; i < len(out); i++ {
+				out[i].Seq++
+			}
+			return out
+		}, 3, Inserted, "inserted here"},
+		"prev hash altered": {func(rs []store.AuditRecord) []store.AuditRecord {
+			rs[4].PrevHash = make([]byte, 32)
+			return rs
+		}, 5, Inserted, ""},
+	}
+	for name, c := range cases {
+		ve, _ := firstBreak(c.tamper(chainOf(6)))
+		if ve == nil || ve.Seq != c.seq || ve.Kind != c.kind || !strings.Contains(ve.Reason, c.says) {
+			t.Errorf("%s: got %v, want %s at record %d saying %q", name, ve, c.kind, c.seq, c.says)
+		}
+	}
+	if ve, n := firstBreak(chainOf(6)); ve != nil || n != 6 {
+		t.Errorf("intact chain: %v, last %d", ve, n)
+	}
+	if n, h := NewVerifier().Last(); n != 0 || !bytes.Equal(h, ZeroHash) {
+		t.Errorf("empty verifier: Last() = %d %x", n, h)
+	}
+	ve, _ := firstBreak(append(chainOf(3), chainOf(6)[4]))
+	if ve == nil || ve.Kind != Removed || ve.Error() != "audit record 4: removed: record 4 is missing (the chain goes from record 3 to record 5)" {
+		t.Errorf("Error() = %v", ve)
 	}
 }

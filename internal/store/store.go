@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"time"
 )
 
@@ -206,6 +207,30 @@ type AuditStore interface {
 	Append(ctx context.Context, r AuditRecord, hash func(AuditRecord) []byte) (AuditRecord, error)
 	// ListAudit returns records with Seq > afterSeq in sequence order, at most limit.
 	ListAudit(ctx context.Context, afterSeq int64, limit int) ([]AuditRecord, error)
+	// SearchAudit returns the records that match every filter of q, newest first (Seq
+	// descending), at most q.Limit; a Limit outside 1..MaxAuditSearch is an error.
+	SearchAudit(ctx context.Context, q AuditQuery) ([]AuditRecord, error)
+}
+
+// MaxAuditSearch is the largest page SearchAudit returns.
+const MaxAuditSearch = 500
+
+// AuditQuery filters a tenant's audit trail; the zero value of a field does not
+// filter. A page goes on from the Seq of the previous page's last record (BeforeSeq).
+type AuditQuery struct {
+	From, To     time.Time    // From <= Time < To; a zero bound is open
+	ActorID      string       // exact
+	ActorEmail   string       // exact, case-insensitive (ASCII on every backend)
+	ActionPrefix string       // Action starts with it (case-sensitive)
+	Outcome      string       // exact
+	IP           string       // exact
+	CIDR         netip.Prefix // the record's IP lies in it; valid = set
+	Target       string       // exact
+	// Text is a case-insensitive (at least for ASCII) substring of the action, the
+	// target, the actor's e-mail or a details key or value.
+	Text      string
+	BeforeSeq int64 // only Seq < BeforeSeq; 0: from the newest
+	Limit     int   // 1..MaxAuditSearch
 }
 
 // OneTimeTokenStore keeps single-use secrets (setup links, invitations, password

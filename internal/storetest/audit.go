@@ -16,6 +16,8 @@ var auditTests = []test{
 	{"Paging", testAuditPaging},
 	{"ConcurrentAppends", testAuditConcurrent},
 	{"UnstorableText", testAuditUnstorableText},
+	{"Search", testAuditSearch},
+	{"SearchPaging", testAuditSearchPaging},
 }
 
 // VerifyChain reads a tenant's whole audit trail and checks that it is 1..n without

@@ -167,6 +167,8 @@ func useCaseError(err error) *httpError {
 		return errorf(http.StatusServiceUnavailable, "no_base_url", "Links cannot be mailed: the gateway's public address (base_url) is not configured.")
 	case errors.Is(err, admin.ErrNoSuchUser):
 		return errorf(http.StatusNotFound, "no_such_user", "There is no such member.")
+	case errors.Is(err, admin.ErrNoSuchRecord):
+		return errorf(http.StatusNotFound, "no_such_record", "There is no such audit record.")
 	case errors.Is(err, admin.ErrNoLockoutState):
 		return errorf(http.StatusConflict, "no_lockout_state", err.Error())
 	case errors.Is(err, store.ErrConflict):

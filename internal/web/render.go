@@ -25,7 +25,7 @@ var staticFS embed.FS
 
 // pageNames are the templates, each rendered inside layout.html.
 var pageNames = []string{"login", "logout", "setup", "message", "2fa", "security", "totp_enroll", "codes", "admin_security",
-	"sessions", "password", "forgot", "newpassword", "reauth", "members", "member", "review", "roles", "role", "stepup"}
+	"sessions", "password", "forgot", "newpassword", "reauth", "members", "member", "review", "roles", "role", "stepup", "audit", "audit_record"}
 
 // methodNames says how a session signed in, in words ("password + authenticator app").
 func methodNames(methods []string) string {
@@ -106,7 +106,8 @@ func (p *Portal) navFor(e *session.Entry) []navItem {
 	if isAdmin(e) {
 		items = append(items, navItem{"members", "Members", p.path("/admin/members")},
 			navItem{"roles", "Roles", p.path("/admin/roles")},
-			navItem{"workspace", "Workspace security", p.path("/admin/security")})
+			navItem{"workspace", "Workspace security", p.path("/admin/security")},
+			navItem{"audit", "Audit", p.path("/admin/audit")})
 		items = append(items, navItem{"review", "Permission review", p.path("/admin/team/audit")})
 	}
 	return items

@@ -152,6 +152,13 @@ func (p *Portal) routes() {
 	p.route("GET /api/v1/admin/team/audit", api, p.apiJSON(adminOnly, rev.apiReview))
 	p.route("POST /api/v1/admin/team/audit/{id}/revoke", api, p.apiJSON(adminOnly, rev.apiRevoke))
 
+	// Audit search (auditlog.go).
+	aud := auditPages{p}
+	p.route("GET /admin/audit", api, p.page(adminOnly, aud.auditPage))
+	p.route("GET /admin/audit/{seq}", api, p.page(adminOnly, aud.auditRecordPage))
+	p.route("GET /api/v1/admin/audit", api, p.apiJSON(adminOnly, aud.apiAudit))
+	p.route("GET /api/v1/admin/audit/{seq}", api, p.apiJSON(adminOnly, aud.apiAuditRecord))
+
 	// Roles (roles.go): everyone who administers sees them, owners change them.
 	rol := rolePages{p}
 	p.route("GET /admin/roles", api, p.page(adminOnly, rol.rolesPage))

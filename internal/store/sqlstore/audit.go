@@ -120,6 +120,11 @@ func (as auditStore) ListAudit(ctx context.Context, afterSeq int64, limit int) (
 	if err != nil {
 		return nil, mapErr(err)
 	}
+	return scanAudit(rows)
+}
+
+// scanAudit reads audit_log rows of auditColumns and closes them.
+func scanAudit(rows *sql.Rows) ([]store.AuditRecord, error) {
 	defer rows.Close()
 	var out []store.AuditRecord
 	for rows.Next() {
@@ -131,6 +136,7 @@ func (as auditStore) ListAudit(ctx context.Context, afterSeq int64, limit int) (
 			return nil, mapErr(err)
 		}
 		r.Time = timeOf(t)
+		var err error
 		if r.Details, err = mapOf("audit_log.details", details); err != nil {
 			return nil, err
 		}
