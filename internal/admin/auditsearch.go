@@ -23,8 +23,12 @@ const (
 )
 
 // Audit is the audit search (SPEC §9), for owners and admins: the workspace's trail,
-// newest first, filtered by time, actor, action, outcome, IP, target and text.
-type Audit struct{}
+// newest first, filtered by time, actor, action, outcome, IP, target and text, and
+// its export (auditexport.go).
+type Audit struct {
+	// Service writes the record of an export (Export needs it; Search does not).
+	Service *Service
+}
 
 // AuditPage is one page of a search; Next is the cursor of the next (older) page,
 // "" when there is none.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/admin"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/csvsafe"
 )
 
 // reviewPages is the permission review (admin.Review): who has which access, with
@@ -86,22 +87,10 @@ func (p reviewPages) reviewCSV(c *call) error {
 		}
 		row := []string{e.User.DisplayName, e.User.Email, strings.Join(e.User.Roles, "; "), strings.Join(e.Teams, "; "), e.Status, last,
 			e.SecondFactor(), strconv.Itoa(e.Factors.Passkeys), strconv.FormatBool(e.Locked > 0)}
-		for i := range row {
-			row[i] = defuseFormula(row[i])
-		}
-		_ = w.Write(row)
+		_ = w.Write(csvsafe.Row(row))
 	}
 	w.Flush()
 	return nil
-}
-
-// defuseFormula keeps a spreadsheet from running a cell as a formula (CSV injection):
-// a value that starts with =, +, -, @, a tab or a carriage return gets a leading '.
-func defuseFormula(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
 }
 
 // fileSafe keeps letters, digits, - and _ of s, for a download's file name.

@@ -155,8 +155,10 @@ func (p *Portal) routes() {
 	// Audit search (auditlog.go).
 	aud := auditPages{p}
 	p.route("GET /admin/audit", api, p.page(adminOnly, aud.auditPage))
+	p.route("GET /admin/audit/export.csv", api, p.page(adminOnly, aud.auditExportCSV))
 	p.route("GET /admin/audit/{seq}", api, p.page(adminOnly, aud.auditRecordPage))
 	p.route("GET /api/v1/admin/audit", api, p.apiJSON(adminOnly, aud.apiAudit))
+	p.route("GET /api/v1/admin/audit/export", api, p.apiJSON(adminOnly, aud.apiAuditExport))
 	p.route("GET /api/v1/admin/audit/{seq}", api, p.apiJSON(adminOnly, aud.apiAuditRecord))
 
 	// Roles (roles.go): everyone who administers sees them, owners change them.
