@@ -24,6 +24,7 @@ func init() {
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.AddCommand(auditVerifyCmd())
 			cmd.AddCommand(auditExportCmd())
+			cmd.AddCommand(auditCheckpointCmd()) // command_audit_checkpoint.go
 		},
 	})
 }
@@ -37,9 +38,9 @@ var errChainBroken = errors.New("the audit chain is broken")
 
 func auditVerifyCmd() *cobra.Command {
 	var c commonFlags
-	var tenant string
+	var tenant, fromCheckpoint string
 	cmd := &cobra.Command{
-		Use:   "verify --config <file> [--tenant <slug>]",
+		Use:   "verify --config <file> [--tenant <slug>] [--from-checkpoint <file>]",
 		Short: "Verify a tenant's audit hash chain; name the first altered, removed, inserted or reordered record",
 		Long: `Reads the tenant's whole audit trail in sequence order and recomputes its hash
 chain. An intact chain prints the number of records and the hash of the last one
@@ -54,16 +55,26 @@ wrong, and exits 1:
   inserted   the record does not link to its predecessor: a forged record, or
              the one before it was replaced with a recomputed hash
 
+With --from-checkpoint (a file written by "gatehouse audit checkpoint export") it
+also checks the checkpoint's signature, that the record it signs still has the
+signed hash (otherwise the trail was rewritten up to there, hashes recomputed:
+"rewritten"), that the trail still reaches it (otherwise "records cut off after N"),
+and the chain after it.
+
 It reads the store only; the gateway may keep running.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return inTenant(cmd, c, tenant, false, func(_ *cli, ws store.Workspace) error {
+			return inTenant(cmd, c, tenant, false, func(env *cli, ws store.Workspace) error {
+				if fromCheckpoint != "" {
+					return runAuditVerifyFromCheckpoint(cmd.Context(), cmd.OutOrStdout(), env.store.AuditKeys(), ws, fromCheckpoint)
+				}
 				return runAuditVerify(cmd.Context(), cmd.OutOrStdout(), ws)
 			})
 		},
 	}
 	c.add(cmd)
 	cmd.Flags().StringVar(&tenant, "tenant", admin.DefaultTenantSlug, "tenant slug")
+	cmd.Flags().StringVar(&fromCheckpoint, "from-checkpoint", "", "a checkpoint file to verify the trail against")
 	return cmd
 }
 
@@ -106,8 +117,8 @@ func auditExportCmd() *cobra.Command {
 	var tenant, format, output string
 	var f admin.AuditFilter
 	cmd := &cobra.Command{
-		Use:   "export --config <file> [--tenant <slug>] [--format csv] [-o <file>] [--from --to --actor --action --outcome --ip --target --q]",
-		Short: "Export a tenant's audit trail (or the records a filter matches) as CSV",
+		Use:   "export --config <file> [--tenant <slug>] [--format csv|pdf] [-o <file>] [--from --to --actor --action --outcome --ip --target --q]",
+		Short: "Export a tenant's audit trail (or the records a filter matches) as CSV or PDF",
 		Long: `Writes the records that match the filter, newest first, as CSV (RFC 4180, UTF-8,
 a header row; cells a spreadsheet could run as a formula are defused) to the file
 named by -o (created 0600) or to standard output. Records are read a page at a
@@ -119,7 +130,12 @@ the newest exported one; the verdict goes to standard error (an export of a brok
 chain still completes and exits 0: the verdict says where it breaks).
 
 The export is itself recorded in the audit trail (audit.export, with the filter and
-the number of rows). --format pdf is not available yet.
+the number of rows).
+
+--format pdf writes a PDF document instead (landscape A4: the tenant, range, filter
+and chain status, then a table of the records with "page N of M"); it needs -o (a
+file, or - for standard output) and holds at most 20000 records: narrow the filter
+or export CSV for more.
 
 Filters (all optional, as on the Audit page): --from and --to take a date
 (2006-01-02, both days included) or an RFC 3339 time; --actor an e-mail; --action an
@@ -127,11 +143,14 @@ action or its beginning (login.); --outcome success, failure or denied; --ip an
 address or a CIDR prefix; --target a target; --q text.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if format != "csv" {
-				if format == "pdf" {
-					return errors.New("--format pdf: PDF export is not available yet; use --format csv")
+			switch format {
+			case "csv":
+			case "pdf":
+				if output == "" {
+					return errors.New("--format pdf needs -o <file> (or -o - to write the PDF to standard output)")
 				}
-				return fmt.Errorf("--format %q: only csv is available", format)
+			default:
+				return fmt.Errorf("--format %q: must be csv or pdf", format)
 			}
 			return inTenant(cmd, c, tenant, false, func(env *cli, ws store.Workspace) error {
 				return runAuditExport(cmd.Context(), env.admin, ws, f, format, output, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -141,7 +160,7 @@ address or a CIDR prefix; --target a target; --q text.`,
 	c.add(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&tenant, "tenant", admin.DefaultTenantSlug, "tenant slug")
-	fl.StringVar(&format, "format", "csv", "csv (pdf: not yet)")
+	fl.StringVar(&format, "format", "csv", "csv or pdf (pdf needs -o)")
 	fl.StringVarP(&output, "output", "o", "", "file to write (default: standard output)")
 	fl.StringVar(&f.From, "from", "", "first day (2006-01-02) or time (RFC 3339)")
 	fl.StringVar(&f.To, "to", "", "last day (included) or time (RFC 3339, excluded)")
@@ -174,7 +193,11 @@ func runAuditExport(ctx context.Context, svc *admin.Service, ws store.Workspace,
 		}
 		w, where = file, output
 	}
-	sum, err := ex.WriteCSV(ctx, w)
+	write := ex.WriteCSV
+	if ex.Format == "pdf" {
+		write = ex.WritePDF
+	}
+	sum, err := write(ctx, w)
 	if file != nil {
 		if cerr := file.Close(); err == nil {
 			err = cerr

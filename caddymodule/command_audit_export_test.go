@@ -96,8 +96,19 @@ func TestAuditExportCommand(t *testing.T) {
 		t.Fatalf("broken chain: %q", stderr.String())
 	}
 
-	// --format pdf: not yet, before anything is opened.
-	for format, want := range map[string]string{"pdf": "PDF export is not available yet", "xls": "only csv"} {
+	// --format pdf to a file: a PDF document, 0600.
+	pdfOut := filepath.Join(t.TempDir(), "audit.pdf")
+	stderr.Reset()
+	if err := runAuditExport(ctx, svc, ws, admin.AuditFilter{Outcome: "failure"}, "pdf", pdfOut, io.Discard, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if pb, err := os.ReadFile(pdfOut); err != nil || !strings.HasPrefix(string(pb), "%PDF-") ||
+		!strings.Contains(stderr.String(), "exported 3 records to "+pdfOut) {
+		t.Fatalf("pdf: %v %q", err, stderr.String())
+	}
+
+	// --format pdf without -o, or an unknown format: refused before anything is opened.
+	for format, want := range map[string]string{"pdf": "--format pdf needs -o", "xls": "must be csv or pdf"} {
 		cmd := auditExportCmd()
 		cmd.SetArgs([]string{"--config", "nonexistent.json", "--format", format})
 		cmd.SetOut(io.Discard)

@@ -129,6 +129,8 @@ func (a *App) start() error {
 	jobs, stop := context.WithCancel(context.Background())
 	a.stopJobs = stop
 	go keys.Run(jobs)
+	go (&audit.Checkpointer{Store: st, Keys: &audit.KeyStore{Store: st.AuditKeys(), Leases: st.Maintenance(), Cipher: cipher, Holder: holder, Clock: clk},
+		Leases: st.Maintenance(), Holder: holder, Clock: clk, Logger: a.logger.Named("audit-checkpoints")}).Run(jobs) // signed audit checkpoints
 	go (&session.Purger{Store: st.Maintenance(), Holder: holder, Clock: clk, Logger: a.logger.Named("purge")}).Run(jobs)
 	if review := a.reviewJob(a.PermissionReview, st, outboxer.Outbox(), worker.Kick, holder, clk); review != nil { // permission review mail (review.go)
 		go review.Run(jobs)

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# Makes what the tests use available: oathtool, Chromium, Python's jwt, Redis (127.0.0.1:6379), and PostgreSQL on 127.0.0.1:5432 (trust auth,
+# Makes what the tests use available: oathtool, Chromium, pdftotext (poppler-utils), Python's jwt, Redis (127.0.0.1:6379), and PostgreSQL on 127.0.0.1:5432 (trust auth,
 # database "test"). If none answers, it starts the local cluster, or installs and starts
 # one when the machine has none (needs root and apt-get, as in CI).
 set -uo pipefail
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
 
-# Tools the tests drive: an independent TOTP implementation and a real browser.
+# Tools the tests drive: an independent TOTP implementation, a real browser and an
+# independent PDF reader.
 missing=()
 command -v oathtool >/dev/null || missing+=(oathtool)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v pdftotext >/dev/null || missing+=(poppler-utils)
 # An independent JWT implementation (Debian's python3-jwt with python3-cryptography,
 # under /usr/bin/python3) checks Gatehouse's tokens against the served JWKS.
 /usr/bin/python3 -c 'import jwt, cryptography' 2>/dev/null || missing+=(python3-jwt python3-cryptography)

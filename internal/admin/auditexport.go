@@ -92,7 +92,8 @@ type AuditExport struct {
 
 // StartExport checks who asks and the filter (f's Limit is ignored: an export is
 // everything that matches; Before bounds it like a page cursor), fixes the range and
-// verifies the chain through its newest record. Only "csv" is a format so far.
+// verifies the chain through its newest record. The format is "csv" (WriteCSV) or
+// "pdf" (WritePDF).
 func (a Audit) StartExport(ctx context.Context, ws store.Workspace, by Admin, f AuditFilter, format string) (*AuditExport, error) {
 	if !by.IsAdmin() {
 		return nil, ErrForbidden
@@ -101,11 +102,9 @@ func (a Audit) StartExport(ctx context.Context, ws store.Workspace, by Admin, f 
 		return nil, errors.New("audit export: no audit writer to record it")
 	}
 	switch format = strings.ToLower(strings.TrimSpace(format)); format {
-	case "csv":
-	case "pdf":
-		return nil, &FieldError{Field: "format", Msg: "PDF export is not available yet; use csv"}
+	case "csv", "pdf":
 	default:
-		return nil, &FieldError{Field: "format", Msg: "must be csv"}
+		return nil, &FieldError{Field: "format", Msg: "must be csv or pdf"}
 	}
 	f.Limit = ""
 	q, err := f.Query()

@@ -17,7 +17,7 @@ import (
 
 // TestAuditExport: a CSV with a header row and one row per matching record, newest
 // first, across several pages; formula cells defused; the chain status; the export
-// audited; members refused; PDF not yet.
+// audited; members and unknown formats refused.
 func TestAuditExport(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -107,7 +107,7 @@ func TestAuditExport(t *testing.T) {
 	if err != nil || sum.Rows != 0 || b.String() != strings.Join(AuditColumns, ",")+"\r\n" || sum.Chain.Header() != "empty" {
 		t.Fatalf("empty export: %+v %q %v", sum, b.String(), err)
 	}
-	// Refused: members, bad filters, PDF.
+	// Refused: members, bad filters, unknown formats.
 	before := f.lastRecord(t).Seq
 	if _, err := au.Export(ctx, f.ws, mem, AuditFilter{}, &b); !errors.Is(err, ErrForbidden) {
 		t.Fatalf("member: %v", err)
@@ -116,8 +116,8 @@ func TestAuditExport(t *testing.T) {
 	if _, err := au.Export(ctx, f.ws, owner, AuditFilter{IP: "nope"}, &b); !errors.As(err, &fe) || fe.Field != "ip" {
 		t.Fatalf("bad ip: %v", err)
 	}
-	if _, err := au.StartExport(ctx, f.ws, owner, AuditFilter{}, "pdf"); !errors.As(err, &fe) || fe.Field != "format" || !strings.Contains(fe.Msg, "not available yet") {
-		t.Fatalf("pdf: %v", err)
+	if _, err := au.StartExport(ctx, f.ws, owner, AuditFilter{}, "xls"); !errors.As(err, &fe) || fe.Field != "format" || !strings.Contains(fe.Msg, "csv or pdf") {
+		t.Fatalf("xls: %v", err)
 	}
 	if f.lastRecord(t).Seq != before {
 		t.Fatal("a refused export was recorded")

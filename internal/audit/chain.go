@@ -90,6 +90,12 @@ type Verifier struct {
 // NewVerifier starts at the beginning of a tenant's chain.
 func NewVerifier() *Verifier { return &Verifier{prev: ZeroHash, nextSeq: 1} }
 
+// ResumeVerifier continues a chain after record seq, whose hash is known (from a
+// checkpoint) to be hash.
+func ResumeVerifier(seq int64, hash []byte) *Verifier {
+	return &Verifier{prev: hash, nextSeq: seq + 1}
+}
+
 // Last returns the sequence number and hash of the last record checked and found
 // intact (0 and ZeroHash before the first).
 func (v *Verifier) Last() (int64, []byte) { return v.nextSeq - 1, v.prev }

@@ -31,6 +31,8 @@ type Store interface {
 	// SigningKeys keeps the deployment's token-signing keys (shared by every tenant
 	// and every instance).
 	SigningKeys() SigningKeyStore
+	// AuditKeys keeps the deployment's audit-checkpoint signing keys (Ed25519).
+	AuditKeys() AuditKeyStore
 	// Ping checks that the backend is reachable.
 	Ping(ctx context.Context) error
 	// Close releases connections.
@@ -54,6 +56,7 @@ type TenantHandle interface {
 	Roles() RoleStore
 	Teams() TeamStore
 	Periods() PeriodStore
+	Checkpoints() CheckpointStore
 }
 
 // Workspace is a tenant with the handle bound to it: what a use case acts on. The
@@ -446,6 +449,46 @@ type SigningKeyStore interface {
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
 	// CreateSigningKey stores a new key (ErrConflict for a kid that exists).
 	CreateSigningKey(ctx context.Context, k SigningKey) error
+}
+
+// AuditKey is one of the deployment's audit-checkpoint signing keys (Ed25519).
+type AuditKey struct {
+	KID       string // key id (derived from the public key)
+	PublicKey []byte // raw 32-byte Ed25519 public key
+	// PrivateKey is the Ed25519 seed sealed with the master key (secret.FieldCipher,
+	// associated data naming the kid); SealKeyID names the field key that sealed it.
+	PrivateKey []byte
+	SealKeyID  string
+	CreatedAt  time.Time
+}
+
+// AuditKeyStore keeps the audit-checkpoint keys.
+type AuditKeyStore interface {
+	// ListAuditKeys returns every key, by CreatedAt (then KID) ascending.
+	ListAuditKeys(ctx context.Context) ([]AuditKey, error)
+	// CreateAuditKey stores a new key (ErrConflict for a kid that exists).
+	CreateAuditKey(ctx context.Context, k AuditKey) error
+}
+
+// AuditCheckpoint is a signed statement that record Seq of a tenant's audit trail
+// has hash Hash (internal/audit defines the signed message).
+type AuditCheckpoint struct {
+	Seq       int64
+	Hash      []byte
+	Time      time.Time // when it was signed
+	KeyID     string
+	Signature []byte
+}
+
+// CheckpointStore keeps a tenant's audit checkpoints.
+type CheckpointStore interface {
+	// AddCheckpoint stores c (ErrConflict when the tenant has one at c.Seq).
+	AddCheckpoint(ctx context.Context, c AuditCheckpoint) error
+	// LatestCheckpoint returns the checkpoint with the highest Seq (ErrNotFound when
+	// there is none).
+	LatestCheckpoint(ctx context.Context) (AuditCheckpoint, error)
+	// ListCheckpoints returns the checkpoints with Seq > afterSeq, by Seq, at most limit.
+	ListCheckpoints(ctx context.Context, afterSeq int64, limit int) ([]AuditCheckpoint, error)
 }
 
 // RefreshToken is one link of a refresh-token family: the tokens a client got by

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Teams", teamTests},
 		{"Periods", periodTests},
 		{"SigningKeys", signingKeyTests},
+		{"AuditCheckpoints", checkpointTests},
 		{"Maintenance", maintenanceTests},
 		{"Isolation", isolationTests},
 	}

@@ -83,7 +83,7 @@ func TestAuditExportCSVPage(t *testing.T) {
 }
 
 // TestAuditExportAPI: format=csv (the default) streams the filtered export; pdf is
-// not there yet; other origins and members are refused.
+// a PDF document, another format refused; other origins and members are refused.
 func TestAuditExportAPI(t *testing.T) {
 	t.Parallel()
 	f, oc, _, mc := auditSearchFixture(t)
@@ -97,9 +97,14 @@ func TestAuditExportAPI(t *testing.T) {
 			t.Fatalf("%s: %v", q, got)
 		}
 	}
-	st, out := getJSON(t, oc, base+"?format=pdf")
-	if msg, _ := out["message"].(string); st != http.StatusBadRequest || out["error"] != "invalid_format" || !strings.Contains(msg, "not available yet") {
-		t.Fatalf("pdf: %d %v", st, out)
+	st, h, b := send(t, oc, "GET", base+"?format=pdf&action=test.", nil, nil)
+	if st != http.StatusOK || h.Get("Content-Type") != "application/pdf" || !strings.HasPrefix(string(b), "%PDF-") ||
+		!strings.HasSuffix(h.Get("Content-Disposition"), `.pdf"`) || !strings.HasPrefix(h.Get(AuditChainHeader), "intact; through=") {
+		t.Fatalf("pdf: %d %v", st, h)
+	}
+	st, out := getJSON(t, oc, base+"?format=xls")
+	if msg, _ := out["message"].(string); st != http.StatusBadRequest || out["error"] != "invalid_format" || !strings.Contains(msg, "csv or pdf") {
+		t.Fatalf("xls: %d %v", st, out)
 	}
 	if st, out := getJSON(t, oc, base+"?outcome=meh"); st != http.StatusBadRequest || out["error"] != "invalid_outcome" {
 		t.Fatalf("bad outcome: %d %v", st, out)
@@ -110,7 +115,12 @@ func TestAuditExportAPI(t *testing.T) {
 	if st, _ := getJSON(t, mc, base); st != http.StatusForbidden {
 		t.Fatalf("member: %d", st)
 	}
-	if recs := f.audits(t, admin.ActionAuditExport); len(recs) != 2 {
-		t.Fatalf("%d export records, want 2", len(recs))
+	recs := f.audits(t, admin.ActionAuditExport)
+	formats := map[string]int{}
+	for _, r := range recs {
+		formats[r.Details["format"]]++
+	}
+	if len(recs) != 3 || formats["csv"] != 2 || formats["pdf"] != 1 {
+		t.Fatalf("%d export records (%v), want 2 csv and 1 pdf", len(recs), formats)
 	}
 }

@@ -156,6 +156,7 @@ func (p *Portal) routes() {
 	aud := auditPages{p}
 	p.route("GET /admin/audit", api, p.page(adminOnly, aud.auditPage))
 	p.route("GET /admin/audit/export.csv", api, p.page(adminOnly, aud.auditExportCSV))
+	p.route("GET /admin/audit/export.pdf", api, p.page(adminOnly, aud.auditExportPDF))
 	p.route("GET /admin/audit/{seq}", api, p.page(adminOnly, aud.auditRecordPage))
 	p.route("GET /api/v1/admin/audit", api, p.apiJSON(adminOnly, aud.apiAudit))
 	p.route("GET /api/v1/admin/audit/export", api, p.apiJSON(adminOnly, aud.apiAuditExport))

@@ -202,6 +202,7 @@ func (h handle) RefreshTokens() store.RefreshTokenStore { return refreshTokenSto
 func (h handle) Roles() store.RoleStore                 { return roleStore(h) }
 func (h handle) Teams() store.TeamStore                 { return teamStore(h) }
 func (h handle) Periods() store.PeriodStore             { return periodStore(h) }
+func (h handle) Checkpoints() store.CheckpointStore     { return checkpointStore(h) }
 
 // Interface guards
 var (
