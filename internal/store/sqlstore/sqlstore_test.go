@@ -48,6 +48,31 @@ func TestAuditAppendOnly(t *testing.T) {
 		if err != nil || len(list) != 1 || list[0].Action != "a" {
 			t.Fatalf("audit rows after refused changes: %+v, %v", list, err)
 		}
+
+		// The signed checkpoints that vouch for the trail are append-only too.
+		cp := store.AuditCheckpoint{Seq: 1, Hash: list[0].Hash, Time: time.Now(), KeyID: "k1", Signature: []byte{1, 2, 3}}
+		if err := h.Checkpoints().AddCheckpoint(t.Context(), cp); err != nil {
+			t.Fatalf("AddCheckpoint: %v", err)
+		}
+		stmts = []string{
+			"UPDATE audit_checkpoints SET hash = X'00'",
+			"UPDATE audit_checkpoints SET seq = 2",
+			"DELETE FROM audit_checkpoints",
+		}
+		if s.dialect == postgresDialect {
+			stmts = []string{
+				"UPDATE audit_checkpoints SET hash = '\\x00'",
+				"UPDATE audit_checkpoints SET seq = 2",
+				"DELETE FROM audit_checkpoints",
+				"TRUNCATE audit_checkpoints",
+			}
+		}
+		for _, q := range stmts {
+			_, err := s.db.ExecContext(t.Context(), q)
+			if err == nil || !strings.Contains(err.Error(), "append-only") {
+				t.Errorf("%s: got %v, want the append-only refusal", q, err)
+			}
+		}
 	})
 }
 
