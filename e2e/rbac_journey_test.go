@@ -45,6 +45,17 @@ func TestRBACJourneyInChromium(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`form[action="/auth/admin/roles"] button[type=submit]`)))
 	c.waitFor("the new role in the table", `document.getElementById("role-receptionist")`)
 
+	// Who added that role? The audit page finds it by action; the record opens.
+	c.do("searching the audit trail", chromedp.Navigate(g.url+"/auth/admin/audit?action=role."))
+	c.waitFor("the role.set record", `[...document.querySelectorAll("table.audit td")].some(td => td.textContent.includes("role.set"))`)
+	c.shot("rbac-03a-audit")
+	c.do("opening the record", chromedp.Click(chromedp.CSS(`table.audit tbody tr a`)))
+	c.waitFor("the record's page", `location.pathname.startsWith("/auth/admin/audit/") && document.body.textContent.includes("receptionist")`)
+	c.shot("rbac-03b-audit-record")
+	if txt := c.text(); !strings.Contains(txt, "olive@crm.test") {
+		t.Fatalf("the record does not name who changed the role:\n%s", txt)
+	}
+
 	c.do("opening the permission review", chromedp.Navigate(g.url+"/auth/admin/team/audit"))
 	c.waitFor("the review", `document.body.textContent.includes("max@crm.test")`)
 	c.shot("rbac-03-review")
