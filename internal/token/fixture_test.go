@@ -142,3 +142,15 @@ func jwksKids(t *testing.T, k *KeyRing) []string {
 	}
 	return out
 }
+
+// issued signs email in and issues the session's first tokens, for a browser client of
+// the test site.
+func (f *fixture) issued(t *testing.T, email string) (*session.Entry, Grant) {
+	t.Helper()
+	e := f.signedIn(t, email)
+	g, err := f.svc.Issue(context.Background(), f.ws, Client{Site: site}, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, g
+}

@@ -18,11 +18,7 @@ func TestRefreshRotatesEveryUse(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	e := f.signedIn(t, "ann@acme.test")
-	g, err := f.svc.Issue(ctx, f.ws, Client{Site: site}, e)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, g := f.issued(t, "ann@acme.test")
 	if g.ExpiresIn != 15*time.Minute || !g.RefreshExpires.Equal(e.Session.ExpiresAt) || len(g.RefreshToken) < 43 {
 		t.Fatalf("grant %+v", g)
 	}
@@ -82,11 +78,7 @@ func TestReusedRefreshTokenEndsFamilyAndSession(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	e := f.signedIn(t, "ann@acme.test")
-	first, err := f.svc.Issue(ctx, f.ws, Client{Site: site}, e)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, first := f.issued(t, "ann@acme.test")
 	second, err := f.svc.Refresh(ctx, f.ws, Client{Site: site}, first.RefreshToken)
 	if err != nil {
 		t.Fatal(err)
@@ -119,11 +111,7 @@ func TestParallelRefreshesShareTheSuccessor(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	e := f.signedIn(t, "ann@acme.test")
-	g, err := f.svc.Issue(ctx, f.ws, Client{Site: site}, e)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, g := f.issued(t, "ann@acme.test")
 	const n = 8
 	var wg sync.WaitGroup
 	got := make([]Grant, n)
@@ -161,11 +149,7 @@ func TestRefreshEndsWithItsSession(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	e := f.signedIn(t, "ann@acme.test")
-	g, err := f.svc.Issue(ctx, f.ws, Client{Site: site}, e)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, g := f.issued(t, "ann@acme.test")
 	if err := f.svc.Revoke(ctx, f.ws, Client{Site: site}, g.RefreshToken); err != nil {
 		t.Fatal(err)
 	}

@@ -38,12 +38,7 @@ func forge(t *testing.T, m jwt.SigningMethod, key any, header map[string]any, c 
 func TestVerifierRefusals(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	ctx := context.Background()
-	e := f.signedIn(t, "ann@acme.test")
-	g, err := f.svc.Issue(ctx, f.ws, Client{Site: site}, e)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, g := f.issued(t, "ann@acme.test")
 	if sid, err := f.verifier.Verify(g.AccessToken, site, f.ws.TenantID()); err != nil || sid != e.Session.ID {
 		t.Fatalf("the genuine token: %q %v", sid, err)
 	}
@@ -126,11 +121,7 @@ func TestRevokedSessionEndsItsTokens(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	e := f.signedIn(t, "ann@acme.test")
-	g, err := f.svc.Issue(ctx, f.ws, Client{Site: site}, e)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, g := f.issued(t, "ann@acme.test")
 	if got, err := f.sessionOf(g.AccessToken); err != nil || got.User.ID != e.User.ID || !got.Facts.Equal(&e.Facts) {
 		t.Fatalf("before: %v", err)
 	}
