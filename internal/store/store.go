@@ -208,6 +208,9 @@ type AuditStore interface {
 	// chain) using hash to compute Hash from the filled-in record, stores the record
 	// durably and returns it.
 	Append(ctx context.Context, r AuditRecord, hash func(AuditRecord) []byte) (AuditRecord, error)
+	// AppendBatch appends rs in order, as Append would one by one, in one atomic and
+	// durable step (all or none): the group commit of many records.
+	AppendBatch(ctx context.Context, rs []AuditRecord, hash func(AuditRecord) []byte) ([]AuditRecord, error)
 	// ListAudit returns records with Seq > afterSeq in sequence order, at most limit.
 	ListAudit(ctx context.Context, afterSeq int64, limit int) ([]AuditRecord, error)
 	// SearchAudit returns the records that match every filter of q, newest first (Seq

@@ -15,6 +15,7 @@ var auditTests = []test{
 	{"SequenceAndChain", testAuditChain},
 	{"Paging", testAuditPaging},
 	{"ConcurrentAppends", testAuditConcurrent},
+	{"BatchAppends", testAuditBatch},
 	{"UnstorableText", testAuditUnstorableText},
 	{"Search", testAuditSearch},
 	{"SearchPaging", testAuditSearchPaging},
@@ -152,6 +153,73 @@ func testAuditConcurrent(t *testing.T, st store.Store) {
 		t.Fatalf("concurrent Append: %v", err)
 	}
 	VerifyChain(t, h, goroutines*each)
+}
+
+// testAuditBatch appends batches (the group commit) between single appends and from
+// several goroutines at once: every batch lands whole and in its order, the chain
+// runs on across batches, and a failing batch stores nothing.
+func testAuditBatch(t *testing.T, st store.Store) {
+	h := st.Tenant(newTenant(t, st).ID)
+	_, err := h.Audit().Append(ctx(t), auditRecord(0), ChainHash)
+	noErr(t, "Append", err)
+	batch := []store.AuditRecord{auditRecord(1), auditRecord(2), auditRecord(3)}
+	out, err := h.Audit().AppendBatch(ctx(t), batch, ChainHash)
+	noErr(t, "AppendBatch", err)
+	if len(out) != 3 || out[0].Seq != 2 || out[2].Seq != 4 || !bytes.Equal(out[1].PrevHash, out[0].Hash) {
+		t.Fatalf("AppendBatch returned %d records, seqs %d..%d; want 3 records 2..4 linked", len(out), out[0].Seq, out[len(out)-1].Seq)
+	}
+	if out, err := h.Audit().AppendBatch(ctx(t), nil, ChainHash); err != nil || len(out) != 0 {
+		t.Fatalf("AppendBatch(nil) = %d records, %v; want none and no error", len(out), err)
+	}
+	calls := 0
+	_, err = h.Audit().AppendBatch(ctx(t), []store.AuditRecord{auditRecord(4), auditRecord(5)}, func(r store.AuditRecord) []byte {
+		if calls++; calls == 2 {
+			return nil // the second insert violates NOT NULL: the whole batch must roll back
+		}
+		return ChainHash(r)
+	})
+	if err == nil {
+		t.Fatal("AppendBatch with a failing second record succeeded")
+	}
+	all := VerifyChain(t, h, 4) // the half-done batch left nothing behind
+	for i, r := range all {
+		if r.RequestID != auditRecord(i).RequestID {
+			t.Fatalf("record %d is %q, want %q: a batch was stored out of order", r.Seq, r.RequestID, auditRecord(i).RequestID)
+		}
+	}
+	const goroutines, batches, size = 8, 5, 10
+	var wg sync.WaitGroup
+	errs := make(chan error, goroutines*batches)
+	for g := range goroutines {
+		wg.Go(func() {
+			for b := range batches {
+				rs := make([]store.AuditRecord, size)
+				for i := range rs {
+					rs[i] = auditRecord(100 + (g*batches+b)*size + i)
+				}
+				if _, err := h.Audit().AppendBatch(t.Context(), rs, ChainHash); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("concurrent AppendBatch: %v", err)
+	}
+	all = VerifyChain(t, h, 4+goroutines*batches*size)
+	// Each batch is contiguous: its records follow one another in the chain.
+	for i := 4; i < len(all); i += size {
+		first := all[i].RequestID
+		var n int
+		fmt.Sscanf(first, "req-%d", &n)
+		for j := range size {
+			if all[i+j].RequestID != fmt.Sprintf("req-%d", n+j) {
+				t.Fatalf("record %d is %q, want %q: batches interleaved", all[i+j].Seq, all[i+j].RequestID, fmt.Sprintf("req-%d", n+j))
+			}
+		}
+	}
 }
 
 // testAuditUnstorableText appends request data a client controls: invalid UTF-8 and

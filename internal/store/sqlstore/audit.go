@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -27,23 +28,39 @@ const appendAttempts = 3
 
 const auditColumns = `tenant_id, seq, time, actor_id, actor_email, action, target, outcome, ip, user_agent, session_id, request_id, details, prev_hash, hash`
 
-// Append links r to the tenant's chain and stores it, all in one transaction that
-// holds the tenant's append lock: PostgreSQL takes a per-tenant advisory lock; SQLite's
-// BEGIN IMMEDIATE holds the database write lock. Reading the head and inserting after
-// it is therefore atomic across goroutines, connections and processes.
+// Append links r to the tenant's chain and stores it (AppendBatch of one record).
 func (as auditStore) Append(ctx context.Context, r store.AuditRecord, hash func(store.AuditRecord) []byte) (store.AuditRecord, error) {
-	if hash == nil {
-		return store.AuditRecord{}, errors.New("sqlstore: audit append without a hash function")
+	out, err := as.AppendBatch(ctx, []store.AuditRecord{r}, hash)
+	if err != nil {
+		return store.AuditRecord{}, err
 	}
-	r = normaliseAudit(r, as.tenantID)
-	details := mapArg(r.Details)
+	return out[0], nil
+}
+
+// AppendBatch links rs to the tenant's chain in order and stores them, all in one
+// transaction that holds the tenant's append lock: PostgreSQL takes a per-tenant
+// advisory lock; SQLite's BEGIN IMMEDIATE holds the database write lock. Reading the
+// head and inserting after it is therefore atomic across goroutines, connections and
+// processes, and one commit (one fsync) makes the whole batch durable: this is the
+// group commit of the audit writer.
+func (as auditStore) AppendBatch(ctx context.Context, rs []store.AuditRecord, hash func(store.AuditRecord) []byte) ([]store.AuditRecord, error) {
+	if hash == nil {
+		return nil, errors.New("sqlstore: audit append without a hash function")
+	}
+	if len(rs) == 0 {
+		return nil, nil
+	}
+	in := make([]store.AuditRecord, len(rs))
+	details := make([]string, len(rs))
+	for i, r := range rs {
+		in[i] = normaliseAudit(r, as.tenantID)
+		details[i] = mapArg(in[i].Details)
+	}
 	var err error
 	for range appendAttempts {
-		var out store.AuditRecord
+		out := slices.Clone(in)
 		err = as.s.inTx(ctx, func(tx *sql.Tx) error {
-			var err error
-			out, err = as.appendTx(ctx, tx, r, details, hash)
-			return err
+			return as.appendTx(ctx, tx, out, details, hash)
 		})
 		if err == nil {
 			return out, nil
@@ -52,16 +69,17 @@ func (as auditStore) Append(ctx context.Context, r store.AuditRecord, hash func(
 			break
 		}
 	}
-	return store.AuditRecord{}, fmt.Errorf("sqlstore: appending audit record: %w", err)
+	return nil, fmt.Errorf("sqlstore: appending %d audit records: %w", len(rs), err)
 }
 
-func (as auditStore) appendTx(ctx context.Context, tx *sql.Tx, r store.AuditRecord, details string, hash func(store.AuditRecord) []byte) (store.AuditRecord, error) {
+// appendTx chains rs (filled in place) after the tenant's head and inserts them.
+func (as auditStore) appendTx(ctx context.Context, tx *sql.Tx, rs []store.AuditRecord, details []string, hash func(store.AuditRecord) []byte) error {
 	s := as.s
 	if s.dialect == postgresDialect {
 		// Released at commit or rollback. hashtext collisions between tenants only
 		// make their appends wait for each other.
 		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, auditLockClass, as.tenantID); err != nil {
-			return r, err
+			return err
 		}
 	}
 	var last int64
@@ -71,14 +89,33 @@ func (as auditStore) appendTx(ctx context.Context, tx *sql.Tx, r store.AuditReco
 	case errors.Is(err, sql.ErrNoRows):
 		last, prev = 0, make([]byte, sha256.Size)
 	case err != nil:
-		return r, err
+		return err
 	}
-	r.Seq, r.PrevHash = last+1, prev
-	r.Hash = hash(r)
-	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO audit_log (`+auditColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		r.TenantID, r.Seq, timeArg(r.Time), r.ActorID, r.ActorEmail, r.Action, r.Target, r.Outcome,
-		r.IP, r.UserAgent, r.SessionID, r.RequestID, details, r.PrevHash, r.Hash)
-	return r, err
+	insert := s.q(`INSERT INTO audit_log (` + auditColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	stmt := (*sql.Stmt)(nil)
+	if len(rs) > 1 {
+		if stmt, err = tx.PrepareContext(ctx, insert); err != nil {
+			return err
+		}
+		defer stmt.Close()
+	}
+	for i := range rs {
+		r := &rs[i]
+		r.Seq, r.PrevHash = last+1, prev
+		r.Hash = hash(*r)
+		args := []any{r.TenantID, r.Seq, timeArg(r.Time), r.ActorID, r.ActorEmail, r.Action, r.Target, r.Outcome,
+			r.IP, r.UserAgent, r.SessionID, r.RequestID, details[i], r.PrevHash, r.Hash}
+		if stmt != nil {
+			_, err = stmt.ExecContext(ctx, args...)
+		} else {
+			_, err = tx.ExecContext(ctx, insert, args...)
+		}
+		if err != nil {
+			return err
+		}
+		last, prev = r.Seq, r.Hash
+	}
+	return nil
 }
 
 // normaliseAudit puts r in exactly the form ListAudit will return it, before it is
