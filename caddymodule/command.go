@@ -46,7 +46,12 @@ func init() {
 	})
 }
 
-type commonFlags struct{ config, adapter string }
+type commonFlags struct {
+	config, adapter string
+	// readOnly: the command only reads, so openCLI does not create a missing master
+	// key file (a new key would not be the gateway's).
+	readOnly bool
+}
 
 func (c *commonFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&c.config, "config", "c", "", "Caddyfile or JSON config the gateway runs with (required)")
@@ -60,7 +65,8 @@ type cli struct {
 	app      *App
 	admin    *admin.Service
 	sessions *session.Manager
-	redis    kv.Store // nil without the redis option
+	redis    kv.Store        // nil without the redis option
+	digest   *audit.Digester // the audit digest key; nil without a master key (readOnly only)
 }
 
 func (c *cli) Close() {
@@ -109,6 +115,17 @@ func openCLI(ctx context.Context, f commonFlags, withRedis bool) (*cli, error) {
 		st.Close()
 		return nil, err
 	}
+	// Like the gateway, the CLI writes version-2 audit records: it needs the master key
+	// (created when missing, as the gateway would).
+	if master, err := app.masterKey(!f.readOnly); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("--config %s: %w", f.config, err)
+	} else if master != nil {
+		if c.digest, err = audit.NewDigester(master); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("deriving the audit digest key: %w", err)
+		}
+	}
 	lockout := &authn.Lockout{Policy: authn.LockoutPolicy{Threshold: app.LockoutThreshold,
 		Base: time.Duration(app.LockoutDuration), Max: time.Duration(app.LockoutMax)}, TenantPolicy: tenantLockoutPolicy(st)}
 	if withRedis && app.Redis != "" {
@@ -132,7 +149,7 @@ func openCLI(ctx context.Context, f commonFlags, withRedis bool) (*cli, error) {
 		}
 	}
 	clk := clock.Real{}
-	audits := audit.NewWriter(clk)
+	audits := audit.NewWriter(clk).WithDigester(c.digest)
 	hasher, rules := &identity.Hasher{Cost: app.BcryptCost}, identity.PasswordRules{MinLength: app.MinPasswordLength}
 	// Mail goes into the store's outbox; the running gateway delivers it.
 	mail := notify.NewNotifier(templates, st.Outbox(), clk, nil)

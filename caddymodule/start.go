@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"time"
 
@@ -64,6 +65,10 @@ func (a *App) start() error {
 	if err != nil {
 		return err
 	}
+	digester, err := audit.NewDigester(master) // the audit chain covers a keyed digest of personal fields
+	if err != nil {
+		return fmt.Errorf("deriving the audit digest key: %w", err)
+	}
 	clk := clock.Real{}
 	cfg := a.passkeyCfg
 	cfg.Clock, cfg.Challenges = clk, passkey.NewMemoryChallenges(clk) // bounded; per instance
@@ -96,7 +101,7 @@ func (a *App) start() error {
 		IdleTimeout: time.Duration(a.IdleTimeout), CacheTTL: time.Duration(a.SessionCacheTTL)})
 	passwords := &authn.Passwords{Hasher: a.hasher, Clock: clk, Lockout: lockout,
 		Gate: authn.NewGate(authn.GateConfig{Share: a.SigninCPUShare, Estimate: hashCost})}
-	audits := audit.NewWriter(clk)
+	audits := audit.NewWriter(clk).WithDigester(digester)
 	signIn := &authn.SignIn{Passwords: passwords, MFA: mfa, Passkeys: pks, Sessions: sessions, Audit: audits,
 		Mail: notifier, Throttle: limiter, Metrics: a.metrics, MaxSpeedKmh: a.MaxTravelSpeed,
 		Hasher: a.hasher, Rules: rules, Clock: clk, Logger: a.logger.Named("signin"), OverloadHold: time.Second}
@@ -159,18 +164,34 @@ func (a *App) openStore(ctx context.Context) (store.Store, error) {
 // fieldCipher loads the master key (value or file, created when missing) and derives
 // the field keys; it returns the master key too, for other derived keys.
 func (a *App) fieldCipher() (*secret.FieldCipher, []byte, error) {
-	var key []byte
-	var err error
-	if v := caddy.NewReplacer().ReplaceAll(a.MasterKey, ""); v != "" {
-		key, err = secret.ParseMasterKey(v)
-	} else {
-		key, err = secret.LoadOrCreateMasterKey(caddy.NewReplacer().ReplaceAll(a.MasterKeyFile, ""))
-	}
+	key, err := a.masterKey(true)
 	if err != nil {
-		return nil, nil, fmt.Errorf("master key: %w", err)
+		return nil, nil, err
 	}
 	fc, err := secret.NewFieldCipher(key)
 	return fc, key, err
+}
+
+// masterKey loads the master key: the value, or else the file. A missing file is
+// created with a new key when create is set; otherwise it gives no key (nil, nil), for
+// commands that only read and must not invent a key the gateway does not have.
+func (a *App) masterKey(create bool) ([]byte, error) {
+	if v := caddy.NewReplacer().ReplaceAll(a.MasterKey, ""); v != "" {
+		key, err := secret.ParseMasterKey(v)
+		if err != nil {
+			return nil, fmt.Errorf("master key: %w", err)
+		}
+		return key, nil
+	}
+	path := caddy.NewReplacer().ReplaceAll(a.MasterKeyFile, "")
+	if _, err := os.Stat(path); !create && errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	key, err := secret.LoadOrCreateMasterKey(path)
+	if err != nil {
+		return nil, fmt.Errorf("master key: %w", err)
+	}
+	return key, nil
 }
 
 // firstRun creates the default workspace in an empty store, checks that every tenant a

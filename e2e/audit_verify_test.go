@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatehouse-dev/gatehouse/internal/store/sqlstore"
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
 
@@ -71,6 +72,40 @@ func verifyBroken(t *testing.T, g *gateway, config, what string, seq int, kind s
 		t.Fatalf("%s: audit verify output lacks %q:\n%s", what, want, out)
 	}
 	t.Logf("%s:\n%s", what, out)
+}
+
+// eraseUser erases the user's personal data from the default tenant's trail with the
+// store's ErasePersonal (what the privacy use case calls) and returns how many records
+// it erased (at least one).
+func eraseUser(t *testing.T, dsn, userID string) int {
+	t.Helper()
+	st, err := sqlstore.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	tn, err := st.Tenants().TenantBySlug(t.Context(), "default")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := st.Tenant(tn.ID).Audit().ErasePersonal(t.Context(), userID)
+	if err != nil || res.Erased == 0 || res.Kept != 0 {
+		t.Fatalf("erasing user %s: %+v, %v; want records erased, none of chain version 1", userID, res, err)
+	}
+	return res.Erased
+}
+
+// verifyErased wants audit verify to pass on the trail of n records, with the
+// personal fields checked and erased records counted.
+func verifyErased(t *testing.T, g *gateway, config string, n, erased int) {
+	t.Helper()
+	out, err := verifyWith(g, config)
+	m := intactRE.FindStringSubmatch(out)
+	want := fmt.Sprintf("tenant default: personal fields of %d records match their keyed digests; %d erased\n", n-erased, erased)
+	if err != nil || m == nil || m[1] != strconv.Itoa(n) || !strings.Contains(out, want) {
+		t.Fatalf("audit verify after erasing %d records: %v; want %q in\n%s", erased, err, want, out)
+	}
+	t.Logf("after the erasure:\n%s", out)
 }
 
 func verifyWith(g *gateway, config string) (string, error) {
@@ -152,6 +187,27 @@ UPDATE audit_log SET seq = %[1]d WHERE seq = %[2]d AND %[3]s;
 UPDATE audit_log SET seq = %[2]d WHERE seq = 1000000 AND %[3]s;`, a, b, inDefault))
 		verifyBroken(t, g, config, "two records' sequence numbers swapped", a, "reordered")
 	})
+	t.Run("erased", func(t *testing.T) {
+		copyDB, config := sqliteCopy(t, g, db, "erased")
+		id := sqlite(t, copyDB, "SELECT id FROM users WHERE email = 'mia@example.com';")
+		erased := eraseUser(t, "sqlite://"+copyDB, id)
+		if left := sqlite(t, copyDB, "SELECT COUNT(*) FROM audit_log WHERE version = 2 AND (actor_email LIKE 'mia@%' OR details LIKE '%mia@%');"); left != "0" {
+			t.Fatalf("%s version-2 records still hold mia's e-mail after the erasure", left)
+		}
+		verifyErased(t, g, config, n, erased)
+	})
+	t.Run("e-mail edited", func(t *testing.T) {
+		copyDB, config := sqliteCopy(t, g, db, "email")
+		seq, _ := strconv.Atoi(sqlite(t, copyDB, "SELECT seq FROM audit_log WHERE actor_email = 'boss@example.com' AND version = 2 AND "+inDefault+" ORDER BY seq LIMIT 1;"))
+		if seq == 0 {
+			t.Fatal("no version-2 record with boss's e-mail in the trail")
+		}
+		sqlite(t, copyDB, dropTriggers+fmt.Sprintf("UPDATE audit_log SET actor_email = 'mia@example.com' WHERE seq = %d AND %s;", seq, inDefault))
+		verifyBroken(t, g, config, "an e-mail changed behind the gateway's back", seq, "altered")
+		if out, _ := verifyWith(g, config); !strings.Contains(out, "a personal field was changed") {
+			t.Fatalf("the verdict does not say a personal field changed:\n%s", out)
+		}
+	})
 	t.Run("forged", func(t *testing.T) {
 		copyDB, config := sqliteCopy(t, g, db, "forged")
 		// A forged sign-in appended after the last record, its hashes copied from it.
@@ -202,7 +258,11 @@ func TestAuditVerifyPostgres(t *testing.T) {
 	if seq == 0 || seq > n {
 		t.Fatalf("failed sign-in at record %d of %d", seq, n)
 	}
-	psql(fmt.Sprintf(`ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update_delete;
+	// Erasing a user's personal data needs no trigger disabled, and the trail verifies.
+	erased := eraseUser(t, dsn, psql("SELECT id FROM users WHERE email = 'boss@example.com';"))
+	verifyErased(t, g, g.config, n, erased)
+
+	psql(fmt.Sprintf(`ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update;
 UPDATE audit_log SET ip = '203.0.113.66' WHERE seq = %d AND %s;`, seq, inDefault))
 	verifyBroken(t, g, g.config, "PostgreSQL: failed sign-in's IP changed", seq, "altered")
 }

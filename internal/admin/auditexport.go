@@ -200,7 +200,8 @@ func (a Audit) Export(ctx context.Context, ws store.Workspace, by Admin, f Audit
 }
 
 // csvRow is a record as a CSV row: the time in RFC 3339 UTC (with the fraction the
-// chain hash covers), details as a JSON object, hashes in hex.
+// chain hash covers), details as a JSON object, hashes in hex; erased personal fields
+// read "(erased)".
 func csvRow(r store.AuditRecord) []string {
 	t := ""
 	if !r.Time.IsZero() {
@@ -214,8 +215,12 @@ func csvRow(r store.AuditRecord) []string {
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(details) // a map of strings always encodes
-	row := []string{strconv.FormatInt(r.Seq, 10), t, r.ActorID, r.ActorEmail, r.Action, r.Outcome, r.Target, r.IP, r.UserAgent,
-		r.SessionID, r.RequestID, strings.TrimSuffix(b.String(), "\n"), hex.EncodeToString(r.PrevHash), hex.EncodeToString(r.Hash)}
+	email, ip, ua, det := r.ActorEmail, r.IP, r.UserAgent, strings.TrimSuffix(b.String(), "\n")
+	if r.PIIErased {
+		email, ip, ua, det = audit.ErasedMark, audit.ErasedMark, audit.ErasedMark, audit.ErasedMark
+	}
+	row := []string{strconv.FormatInt(r.Seq, 10), t, r.ActorID, email, r.Action, r.Outcome, r.Target, ip, ua,
+		r.SessionID, r.RequestID, det, hex.EncodeToString(r.PrevHash), hex.EncodeToString(r.Hash)}
 	for i := range row {
 		row[i] = strings.ToValidUTF8(row[i], "\uFFFD")
 	}

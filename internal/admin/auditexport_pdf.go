@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-pdf/fpdf"
 
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/pdffont"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -152,7 +153,11 @@ func (e *AuditExport) renderPDF(recs []store.AuditRecord, w io.Writer) error {
 		if !r.Time.IsZero() {
 			t = r.Time.UTC().Format("2006-01-02 15:04:05")
 		}
-		for j, cell := range []string{strconv.FormatInt(r.Seq, 10), t, r.ActorEmail, r.Action, r.Outcome, r.Target, r.IP} {
+		email, ip := r.ActorEmail, r.IP
+		if r.PIIErased {
+			email, ip = audit.ErasedMark, audit.ErasedMark
+		}
+		for j, cell := range []string{strconv.FormatInt(r.Seq, 10), t, email, r.Action, r.Outcome, r.Target, ip} {
 			c := pdfColumns[j]
 			pdf.CellFormat(c.width, 5, fitText(pdf, pdfText(cell), c.width-2), "1", 0, "L", true, 0, "")
 		}

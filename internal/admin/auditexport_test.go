@@ -161,3 +161,21 @@ func TestAuditExportChainBroken(t *testing.T) {
 		t.Fatalf("%+v %v", sum, err)
 	}
 }
+
+// TestAuditExportErasedRow: a record whose personal fields were erased shows
+// "(erased)" in their cells, not blanks that read as "none recorded".
+func TestAuditExportErasedRow(t *testing.T) {
+	r := store.AuditRecord{Seq: 4, ActorID: "us-1", Action: "login.success", Outcome: audit.Success, Target: "user:us-1",
+		SessionID: "se-1", Version: audit.V2, PIIErased: true}
+	row := csvRow(r)
+	for i, want := range map[int]string{2: "us-1", 3: audit.ErasedMark, 4: "login.success", 7: audit.ErasedMark,
+		8: audit.ErasedMark, 9: "se-1", 11: audit.ErasedMark} {
+		if row[i] != want {
+			t.Errorf("cell %d = %q, want %q (row %q)", i, row[i], want, row)
+		}
+	}
+	r.PIIErased, r.ActorEmail, r.IP = false, "ada@example.test", "192.0.2.1"
+	if row := csvRow(r); row[3] != "ada@example.test" || row[7] != "192.0.2.1" || row[11] != "{}" {
+		t.Errorf("a record not erased: %q", row)
+	}
+}

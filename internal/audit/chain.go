@@ -14,9 +14,23 @@ import (
 // ZeroHash is the PrevHash of a tenant's first record.
 var ZeroHash = make([]byte, sha256.Size)
 
-// Hash computes a record's chain hash: SHA-256 over the previous hash and an
-// unambiguous (length-prefixed) encoding of every field, details sorted by key.
+// Hash computes a record's chain hash, by its version: SHA-256 over the previous hash
+// and an unambiguous (length-prefixed) encoding of every field (version 1, details
+// sorted by key), or of every field but the personal ones and their keyed digest
+// instead (version 2, hashV2). It is a function of the record alone: no key is needed
+// to verify the chain. An unknown version has no hash (nil).
 func Hash(r store.AuditRecord) []byte {
+	switch r.Version {
+	case 0, V1:
+		return hashV1(r)
+	case V2:
+		return hashV2(r)
+	}
+	return nil
+}
+
+// hashV1 is the hash of a version-1 record, unchanged since the first release.
+func hashV1(r store.AuditRecord) []byte {
 	h := sha256.New()
 	var n [8]byte
 	field := func(s string) {
@@ -83,8 +97,10 @@ const renumberWindow = 4096
 
 // Verifier checks a chain record by record, in order.
 type Verifier struct {
-	prev    []byte
-	nextSeq int64
+	prev     []byte
+	nextSeq  int64
+	digest   *Digester     // checks personal fields when set (CheckPersonal)
+	personal PersonalCheck // what the personal-field checks found
 }
 
 // NewVerifier starts at the beginning of a tenant's chain.
@@ -113,9 +129,15 @@ func (v *Verifier) Check(r store.AuditRecord) error {
 	case r.Seq < v.nextSeq:
 		return &VerifyError{Seq: r.Seq, Kind: Reordered, Reason: fmt.Sprintf("out of sequence: it comes after record %d", v.nextSeq-1)}
 	}
+	if r.Version < 0 || r.Version > V2 {
+		return &VerifyError{Seq: r.Seq, Kind: Altered, Reason: fmt.Sprintf("unknown chain version %d (a field was changed, or a newer Gatehouse wrote it)", r.Version)}
+	}
 	linked, intact := bytes.Equal(r.PrevHash, v.prev), bytes.Equal(Hash(r), r.Hash)
 	switch {
 	case linked && intact:
+		if err := v.checkPersonal(r); err != nil {
+			return err
+		}
 		v.prev, v.nextSeq = r.Hash, r.Seq+1
 		return nil
 	case linked:

@@ -26,7 +26,8 @@ type Trail interface {
 // returns only when the record is durable, so a response is never sent for an event
 // that was not recorded.
 type Writer struct {
-	clk clock.Clock
+	clk    clock.Clock
+	digest *Digester // nil: version-1 records (WithDigester, digest.go)
 }
 
 // NewWriter returns a Writer.
@@ -38,6 +39,7 @@ func (w *Writer) Write(ctx context.Context, t Trail, r store.AuditRecord) (store
 		r.Time = w.clk.Now()
 	}
 	r.TenantID = t.TenantID()
+	r = w.Seal(r)
 	out, err := t.Audit().Append(ctx, r, Hash)
 	if err != nil {
 		return store.AuditRecord{}, fmt.Errorf("writing audit record %s: %w", r.Action, err)
@@ -79,35 +81,6 @@ func Verify(ctx context.Context, t Trail) (int64, error) {
 // hash, and the first break as a *VerifyError; a trail that ends before upTo is a
 // break (Removed).
 func VerifyThrough(ctx context.Context, as store.AuditStore, upTo int64, page int) (int64, []byte, error) {
-	if page < 1 {
-		page = 1000
-	}
-	v := NewVerifier()
-	var after int64
-	for {
-		recs, err := as.ListAudit(ctx, after, page)
-		if err != nil {
-			n, last := v.Last()
-			return n, last, fmt.Errorf("reading the audit trail after record %d: %w", after, err)
-		}
-		for _, r := range recs {
-			if upTo > 0 && r.Seq > upTo {
-				n, last := v.Last()
-				return n, last, nil
-			}
-			if err := v.Check(r); err != nil {
-				n, last := v.Last()
-				return n, last, err
-			}
-			after = r.Seq
-		}
-		if len(recs) < page {
-			n, last := v.Last()
-			if upTo > 0 && n < upTo {
-				return n, last, &VerifyError{Seq: n + 1, Kind: Removed,
-					Reason: fmt.Sprintf("the trail ends at record %d, before record %d", n, upTo)}
-			}
-			return n, last, nil
-		}
-	}
+	res, err := VerifyTrail(ctx, as, VerifyOptions{UpTo: upTo, Page: page})
+	return res.Records, res.Last, err
 }

@@ -200,6 +200,22 @@ type AuditRecord struct {
 	Details    map[string]string
 	PrevHash   []byte // Hash of record Seq-1 (32 zero bytes for Seq 1)
 	Hash       []byte // SHA-256 over PrevHash and this record's canonical encoding
+	// Version is the record's chain format: 1 hashes every field; 2 hashes the
+	// personal fields (ActorEmail, IP, UserAgent, Details) only through PIIDigest, so
+	// that they can be erased without breaking the chain. Append stores 0 as 1.
+	Version int
+	// PIIDigest (version 2) is the keyed digest of the personal fields (see
+	// audit.Digester); nil for version 1.
+	PIIDigest []byte
+	// PIIErased (version 2) reports that the personal fields were erased (they are
+	// empty now); PIIDigest still vouches for what they were. Append stores false.
+	PIIErased bool
+}
+
+// AuditErasure is what AuditStore.ErasePersonal did.
+type AuditErasure struct {
+	Erased int // version-2 records whose personal fields it erased
+	Kept   int // version-1 records of the user, which cannot be erased (their chain hash covers the fields)
 }
 
 // AuditStore is a tenant's audit trail. There is deliberately no update or delete.
@@ -216,6 +232,13 @@ type AuditStore interface {
 	// SearchAudit returns the records that match every filter of q, newest first (Seq
 	// descending), at most q.Limit; a Limit outside 1..MaxAuditSearch is an error.
 	SearchAudit(ctx context.Context, q AuditQuery) ([]AuditRecord, error)
+	// ErasePersonal erases, in one transaction, the personal fields (ActorEmail, IP,
+	// UserAgent, Details: set empty, PIIErased set) of every version-2 record that
+	// userID acted in (ActorID) or that targets the user ("user:"+userID), not erased
+	// yet; nothing else changes. It counts the version-1 records of the user it had to
+	// keep. An empty userID is an error. This is the only change the database allows
+	// on audit rows.
+	ErasePersonal(ctx context.Context, userID string) (AuditErasure, error)
 }
 
 // MaxAuditSearch is the largest page SearchAudit returns.

@@ -19,6 +19,8 @@ var auditTests = []test{
 	{"UnstorableText", testAuditUnstorableText},
 	{"Search", testAuditSearch},
 	{"SearchPaging", testAuditSearchPaging},
+	{"Versions", testAuditVersions},
+	{"ErasePersonal", testAuditErase},
 }
 
 // VerifyChain reads a tenant's whole audit trail and checks that it is 1..n without

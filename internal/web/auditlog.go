@@ -139,7 +139,8 @@ func (p auditPages) apiAuditRecord(c *call) error {
 }
 
 // auditRecordJSON is a record as the API shows it (and the record page lists it):
-// times in RFC 3339 with nanoseconds, hashes in hex.
+// times in RFC 3339 with nanoseconds, hashes in hex; pii_erased tells that the
+// personal fields (actor_email, ip, user_agent, details) were erased, not empty.
 func auditRecordJSON(r store.AuditRecord) map[string]any {
 	t := ""
 	if !r.Time.IsZero() {
@@ -151,7 +152,8 @@ func auditRecordJSON(r store.AuditRecord) map[string]any {
 	}
 	return map[string]any{"seq": r.Seq, "time": t, "actor_id": r.ActorID, "actor_email": r.ActorEmail, "action": r.Action,
 		"target": r.Target, "outcome": r.Outcome, "ip": r.IP, "user_agent": r.UserAgent, "session_id": r.SessionID,
-		"request_id": r.RequestID, "details": details, "prev_hash": hex.EncodeToString(r.PrevHash), "hash": hex.EncodeToString(r.Hash)}
+		"request_id": r.RequestID, "details": details, "prev_hash": hex.EncodeToString(r.PrevHash), "hash": hex.EncodeToString(r.Hash),
+		"pii_erased": r.PIIErased}
 }
 
 // auditExportCSV: GET /admin/audit/export.csv with the page's filter: the matching

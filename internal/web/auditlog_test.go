@@ -195,3 +195,37 @@ func TestAuditSearchPages(t *testing.T) {
 		t.Error("members see the Audit entry")
 	}
 }
+
+// TestAuditErasedRecordShown: once a user's personal data is erased from the trail,
+// the page, the record page and the API say "(erased)" (pii_erased) instead of the
+// e-mail, IP, user agent and details, and show the rest of the record as before.
+func TestAuditErasedRecordShown(t *testing.T) {
+	t.Parallel()
+	f, oc, _, _ := auditSearchFixture(t)
+	if res, err := f.handle.Audit().ErasePersonal(t.Context(), "us-y"); err != nil || res.Erased != 2 {
+		t.Fatalf("ErasePersonal: %+v %v", res, err)
+	}
+	recs, err := f.handle.Audit().SearchAudit(t.Context(), store.AuditQuery{Target: "thing:3", Limit: 1})
+	if err != nil || len(recs) != 1 {
+		t.Fatal(recs, err)
+	}
+	st, body := getPage(t, oc, f.srv.URL+"/auth/admin/audit?action=test.")
+	if st != http.StatusOK || strings.Contains(body, "yan@example.com") || strings.Contains(body, "203.0.113.13") ||
+		!strings.Contains(body, "us-y <small>(erased)</small>") || !strings.Contains(body, "203.0.113.12") {
+		t.Fatalf("audit page after the erasure: %d\n%s", st, body)
+	}
+	st, body = getPage(t, oc, f.srv.URL+fmt.Sprintf("/auth/admin/audit/%d", recs[0].Seq))
+	if st != http.StatusOK || strings.Contains(body, "needle-3") || strings.Contains(body, "yan@example.com") ||
+		strings.Count(body, "(erased)") != 4 || !strings.Contains(body, "thing:3") || !strings.Contains(body, "us-y") {
+		t.Fatalf("record page after the erasure: %d\n%s", st, body)
+	}
+	_, _, _, out := apiTargets(t, oc, f.srv.URL, "target=thing:3")
+	r := out["records"].([]any)[0].(map[string]any)
+	if r["pii_erased"] != true || r["actor_email"] != "" || r["ip"] != "" || r["actor_id"] != "us-y" {
+		t.Errorf("API record after the erasure: %v", r)
+	}
+	_, _, _, out = apiTargets(t, oc, f.srv.URL, "target=thing:2")
+	if r := out["records"].([]any)[0].(map[string]any); r["pii_erased"] != false || r["actor_email"] != "Zed@Example.com" {
+		t.Errorf("another user's record: %v", r)
+	}
+}

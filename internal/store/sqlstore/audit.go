@@ -11,8 +11,9 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
-// auditStore is one tenant's audit trail. There is no update or delete here, and the
-// database refuses both (triggers in migration 2).
+// auditStore is one tenant's audit trail. There is no delete here, and the only update
+// is the erasure of a version-2 record's personal fields (ErasePersonal): the database
+// refuses every other change (triggers in migrations 2, 15 and 17).
 type auditStore handle
 
 // auditLockClass is the first key of the PostgreSQL advisory lock that serialises a
@@ -26,7 +27,10 @@ const auditLockClass int32 = 0x676861
 // still guarantees that a race loses cleanly rather than forking the chain.
 const appendAttempts = 3
 
-const auditColumns = `tenant_id, seq, time, actor_id, actor_email, action, target, outcome, ip, user_agent, session_id, request_id, details, prev_hash, hash`
+const auditColumns = `tenant_id, seq, time, actor_id, actor_email, action, target, outcome, ip, user_agent, session_id, request_id, details, prev_hash, hash, version, pii_digest, pii_erased`
+
+// auditInsertColumns are the columns an append writes (pii_erased starts false).
+const auditInsertColumns = `tenant_id, seq, time, actor_id, actor_email, action, target, outcome, ip, user_agent, session_id, request_id, details, prev_hash, hash, version, pii_digest`
 
 // Append links r to the tenant's chain and stores it (AppendBatch of one record).
 func (as auditStore) Append(ctx context.Context, r store.AuditRecord, hash func(store.AuditRecord) []byte) (store.AuditRecord, error) {
@@ -91,7 +95,7 @@ func (as auditStore) appendTx(ctx context.Context, tx *sql.Tx, rs []store.AuditR
 	case err != nil:
 		return err
 	}
-	insert := s.q(`INSERT INTO audit_log (` + auditColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	insert := s.q(`INSERT INTO audit_log (` + auditInsertColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	stmt := (*sql.Stmt)(nil)
 	if len(rs) > 1 {
 		if stmt, err = tx.PrepareContext(ctx, insert); err != nil {
@@ -104,7 +108,7 @@ func (as auditStore) appendTx(ctx context.Context, tx *sql.Tx, rs []store.AuditR
 		r.Seq, r.PrevHash = last+1, prev
 		r.Hash = hash(*r)
 		args := []any{r.TenantID, r.Seq, timeArg(r.Time), r.ActorID, r.ActorEmail, r.Action, r.Target, r.Outcome,
-			r.IP, r.UserAgent, r.SessionID, r.RequestID, details[i], r.PrevHash, r.Hash}
+			r.IP, r.UserAgent, r.SessionID, r.RequestID, details[i], r.PrevHash, r.Hash, r.Version, r.PIIDigest}
 		if stmt != nil {
 			_, err = stmt.ExecContext(ctx, args...)
 		} else {
@@ -121,9 +125,16 @@ func (as auditStore) appendTx(ctx context.Context, tx *sql.Tx, rs []store.AuditR
 // normaliseAudit puts r in exactly the form ListAudit will return it, before it is
 // hashed; otherwise a record could hash differently when re-read for verification:
 // the handle's tenant id, UTC time without a monotonic reading, text the database can
-// hold unchanged, and nil for empty details.
+// hold unchanged, nil for empty details and digest, version 1 for 0, not erased.
 func normaliseAudit(r store.AuditRecord, tenantID string) store.AuditRecord {
 	r.TenantID = tenantID
+	if r.Version == 0 {
+		r.Version = 1
+	}
+	if len(r.PIIDigest) == 0 {
+		r.PIIDigest = nil
+	}
+	r.PIIErased = false
 	if !r.Time.IsZero() {
 		r.Time = r.Time.UTC()
 	}
@@ -169,7 +180,8 @@ func scanAudit(rows *sql.Rows) ([]store.AuditRecord, error) {
 		var t sql.NullInt64
 		var details string
 		if err := rows.Scan(&r.TenantID, &r.Seq, &t, &r.ActorID, &r.ActorEmail, &r.Action, &r.Target, &r.Outcome,
-			&r.IP, &r.UserAgent, &r.SessionID, &r.RequestID, &details, &r.PrevHash, &r.Hash); err != nil {
+			&r.IP, &r.UserAgent, &r.SessionID, &r.RequestID, &details, &r.PrevHash, &r.Hash,
+			&r.Version, &r.PIIDigest, &r.PIIErased); err != nil {
 			return nil, mapErr(err)
 		}
 		r.Time = timeOf(t)
@@ -180,6 +192,37 @@ func scanAudit(rows *sql.Rows) ([]store.AuditRecord, error) {
 		out = append(out, r)
 	}
 	return out, mapErr(rows.Err())
+}
+
+// ErasePersonal empties the personal fields of the user's version-2 records in one
+// statement (atomic on both backends), after counting the version-1 records it has to
+// keep, in the same transaction.
+func (as auditStore) ErasePersonal(ctx context.Context, userID string) (store.AuditErasure, error) {
+	if userID == "" {
+		return store.AuditErasure{}, errors.New("sqlstore: erasing personal audit data without a user id")
+	}
+	var out store.AuditErasure
+	target := "user:" + userID
+	err := as.s.inTx(ctx, func(tx *sql.Tx) error {
+		s := as.s
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM audit_log
+			WHERE tenant_id = ? AND version = 1 AND (actor_id = ? OR target = ?)`), as.tenantID, userID, target).Scan(&out.Kept); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE audit_log
+			SET actor_email = '', ip = '', user_agent = '', details = '{}', pii_erased = TRUE
+			WHERE tenant_id = ? AND version = 2 AND pii_erased = FALSE AND (actor_id = ? OR target = ?)`), as.tenantID, userID, target)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		out.Erased = int(n)
+		return err
+	})
+	if err != nil {
+		return store.AuditErasure{}, fmt.Errorf("sqlstore: erasing personal audit data: %w", err)
+	}
+	return out, nil
 }
 
 // Interface guards

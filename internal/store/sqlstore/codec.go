@@ -4,9 +4,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
 // Times are stored as Unix nanoseconds: exact, identical on both backends, and
@@ -89,12 +89,6 @@ func mapOf(column, text string) (map[string]string, error) {
 }
 
 // cleanText makes free-form request data (user agents, audit details) storable on
-// both backends: PostgreSQL's TEXT refuses invalid UTF-8 and NUL bytes, which a client
-// can put in a header at will, and an audit record must never be lost for that.
-// SQLite would keep the bytes, so cleaning here also keeps the backends identical.
-func cleanText(s string) string {
-	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
-		return s
-	}
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
-}
+// both backends (store.CleanText: valid UTF-8 without NUL). SQLite would keep the
+// bytes, so cleaning here also keeps the backends identical.
+func cleanText(s string) string { return store.CleanText(s) }
