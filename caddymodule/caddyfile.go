@@ -162,6 +162,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //	    default_policy signed_in|deny
 //	    rule           <path pattern> public|signed_in|deny|<resource:action> [<METHOD>...]
 //	                   [scope=own|team|tenant] [owner_param=<name>] [team_param=<name>] [mfa]
+//	                   [audit=on|off|<METHOD>,...]
 //	    policy_file    <file.yaml>
 //	    limit          <path pattern> <per-IP count/period> [<per-user count/period>]
 //	}
@@ -290,8 +291,18 @@ func ruleArgs(d *caddyfile.Dispenser) (Rule, error) {
 			r.OwnerParam = val
 		case isOpt && key == "team_param":
 			r.TeamParam = val
+		case isOpt && key == "audit":
+			switch val {
+			case "on":
+			case "off":
+				r.NoAudit = true
+			case "":
+				return Rule{}, d.Errf("gatehouse: rule %s: audit= wants on, off or methods to record besides the writes (audit=GET)", r.Path)
+			default:
+				r.AuditMethods = append(r.AuditMethods, upper(strings.Split(val, ","))...)
+			}
 		case isOpt:
-			return Rule{}, d.Errf("gatehouse: rule %s: unknown option %q (scope=, owner_param=, team_param=, mfa)", r.Path, a)
+			return Rule{}, d.Errf("gatehouse: rule %s: unknown option %q (scope=, owner_param=, team_param=, mfa, audit=)", r.Path, a)
 		default:
 			r.Methods = append(r.Methods, strings.ToUpper(a))
 		}

@@ -141,12 +141,17 @@ type Rule struct {
 	TeamParam string `json:"team_param,omitempty"`
 	// MFA requires a session signed in with a second factor. Default false.
 	MFA bool `json:"mfa,omitempty"`
+	// NoAudit stops recording the route's proxied writes in the audit trail.
+	// Default false: POST, PUT, PATCH and DELETE are recorded.
+	NoAudit bool `json:"no_audit,omitempty"`
+	// AuditMethods are more methods to record (e.g. GET). Default: none.
+	AuditMethods []string `json:"audit_methods,omitempty"`
 }
 
 // policyRule translates r.
 func (r Rule) policyRule() (policy.Rule, error) {
 	pr := policy.Rule{Path: r.Path, Methods: upper(r.Methods), Require: r.Require,
-		OwnerParam: r.OwnerParam, TeamParam: r.TeamParam, MFA: r.MFA}
+		OwnerParam: r.OwnerParam, TeamParam: r.TeamParam, MFA: r.MFA, NoAudit: r.NoAudit, AuditMethods: upper(r.AuditMethods)}
 	var errs []error
 	switch {
 	case r.Require != "" && r.Access != "":

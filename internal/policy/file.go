@@ -28,6 +28,8 @@ import (
 //	    owner_param: user         # with scope own, {user} must be the caller's id
 //	    team_param: team          # below scope tenant, {team} must be one of the caller's teams
 //	    mfa: true                 # the session must have used a second factor
+//	    audit: off                # on (the default: POST, PUT, PATCH, DELETE are
+//	                              # recorded), off, or extra methods: [GET]
 //	    host: crm.example.com     # optional
 //	    name: edit a deal         # optional, shown in logs and "policy explain"
 //
@@ -107,7 +109,7 @@ func CheckFile(name string, data []byte) []Finding {
 }
 
 // ruleKeys are the keys of a rule, in the order the documentation lists them.
-var ruleKeys = []string{"path", "methods", "host", "access", "require", "scope", "owner_param", "team_param", "mfa", "name"}
+var ruleKeys = []string{"path", "methods", "host", "access", "require", "scope", "owner_param", "team_param", "mfa", "audit", "name"}
 
 // fileRule is a rule read from a file, with where it was written.
 type fileRule struct {
@@ -356,6 +358,7 @@ func (p *fileParser) rule(file string, i int, item *yaml.Node) fileRule {
 			p.errorf(keys["mfa"], "mfa: true needs access: signed_in or a require: rule, not access: %s", fr.Access)
 		}
 	}
+	p.audit(&fr, vals["audit"])
 	if v := vals["name"]; v != nil {
 		if s, ok := p.str("name", v); ok {
 			switch {
@@ -405,6 +408,42 @@ func (p *fileParser) methods(fr *fileRule, v *yaml.Node) {
 			p.warnf(m, "method %s is listed twice", s)
 		default:
 			fr.Methods = append(fr.Methods, s)
+		}
+	}
+}
+
+// audit reads a rule's audit: on, off (true and false too), or a list of methods
+// recorded besides the writes.
+func (p *fileParser) audit(fr *fileRule, v *yaml.Node) {
+	switch {
+	case v == nil:
+		return
+	case v.Kind == yaml.ScalarNode:
+		switch strings.ToLower(v.Value) {
+		case "on", "true":
+		case "off", "false":
+			fr.NoAudit = true
+		default:
+			p.errorf(v, "audit: want on, off or a list of methods to record besides the writes (e.g. [GET]), not %s", describe(v))
+		}
+		return
+	case v.Kind != yaml.SequenceNode || len(v.Content) == 0:
+		p.errorf(v, "audit: want on, off or a non-empty list of methods (e.g. [GET]), not %s", describe(v))
+		return
+	}
+	for _, m := range v.Content {
+		m = resolve(m)
+		s, ok := p.str("audit method", m)
+		switch {
+		case !ok:
+		case checkMethod(s) != nil:
+			p.errorf(m, "audit method %q: %v", s, checkMethod(s))
+		case methodBit(s)&writeMethods != 0:
+			p.warnf(m, "audit method %s is recorded anyway (POST, PUT, PATCH and DELETE always are)", s)
+		case slices.Contains(fr.AuditMethods, s):
+			p.warnf(m, "audit method %s is listed twice", s)
+		default:
+			fr.AuditMethods = append(fr.AuditMethods, s)
 		}
 	}
 }

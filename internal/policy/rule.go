@@ -42,6 +42,12 @@ type Rule struct {
 	// MFA requires a session that used a second factor (signed_in and permission
 	// rules).
 	MFA bool
+
+	// NoAudit stops recording the route's proxied writes in the audit trail.
+	NoAudit bool
+	// AuditMethods are methods recorded besides the writes (POST, PUT, PATCH,
+	// DELETE), e.g. GET on a route that reads patient records.
+	AuditMethods []string
 }
 
 // compiledRule is a Rule checked and prepared for matching.
@@ -63,6 +69,7 @@ type compiledRule struct {
 	ownerSeg  int    // path segment of OwnerParam, -1 for none
 	teamSeg   int    // path segment of TeamParam, -1 for none
 	mfa       bool
+	audit     auditSet
 }
 
 // checked reports whether the rule asks more of a signed-in user than being signed
@@ -86,6 +93,9 @@ func compileRule(i int, r Rule) (compiledRule, error) {
 	errs = append(errs, c.setRequirement(r)...)
 	if err := c.setHost(r.Host); err != nil {
 		errs = append(errs, fmt.Errorf("host %q: %w", r.Host, err))
+	}
+	if c.audit, err = compileAudit(r); err != nil {
+		errs = append(errs, err)
 	}
 	c.anyMethod = len(r.Methods) == 0
 	for _, m := range r.Methods {
