@@ -28,4 +28,10 @@ const (
 	ActionAccountUnlocked     = "account.unlocked"
 	ActionLoginAnomaly        = "login.anomaly"
 	ActionPrivacyObjection    = "user.location_profiling_objection"
+
+	// A proxied request the route records (by default every POST, PUT, PATCH and
+	// DELETE), written by group commit after the upstream answered.
+	ActionProxyRequest = "proxy.request"
+	// Requests the policy refused, one record per actor, rule and minute with a count.
+	ActionPolicyDenied = "policy.denied"
 )

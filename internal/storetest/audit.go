@@ -210,7 +210,17 @@ func testAuditBatch(t *testing.T, st store.Store) {
 	for err := range errs {
 		t.Fatalf("concurrent AppendBatch: %v", err)
 	}
-	all = VerifyChain(t, h, 4+goroutines*batches*size)
+	big := make([]store.AuditRecord, 450) // more than one INSERT statement's worth
+	for i := range big {
+		big[i] = auditRecord(10000 + i)
+	}
+	_, err = h.Audit().AppendBatch(ctx(t), big, ChainHash)
+	noErr(t, "AppendBatch of 450", err)
+	all = VerifyChain(t, h, 4+goroutines*batches*size+len(big))
+	if tail := all[len(all)-len(big):]; tail[0].RequestID != "req-10000" || tail[449].RequestID != "req-10449" {
+		t.Fatalf("the big batch is stored as %s..%s", tail[0].RequestID, tail[449].RequestID)
+	}
+	all = all[:len(all)-len(big)]
 	// Each batch is contiguous: its records follow one another in the chain.
 	for i := 4; i < len(all); i += size {
 		first := all[i].RequestID

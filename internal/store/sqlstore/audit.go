@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -95,32 +96,37 @@ func (as auditStore) appendTx(ctx context.Context, tx *sql.Tx, rs []store.AuditR
 	case err != nil:
 		return err
 	}
-	insert := s.q(`INSERT INTO audit_log (` + auditInsertColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	stmt := (*sql.Stmt)(nil)
-	if len(rs) > 1 {
-		if stmt, err = tx.PrepareContext(ctx, insert); err != nil {
-			return err
-		}
-		defer stmt.Close()
-	}
 	for i := range rs {
 		r := &rs[i]
 		r.Seq, r.PrevHash = last+1, prev
 		r.Hash = hash(*r)
-		args := []any{r.TenantID, r.Seq, timeArg(r.Time), r.ActorID, r.ActorEmail, r.Action, r.Target, r.Outcome,
-			r.IP, r.UserAgent, r.SessionID, r.RequestID, details[i], r.PrevHash, r.Hash, r.Version, r.PIIDigest}
-		if stmt != nil {
-			_, err = stmt.ExecContext(ctx, args...)
-		} else {
-			_, err = tx.ExecContext(ctx, insert, args...)
+		last, prev = r.Seq, r.Hash
+	}
+	// Multi-row INSERTs: one round trip per auditInsertRows records.
+	for start := 0; start < len(rs); start += auditInsertRows {
+		chunk := rs[start:min(start+auditInsertRows, len(rs))]
+		var q strings.Builder
+		q.WriteString(`INSERT INTO audit_log (` + auditInsertColumns + `) VALUES `)
+		args := make([]any, 0, len(chunk)*17)
+		for i := range chunk {
+			r := &chunk[i]
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, r.TenantID, r.Seq, timeArg(r.Time), r.ActorID, r.ActorEmail, r.Action, r.Target, r.Outcome,
+				r.IP, r.UserAgent, r.SessionID, r.RequestID, details[start+i], r.PrevHash, r.Hash, r.Version, r.PIIDigest)
 		}
-		if err != nil {
+		if _, err := tx.ExecContext(ctx, s.q(q.String()), args...); err != nil {
 			return err
 		}
-		last, prev = r.Seq, r.Hash
 	}
 	return nil
 }
+
+// auditInsertRows is how many records one INSERT statement carries (17 parameters
+// each: well under the limits of SQLite and PostgreSQL).
+const auditInsertRows = 200
 
 // normaliseAudit puts r in exactly the form ListAudit will return it, before it is
 // hashed; otherwise a record could hash differently when re-read for verification:
