@@ -180,7 +180,9 @@ func (c *Committer) loop(ctx context.Context) {
 	batch := make([]store.AuditRecord, 0, c.MaxBatch)
 	// Store operations get their own deadline: the loop's context ends at Stop, and
 	// what is in hand then must still be stored.
-	op := func() (context.Context, context.CancelFunc) { return context.WithTimeout(context.Background(), 30*time.Second) }
+	op := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.Background(), 30*time.Second)
+	}
 	commit := func(batch []store.AuditRecord) {
 		ctx, cancel := op()
 		defer cancel()

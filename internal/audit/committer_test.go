@@ -33,7 +33,9 @@ type outageHandle struct {
 	o *outage
 }
 
-func (h outageHandle) Audit() store.AuditStore { return outageTrail{AuditStore: h.TenantHandle.Audit(), o: h.o} }
+func (h outageHandle) Audit() store.AuditStore {
+	return outageTrail{AuditStore: h.TenantHandle.Audit(), o: h.o}
+}
 
 type outageTrail struct {
 	store.AuditStore
