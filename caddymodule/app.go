@@ -13,6 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/mfa/passkey"
@@ -153,6 +154,15 @@ type App struct {
 	// (the link is logged as a path).
 	BaseURL string `json:"base_url,omitempty"`
 
+	// AuditSpool is the local file where audit records of proxied requests wait while
+	// the store is unreachable (fsynced, replayed in order). One process per file.
+	// Default: audit.spool in Caddy's data directory, beside the default database.
+	AuditSpool string `json:"audit_spool,omitempty"`
+
+	// AuditSpoolMax caps the spool ("256MiB", "1GB", or bytes). When it is full,
+	// audited requests are refused with 503 until the store is back. Default 256MiB.
+	AuditSpoolMax string `json:"audit_spool_max,omitempty"`
+
 	logger     *zap.Logger
 	metrics    *metrics
 	rateRules  map[ratelimit.Class]ratelimit.Rule
@@ -172,6 +182,10 @@ type App struct {
 	stopJobs   context.CancelFunc // the purge job
 	poolKey    string
 	hotKey     string
+	auditKey   string // the committer's key in auditPool
+	denials    *audit.Denials
+
+	auditSpoolMax int64
 }
 
 type siteTenant struct{ slug, prefix string }
@@ -301,6 +315,17 @@ func (a *App) applyDefaults() error {
 	if _, err := a.parseRateRules(); err != nil {
 		errs = append(errs, err)
 	}
+	a.auditSpoolMax = defaultSpoolMax
+	if a.AuditSpoolMax != "" {
+		n, err := parseSize(a.AuditSpoolMax)
+		if err == nil && n < 1<<20 {
+			err = fmt.Errorf("%q is below 1MiB", a.AuditSpoolMax)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("audit_spool_max: %w", err))
+		}
+		a.auditSpoolMax = n
+	}
 	if a.BaseURL != "" {
 		u, err := url.Parse(a.BaseURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -335,6 +360,9 @@ func (a *App) Stop() error {
 	if a.stopJobs != nil {
 		a.stopJobs()
 	}
+	if a.denials != nil {
+		a.denials.Flush() // into the committer, which Cleanup drains
+	}
 	if a.mailWorker != nil {
 		a.mailWorker.Stop()
 	}
@@ -348,6 +376,10 @@ func (a *App) Stop() error {
 // failed Provision or Start).
 func (a *App) Cleanup() error {
 	var errs []error
+	if a.auditKey != "" { // before the store it writes to
+		_, err := auditPool.Delete(a.auditKey)
+		errs = append(errs, err)
+	}
 	if a.hotKey != "" {
 		_, err := hotPool.Delete(a.hotKey)
 		errs = append(errs, err)

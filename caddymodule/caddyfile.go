@@ -52,6 +52,8 @@ func init() {
 //	    lockout_max         <duration>
 //	    passkey_rp_id       <domain>
 //	    passkey_origins     <origin> [<origin>...]
+//	    audit_spool         <path>
+//	    audit_spool_max     <size, e.g. 256MiB>
 //	}
 func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 	if existing != nil {
@@ -136,6 +138,14 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			app.RefreshGrace, err = durationArg(d)
 		case "token_cache_size":
 			app.TokenCacheSize, err = intArg(d)
+		case "audit_spool":
+			app.AuditSpool, err = oneArg(d)
+		case "audit_spool_max":
+			if app.AuditSpoolMax, err = oneArg(d); err == nil {
+				if _, perr := parseSize(app.AuditSpoolMax); perr != nil {
+					err = d.Errf("gatehouse: audit_spool_max: %v", perr)
+				}
+			}
 		default:
 			return nil, d.Errf("gatehouse: unknown subdirective %q", name)
 		}

@@ -116,6 +116,7 @@ type wiring struct {
 type site struct {
 	gw     *gateway.Gateway
 	portal *web.Portal
+	audit  *auditing
 }
 
 // Rule is one route rule.
@@ -399,7 +400,8 @@ func (h *Handler) build(svc *services) (*site, error) {
 	if !h.NoAssertion {
 		gw.Assertions = svc.assertions
 	}
-	return &site{gw: gw, portal: portal}, nil
+	au := &auditing{policy: h.policy, commit: svc.audit, denials: svc.denials, log: h.log}
+	return &site{gw: gw, portal: portal, audit: au}, nil
 }
 
 // ServeHTTP decides the request and calls next only when it is allowed.
@@ -424,26 +426,32 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			gw.Respond(w, r, gateway.Decision{Outcome: gateway.Unavailable})
 			return nil
 		}
-		if d.Entry != nil {
-			if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-				repl.Set("http.auth.user.id", d.Entry.User.ID)
-				repl.Set("http.auth.user.email", d.Entry.User.Email)
-				repl.Set("http.auth.user.tenant", d.Workspace.Slug)
-				repl.Set("http.auth.user.session_id", d.Entry.Session.ID)
-			}
+		repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+		if d.Entry != nil && repl != nil {
+			repl.Set("http.auth.user.id", d.Entry.User.ID)
+			repl.Set("http.auth.user.email", d.Entry.User.Email)
+			repl.Set("http.auth.user.tenant", d.Workspace.Slug)
+			repl.Set("http.auth.user.session_id", d.Entry.Session.ID)
 		}
-		return next.ServeHTTP(w, r)
+		return s.audit.proxy(w, r, d, repl, next, gw)
 	case gateway.Portal:
 		req := web.Request{Workspace: d.Workspace, HTTPS: https, ClientIP: ip, HostVerified: h.TenantByHost}
-		if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-			req.RequestID = repl.ReplaceAll("{http.request.uuid}", "")
-		}
+		req.RequestID = requestID(r)
 		s.portal.ServeHTTP(w, r.WithContext(web.WithRequest(r.Context(), req)))
 		return nil
 	default:
+		s.audit.denied(r, d)
 		gw.Respond(w, r, d)
 		return nil
 	}
+}
+
+// requestID is Caddy's id of the request ({http.request.uuid}), "" outside Caddy.
+func requestID(r *http.Request) string {
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		return repl.ReplaceAll("{http.request.uuid}", "")
+	}
+	return ""
 }
 
 func upper(ms []string) []string {

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/notify"
 	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
@@ -31,6 +32,9 @@ type metrics struct {
 	anomalies   *prometheus.CounterVec
 	tokens      *prometheus.CounterVec
 	outbox      prometheus.GaugeFunc
+	audit       []prometheus.Collector
+
+	committer atomic.Pointer[audit.Committer] // the current config's audit committer
 
 	worker atomic.Pointer[notify.Worker] // the current config's outbox worker
 }
@@ -94,6 +98,7 @@ func newMetrics() *metrics {
 		}
 		return float64(n)
 	})
+	m.audit = m.auditCollectors()
 	for o := range m.decisions {
 		m.decisions[o] = m.decisionVec.WithLabelValues(gateway.Outcome(o).String())
 	}
@@ -101,7 +106,7 @@ func newMetrics() *metrics {
 }
 
 func (m *metrics) register(reg prometheus.Registerer) {
-	for _, c := range []prometheus.Collector{m.signIns, m.decisionVec, m.lockouts, m.rateLimited, m.degraded, m.anomalies, m.tokens, m.outbox} {
+	for _, c := range append([]prometheus.Collector{m.signIns, m.decisionVec, m.lockouts, m.rateLimited, m.degraded, m.anomalies, m.tokens, m.outbox}, m.audit...) {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {
@@ -113,6 +118,55 @@ func (m *metrics) register(reg prometheus.Registerer) {
 
 // watchOutbox makes the outbox gauge read w (the config that started last).
 func (m *metrics) watchOutbox(w *notify.Worker) { m.worker.Store(w) }
+
+// watchAudit makes the audit series read c (the config that started last).
+func (m *metrics) watchAudit(c *audit.Committer) { m.committer.Store(c) }
+
+// auditCollectors are the series of the proxied-request records: queue, spool
+// (with its cap: alert when bytes approach it), and what was committed, spooled or
+// lost.
+func (m *metrics) auditCollectors() []prometheus.Collector {
+	stat := func(f func(audit.CommitterStats) float64) func() float64 {
+		return func() float64 {
+			c := m.committer.Load()
+			if c == nil {
+				return 0
+			}
+			return f(c.Stats())
+		}
+	}
+	gauge := func(name, help string, f func(audit.CommitterStats) float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "gatehouse", Name: name, Help: help}, stat(f))
+	}
+	counter := func(name, help string, f func(audit.CommitterStats) float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "gatehouse", Name: name, Help: help}, stat(f))
+	}
+	return []prometheus.Collector{
+		gauge("audit_queue_depth", "Audit records of proxied requests waiting in memory for group commit.",
+			func(s audit.CommitterStats) float64 { return float64(s.Queued) }),
+		gauge("audit_spool_records", "Audit records waiting in the local spool for the store.",
+			func(s audit.CommitterStats) float64 { return float64(s.SpoolRecords) }),
+		gauge("audit_spool_bytes", "Size of the local audit spool.",
+			func(s audit.CommitterStats) float64 { return float64(s.SpoolLen) }),
+		gauge("audit_spool_max_bytes", "Cap of the local audit spool: at it, audited requests are refused (503).",
+			func(s audit.CommitterStats) float64 { return float64(s.SpoolMax) }),
+		gauge("audit_store_down", "1 while audit records cannot reach the store and go to the spool.",
+			func(s audit.CommitterStats) float64 { return b2f(s.StoreDown) }),
+		counter("audit_committed_total", "Audit records of proxied requests and denials committed to the store.",
+			func(s audit.CommitterStats) float64 { return float64(s.Committed) }),
+		counter("audit_spooled_total", "Audit records written to the local spool.",
+			func(s audit.CommitterStats) float64 { return float64(s.Spooled) }),
+		counter("audit_lost_total", "Audit records neither stored nor spooled (the spool's disk failed): alert on any.",
+			func(s audit.CommitterStats) float64 { return float64(s.Lost) }),
+	}
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
 
 // watchLimiter reports the limiter falling back to memory and recovering.
 func (m *metrics) watchLimiter(l *ratelimit.Limiter, logger *zap.Logger) {

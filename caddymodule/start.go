@@ -44,6 +44,9 @@ type services struct {
 	verifier   *token.Verifier
 	assertions *token.Assertions
 	tokens     *token.Service
+	// Proxied-request records (group commit) and aggregated policy denials.
+	audit   *audit.Committer
+	denials *audit.Denials
 }
 
 func (a *App) start() error {
@@ -131,8 +134,14 @@ func (a *App) start() error {
 	if err := a.firstRun(ctx); err != nil {
 		return err
 	}
+	if a.svc.audit, err = a.openCommitter(st, a.poolKey); err != nil {
+		return err
+	}
+	a.svc.denials = &audit.Denials{Sink: a.svc.audit, Clock: clk}
+	a.denials = a.svc.denials
 	jobs, stop := context.WithCancel(context.Background())
 	a.stopJobs = stop
+	go a.svc.denials.Run(jobs)
 	go keys.Run(jobs)
 	go (&audit.Checkpointer{Store: st, Keys: &audit.KeyStore{Store: st.AuditKeys(), Leases: st.Maintenance(), Cipher: cipher, Holder: holder, Clock: clk},
 		Leases: st.Maintenance(), Holder: holder, Clock: clk, Logger: a.logger.Named("audit-checkpoints")}).Run(jobs) // signed audit checkpoints

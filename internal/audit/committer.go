@@ -176,6 +176,7 @@ func (c *Committer) loop(ctx context.Context) {
 	defer close(c.done)
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
+	armed := false // the retry timer runs
 	backoff := c.RetryMin
 	batch := make([]store.AuditRecord, 0, c.MaxBatch)
 	// Store operations get their own deadline: the loop's context ends at Stop, and
@@ -191,30 +192,40 @@ func (c *Committer) loop(ctx context.Context) {
 	replayNow := func() {
 		ctx, cancel := op()
 		defer cancel()
+		retry.Stop() // Go 1.23 timers: no stale tick can be received after Stop
+		armed = false
 		if c.replay(ctx) {
 			backoff = c.RetryMin
-			retry.Stop()
 			return
 		}
 		retry.Reset(backoff)
+		armed = true
 		backoff = min(2*backoff, c.RetryMax)
 	}
-	if n, _ := c.Spool.Pending(); n > 0 {
-		replayNow()
+	// afterCommit replays spooled records at once while the store answers; while it
+	// does not, the retry timer does.
+	afterCommit := func() {
+		if n, _ := c.Spool.Pending(); n == 0 {
+			return
+		}
+		if !c.down.Load() {
+			replayNow()
+		} else if !armed {
+			retry.Reset(backoff)
+			armed = true
+		}
 	}
+	afterCommit()
 	for {
 		select {
 		case r := <-c.q:
 			batch = c.fill(append(batch[:0], r))
 			commit(batch)
-			if n, _ := c.Spool.Pending(); n > 0 && !c.down.Load() {
-				replayNow() // spilled records wait behind nothing
-			}
+			afterCommit()
 		case <-c.kick:
-			if !c.down.Load() {
-				replayNow()
-			}
+			afterCommit()
 		case <-retry.C:
+			armed = false
 			replayNow()
 		case ack := <-c.flushReq:
 			for len(c.q) > 0 {
