@@ -86,10 +86,10 @@ func parseSize(s string) (int64, error) {
 
 // auditing records a site's proxied requests and policy denials.
 type auditing struct {
-	policy   *policy.Policy
-	commit   *audit.Committer
-	denials  *audit.Denials
-	log      *zap.Logger
+	policy  *policy.Policy
+	commit  *audit.Committer
+	denials *audit.Denials
+	log     *zap.Logger
 }
 
 // proxy calls next for an allowed request and, when the route records this method,
