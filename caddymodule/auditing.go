@@ -37,11 +37,18 @@ func (p *pooledCommitter) Destruct() error {
 	return errors.Join(err, p.Spool.Close())
 }
 
-// spoolPath is where the audit spool lives: audit_spool, or beside the default
-// SQLite database.
+// spoolPath is where the audit spool lives: audit_spool; else beside an SQLite
+// database file (so that a container's data volume keeps it); else in Caddy's data
+// directory.
 func (a *App) spoolPath() string {
+	r := caddy.NewReplacer()
 	if a.AuditSpool != "" {
-		return caddy.NewReplacer().ReplaceAll(a.AuditSpool, "")
+		return r.ReplaceAll(a.AuditSpool, "")
+	}
+	if rest, ok := strings.CutPrefix(r.ReplaceAll(a.Store, ""), "sqlite://"); ok {
+		if db, _, _ := strings.Cut(rest, "?"); db != "" && !strings.Contains(db, ":memory:") {
+			return filepath.Join(filepath.Dir(db), "audit.spool")
+		}
 	}
 	return filepath.Join(caddy.AppDataDir(), "gatehouse", "audit.spool")
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -84,3 +85,23 @@ func BenchmarkUnauditedRead(b *testing.B) {
 }
 
 var _ caddyhttp.Handler = created{}
+
+func TestSpoolPath(t *testing.T) {
+	for _, c := range []struct {
+		app  App
+		want string
+	}{
+		{App{AuditSpool: "/var/spool/gh.spool", Store: "sqlite://data/gh.db"}, "/var/spool/gh.spool"},
+		{App{Store: "sqlite://data/gatehouse.db"}, "data/audit.spool"},
+		{App{Store: "sqlite:///data/gatehouse.db?_busy=1"}, "/data/audit.spool"},
+	} {
+		if got := c.app.spoolPath(); got != c.want {
+			t.Errorf("spoolPath of %+v = %q, want %q", c.app, got, c.want)
+		}
+	}
+	for _, st := range []string{"postgres://db/gh", "sqlite::memory:", "sqlite://:memory:"} {
+		if got := (&App{Store: st}).spoolPath(); !strings.HasSuffix(got, filepath.Join("gatehouse", "audit.spool")) || strings.HasPrefix(got, "data") {
+			t.Errorf("spoolPath with store %s = %q, want Caddy's data directory", st, got)
+		}
+	}
+}
