@@ -53,8 +53,9 @@ func (a *App) spoolPath() string {
 	return filepath.Join(caddy.AppDataDir(), "gatehouse", "audit.spool")
 }
 
-// openCommitter opens (or shares) the committer of proxied-request records.
-func (a *App) openCommitter(st store.Store, dsn string) (*audit.Committer, error) {
+// openCommitter opens (or shares) the committer of proxied-request records; seal
+// prepares each record (chain version and personal-field digest) before its append.
+func (a *App) openCommitter(st store.Store, dsn string, seal func(store.AuditRecord) store.AuditRecord) (*audit.Committer, error) {
 	path := a.spoolPath()
 	key := path + "\x00" + dsn
 	val, _, err := auditPool.LoadOrNew(key, func() (caddy.Destructor, error) {
@@ -62,7 +63,7 @@ func (a *App) openCommitter(st store.Store, dsn string) (*audit.Committer, error
 		if err != nil {
 			return nil, fmt.Errorf("audit_spool: %w", err)
 		}
-		c := &audit.Committer{Trails: st, Spool: sp, Logger: a.logger.Named("audit")}
+		c := &audit.Committer{Trails: st, Spool: sp, Logger: a.logger.Named("audit"), Prepare: seal}
 		c.Start()
 		return &pooledCommitter{Committer: c}, nil
 	})

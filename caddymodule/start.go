@@ -134,7 +134,7 @@ func (a *App) start() error {
 	if err := a.firstRun(ctx); err != nil {
 		return err
 	}
-	if a.svc.audit, err = a.openCommitter(st, a.poolKey); err != nil {
+	if a.svc.audit, err = a.openCommitter(st, a.poolKey, digester.Seal); err != nil {
 		return err
 	}
 	a.svc.denials = &audit.Denials{Sink: a.svc.audit, Clock: clk}
