@@ -149,6 +149,21 @@ type App struct {
 	// Default 1000.
 	MaxTravelSpeed float64 `json:"max_travel_speed,omitempty"`
 
+	// AuditRetention is how long audit records are kept: older ones expire (the
+	// newest record of a trail always stays), after a cut signed with the audit key at
+	// the last expired record, from which `gatehouse audit verify` and exports then
+	// verify the chain. Accepts days ("400d"). Default 0: keep forever. At least 1h.
+	AuditRetention caddy.Duration `json:"audit_retention,omitempty"`
+
+	// AuditCheckpointEvery signs a checkpoint of a tenant's trail after this many new
+	// records. Default 1000.
+	AuditCheckpointEvery int `json:"audit_checkpoint_every,omitempty"`
+
+	// AuditCheckpointInterval signs a checkpoint of a tenant's trail when this much
+	// time has passed since its last one and it has new records. Default 1h; at
+	// least 1m.
+	AuditCheckpointInterval caddy.Duration `json:"audit_checkpoint_interval,omitempty"`
+
 	// BaseURL is the public address used in links Gatehouse logs or mails, such as
 	// the first-run setup link (e.g. "https://auth.example.com"). Default: none
 	// (the link is logged as a path).
@@ -326,6 +341,7 @@ func (a *App) applyDefaults() error {
 		}
 		a.auditSpoolMax = n
 	}
+	errs = append(errs, a.checkAudit()...)
 	if a.BaseURL != "" {
 		u, err := url.Parse(a.BaseURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -334,6 +350,25 @@ func (a *App) applyDefaults() error {
 		a.BaseURL = strings.TrimSuffix(a.BaseURL, "/")
 	}
 	return errors.Join(errs...)
+}
+
+// minAuditRetention is the shortest retention accepted: anything shorter is taken
+// for a typo (30m for 30d) that would empty the trail.
+const minAuditRetention = time.Hour
+
+// checkAudit checks the audit options.
+func (a *App) checkAudit() []error {
+	var errs []error
+	if r := time.Duration(a.AuditRetention); r != 0 && r < minAuditRetention {
+		errs = append(errs, fmt.Errorf("audit_retention %v: 0 (keep forever) or at least 1h (e.g. 400d)", r))
+	}
+	if a.AuditCheckpointEvery < 0 {
+		errs = append(errs, fmt.Errorf("audit_checkpoint_every %d: a number of records, at least 1", a.AuditCheckpointEvery))
+	}
+	if i := time.Duration(a.AuditCheckpointInterval); i < 0 || (i > 0 && i < time.Minute) {
+		errs = append(errs, fmt.Errorf("audit_checkpoint_interval %v: at least 1m (the trails are looked at once a minute)", i))
+	}
+	return errs
 }
 
 // serveTenant records that a site serves the tenant slug under prefix (handlers call

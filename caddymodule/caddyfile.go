@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -36,6 +37,9 @@ func init() {
 //	    refresh_grace       <duration>
 //	    token_cache_size    <n>
 //	    base_url            <url>
+//	    audit_retention     <duration, e.g. 400d; 0: keep forever>
+//	    audit_checkpoint_every    <n records>
+//	    audit_checkpoint_interval <duration>
 //	    master_key_file     <path>
 //	    master_key          <base64 key, e.g. {env.GATEHOUSE_MASTER_KEY}>
 //	    redis               <redis:// or rediss:// URL>
@@ -145,6 +149,21 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 				if _, perr := parseSize(app.AuditSpoolMax); perr != nil {
 					err = d.Errf("gatehouse: audit_spool_max: %v", perr)
 				}
+			}
+		case "audit_retention":
+			app.AuditRetention, err = durationArg(d)
+			if r := time.Duration(app.AuditRetention); err == nil && r != 0 && r < minAuditRetention {
+				err = d.Errf("gatehouse: audit_retention %q: 0 (keep forever) or at least 1h (e.g. 400d)", d.Val())
+			}
+		case "audit_checkpoint_every":
+			app.AuditCheckpointEvery, err = intArg(d)
+			if err == nil && app.AuditCheckpointEvery < 1 {
+				err = d.Errf("gatehouse: audit_checkpoint_every %q: a number of records, at least 1", d.Val())
+			}
+		case "audit_checkpoint_interval":
+			app.AuditCheckpointInterval, err = durationArg(d)
+			if i := time.Duration(app.AuditCheckpointInterval); err == nil && i < time.Minute {
+				err = d.Errf("gatehouse: audit_checkpoint_interval %q: at least 1m (the trails are looked at once a minute)", d.Val())
 			}
 		default:
 			return nil, d.Errf("gatehouse: unknown subdirective %q", name)

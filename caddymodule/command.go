@@ -155,7 +155,7 @@ func openCLI(ctx context.Context, f commonFlags, withRedis bool) (*cli, error) {
 	mail := notify.NewNotifier(templates, st.Outbox(), clk, nil)
 	c.sessions = session.NewManager(st, clk, session.Options{})
 	signIn := &authn.SignIn{Sessions: c.sessions, Audit: audits, Mail: mail, Hasher: hasher, Rules: rules, Clock: clk}
-	c.admin = &admin.Service{Lockout: lockout, MFA: &authn.MFA{Clock: clk}, Audit: audits, Hasher: hasher, Rules: rules,
+	c.admin = &admin.Service{Lockout: lockout, MFA: &authn.MFA{Clock: clk}, Audit: audits, AuditKeys: st.AuditKeys(), Hasher: hasher, Rules: rules,
 		Sessions: c.sessions, Links: authn.Links{SignIn: signIn}, Mail: mail, Clock: clk}
 	return c, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
@@ -70,6 +71,13 @@ signed hash (otherwise the trail was rewritten up to there, hashes recomputed:
 "rewritten"), that the trail still reaches it (otherwise "records cut off after N"),
 and the chain after it.
 
+When audit_retention has expired the oldest records, the trail starts after a cut
+signed with the deployment's audit key: the chain is verified from it (its signature
+checked with the stored public key). A trail that no longer starts at record 1
+without such a cut at its start is broken ("removed"). A checkpoint of a record that
+has since expired can no longer be compared; it is reported, and the trail is
+verified from the cut.
+
 It reads the store only (and never creates a master key); the gateway may keep
 running.`,
 		Args: cobra.NoArgs,
@@ -78,7 +86,7 @@ running.`,
 				if fromCheckpoint != "" {
 					return runAuditVerifyFromCheckpoint(cmd.Context(), cmd.OutOrStdout(), env.store.AuditKeys(), ws, fromCheckpoint)
 				}
-				return runAuditVerify(cmd.Context(), cmd.OutOrStdout(), ws, env.digest)
+				return runAuditVerify(cmd.Context(), cmd.OutOrStdout(), env.store.AuditKeys(), ws, env.digest)
 			})
 		},
 	}
@@ -89,31 +97,40 @@ running.`,
 	return cmd
 }
 
-// runAuditVerify verifies ws's chain (and with d, the personal fields of version-2
-// records) and prints the verdict; a break is errChainBroken.
-func runAuditVerify(ctx context.Context, w io.Writer, ws store.Workspace, d *audit.Digester) error {
-	res, err := audit.VerifyTrail(ctx, ws.Audit(), audit.VerifyOptions{Page: verifyPage, Digester: d})
-	n, last := res.Records, res.Last
+// runAuditVerify verifies ws's chain (from its expiry cut, when its oldest records
+// expired: the cut's signature is checked with keys; with d, also the personal fields
+// of version-2 records) and prints the verdict; a break is errChainBroken.
+func runAuditVerify(ctx context.Context, w io.Writer, keys store.AuditKeyStore, ws store.Workspace, d *audit.Digester) error {
+	c := audit.ChainOf(ws, keys)
+	c.Digester = d
+	v, err := verifyChain(ctx, c, verifyPage)
+	from := v.Start.Seq + 1
 	var ve *audit.VerifyError
 	switch {
 	case errors.As(err, &ve):
 		fmt.Fprintf(w, "tenant %s: audit chain BROKEN at record %d: %s: %s\n", ws.Slug, ve.Seq, ve.Kind, ve.Reason)
-		switch n {
-		case 0:
+		switch {
+		case v.Count() == 0:
 			fmt.Fprintln(w, "no record before it is intact")
-		case 1:
-			fmt.Fprintf(w, "record 1 is intact (its hash: %s)\n", hex.EncodeToString(last))
+		case v.Count() == 1:
+			fmt.Fprintf(w, "record %d is intact (its hash: %s)\n", v.Last, hex.EncodeToString(v.Hash))
 		default:
-			fmt.Fprintf(w, "records 1 to %d are intact (hash of record %d: %s)\n", n, n, hex.EncodeToString(last))
+			fmt.Fprintf(w, "records %d to %d are intact (hash of record %d: %s)\n", from, v.Last, v.Last, hex.EncodeToString(v.Hash))
 		}
 		return fmt.Errorf("tenant %s: %w at record %d (%s)", ws.Slug, errChainBroken, ve.Seq, ve.Kind)
 	case err != nil:
 		return fmt.Errorf("tenant %s: %w", ws.Slug, err)
-	case n == 0:
+	case v.Last == 0:
 		fmt.Fprintf(w, "tenant %s: no audit records yet\n", ws.Slug)
+	case v.Start.Cut != nil:
+		c := v.Start.Cut
+		fmt.Fprintf(w, "tenant %s: %d records (%d to %d; records up to %d expired under the cut signed %s by key %s), chain intact (last hash %s)\n",
+			ws.Slug, v.Count(), from, v.Last, c.Seq, c.Time.UTC().Format(time.RFC3339), c.KeyID, hex.EncodeToString(v.Hash))
 	default:
-		fmt.Fprintf(w, "tenant %s: %d records, chain intact (last hash %s)\n", ws.Slug, n, hex.EncodeToString(last))
-		fmt.Fprintf(w, "tenant %s: %s\n", ws.Slug, personalVerdict(res.Personal, d))
+		fmt.Fprintf(w, "tenant %s: %d records, chain intact (last hash %s)\n", ws.Slug, v.Last, hex.EncodeToString(v.Hash))
+	}
+	if v.Last > 0 {
+		fmt.Fprintf(w, "tenant %s: %s\n", ws.Slug, personalVerdict(v.Personal, d))
 	}
 	return nil
 }
@@ -133,6 +150,13 @@ func personalVerdict(p audit.PersonalCheck, d *audit.Digester) string {
 			p.OtherKey, p.OtherID, d.KeyID(), p.Matched, erased)
 	}
 	return fmt.Sprintf("personal fields of %d records match their keyed digests; %s", p.Matched, erased)
+}
+
+// verifyChain walks the trail from its start (record 1 or a signed expiry cut) in
+// pages of size page. It returns how far it verified and the first break as an
+// *audit.VerifyError.
+func verifyChain(ctx context.Context, c audit.Chain, page int) (audit.Verified, error) {
+	return c.VerifyThrough(ctx, 0, page)
 }
 
 func auditExportCmd() *cobra.Command {

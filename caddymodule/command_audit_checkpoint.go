@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"context"
-	"crypto/ed25519"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -77,7 +76,7 @@ func runCheckpointExport(ctx context.Context, keys *audit.KeyStore, ws store.Wor
 	}
 	pub := signer.Public
 	if cp.KeyID != signer.KeyID { // an older checkpoint of the same head, by an older key
-		if pub, err = storedAuditKey(ctx, keys.Store, cp.KeyID); err != nil {
+		if pub, err = audit.StoredPublicKey(ctx, keys.Store, cp.KeyID); err != nil {
 			return err
 		}
 	}
@@ -99,19 +98,6 @@ func runCheckpointExport(ctx context.Context, keys *audit.KeyStore, ws store.Wor
 	return nil
 }
 
-func storedAuditKey(ctx context.Context, ks store.AuditKeyStore, kid string) (ed25519.PublicKey, error) {
-	keys, err := ks.ListAuditKeys(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, k := range keys {
-		if k.KID == kid {
-			return ed25519.PublicKey(k.PublicKey), nil
-		}
-	}
-	return nil, fmt.Errorf("audit key %s: %w", kid, store.ErrNotFound)
-}
-
 // runAuditVerifyFromCheckpoint verifies ws's trail against the checkpoint in file:
 // its signature, its key (a warning when the store does not hold it), that the record
 // it signs is still there with the signed hash, and the chain after it.
@@ -127,10 +113,10 @@ func runAuditVerifyFromCheckpoint(ctx context.Context, w io.Writer, ks store.Aud
 	if cp.Tenant != ws.ID {
 		return fmt.Errorf("--from-checkpoint %s: the checkpoint is of tenant id %s, not of %s (%s)", file, cp.Tenant, ws.Slug, ws.ID)
 	}
-	if stored, err := storedAuditKey(ctx, ks, cp.KeyID); err != nil || !stored.Equal(pub) {
+	if stored, err := audit.StoredPublicKey(ctx, ks, cp.KeyID); err != nil || !stored.Equal(pub) {
 		fmt.Fprintf(w, "WARNING: the checkpoint is signed by key %s, which this store does not hold: it was made by another deployment, or the store's audit keys were replaced\n", cp.KeyID)
 	}
-	n, last, err := audit.VerifyFromCheckpoint(ctx, ws.Audit(), cp, verifyPage)
+	v, err := audit.ChainOf(ws, ks).VerifyFromCheckpoint(ctx, cp, verifyPage)
 	var ve *audit.VerifyError
 	switch {
 	case errors.As(err, &ve):
@@ -139,8 +125,13 @@ func runAuditVerifyFromCheckpoint(ctx context.Context, w io.Writer, ks store.Aud
 		return fmt.Errorf("tenant %s: %w at record %d (%s)", ws.Slug, errChainBroken, ve.Seq, ve.Kind)
 	case err != nil:
 		return fmt.Errorf("tenant %s: %w", ws.Slug, err)
+	case v.CheckpointExpired:
+		c := v.Start.Cut
+		fmt.Fprintf(w, "tenant %s: record %d of the checkpoint signed %s has expired (records up to %d expired under the cut signed %s by key %s): it can no longer be compared; records %d to %d, chain intact from the cut (last hash %s)\n",
+			ws.Slug, cp.Seq, cp.Time.UTC().Format(time.RFC3339), c.Seq, c.Time.UTC().Format(time.RFC3339), c.KeyID, c.Seq+1, v.Last, hex.EncodeToString(v.Hash))
+		return nil
 	}
 	fmt.Fprintf(w, "tenant %s: record %d matches the checkpoint signed %s by key %s; %d records, chain intact (last hash %s)\n",
-		ws.Slug, cp.Seq, cp.Time.UTC().Format(time.RFC3339), cp.KeyID, n, hex.EncodeToString(last))
+		ws.Slug, cp.Seq, cp.Time.UTC().Format(time.RFC3339), cp.KeyID, v.Count(), hex.EncodeToString(v.Hash))
 	return nil
 }

@@ -96,7 +96,7 @@ func TestAuditCheckpointExportAndVerify(t *testing.T) {
 		}
 	}
 	var plain strings.Builder
-	if err := runAuditVerify(ctx, &plain, ws, nil); err != nil || !strings.Contains(plain.String(), "9 records, chain intact") {
+	if err := runAuditVerify(ctx, &plain, st.AuditKeys(), ws, nil); err != nil || !strings.Contains(plain.String(), "9 records, chain intact") {
 		t.Fatalf("plain verify of the rewritten trail should pass: %v %q", err, plain.String())
 	}
 	got, err := verify()

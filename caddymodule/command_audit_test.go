@@ -68,13 +68,13 @@ func TestAuditVerifyCommand(t *testing.T) {
 
 	// Pages of every size give the same verdict as one read.
 	for _, page := range []int{1, 2, 3, 7, 1000} {
-		n, h, err := audit.VerifyThrough(ctx, ws.Audit(), 0, page)
-		if err != nil || n != 7 || hex.EncodeToString(h) != hex.EncodeToString(last.Hash) {
-			t.Errorf("page %d: %d %x %v", page, n, h, err)
+		v, err := verifyChain(ctx, audit.ChainOf(ws, st.AuditKeys()), page)
+		if err != nil || v.Last != 7 || hex.EncodeToString(v.Hash) != hex.EncodeToString(last.Hash) {
+			t.Errorf("page %d: %d %x %v", page, v.Last, v.Hash, err)
 		}
 	}
 	var out strings.Builder
-	if err := runAuditVerify(ctx, &out, ws, d); err != nil {
+	if err := runAuditVerify(ctx, &out, st.AuditKeys(), ws, d); err != nil {
 		t.Fatal(err)
 	}
 	if want := "tenant acme: 7 records, chain intact (last hash " + hex.EncodeToString(last.Hash) + ")\n" +
@@ -82,7 +82,7 @@ func TestAuditVerifyCommand(t *testing.T) {
 		t.Errorf("intact: %q, want %q", out.String(), want)
 	}
 	out.Reset()
-	if err := runAuditVerify(ctx, &out, empty, d); err != nil || out.String() != "tenant empty: no audit records yet\n" {
+	if err := runAuditVerify(ctx, &out, st.AuditKeys(), empty, d); err != nil || out.String() != "tenant empty: no audit records yet\n" {
 		t.Errorf("empty trail: %v %q", err, out.String())
 	}
 
@@ -112,7 +112,7 @@ func TestAuditVerifyCommand(t *testing.T) {
 	} {
 		out.Reset()
 		tws := store.Workspace{Tenant: ws.Tenant, TenantHandle: tamperedHandle{ws.TenantHandle, c.tamper}}
-		if err := runAuditVerify(ctx, &out, tws, c.key); err != nil || !strings.Contains(out.String(), "7 records, chain intact") ||
+		if err := runAuditVerify(ctx, &out, st.AuditKeys(), tws, c.key); err != nil || !strings.Contains(out.String(), "7 records, chain intact") ||
 			!strings.Contains(out.String(), c.want) {
 			t.Errorf("%s: %v, output %q lacks %q", name, err, out.String(), c.want)
 		}
@@ -159,7 +159,7 @@ func TestAuditVerifyCommand(t *testing.T) {
 	} {
 		out.Reset()
 		tws := store.Workspace{Tenant: ws.Tenant, TenantHandle: tamperedHandle{ws.TenantHandle, c.tamper}}
-		err := runAuditVerify(ctx, &out, tws, d)
+		err := runAuditVerify(ctx, &out, st.AuditKeys(), tws, d)
 		if !errors.Is(err, errChainBroken) {
 			t.Errorf("%s: error %v", name, err)
 		}

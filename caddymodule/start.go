@@ -116,7 +116,7 @@ func (a *App) start() error {
 		store: st, clock: clk, sessions: sessions, tenants: dir, limiter: limiter, signIn: signIn, rules: rules,
 		account: &account.Service{MFA: mfa, Passwords: passwords, SignIn: signIn, Passkeys: pks, Sessions: sessions, Audit: audits,
 			Rules: rules, Mail: notifier, Locations: signIn.Locations, ReauthAge: reauth, Clock: clk},
-		admin: &admin.Service{Lockout: lockout, MFA: mfa, Audit: audits, Hasher: a.hasher, Rules: rules, Clock: clk,
+		admin: &admin.Service{Lockout: lockout, MFA: mfa, Audit: audits, AuditKeys: st.AuditKeys(), Hasher: a.hasher, Rules: rules, Clock: clk,
 			Sessions: sessions, Links: authn.Links{SignIn: signIn}, Mail: notifier, Locations: signIn.Locations, ReauthAge: reauth},
 	}
 	host, _ := os.Hostname()
@@ -143,13 +143,22 @@ func (a *App) start() error {
 	a.stopJobs = stop
 	go a.svc.denials.Run(jobs)
 	go keys.Run(jobs)
-	go (&audit.Checkpointer{Store: st, Keys: &audit.KeyStore{Store: st.AuditKeys(), Leases: st.Maintenance(), Cipher: cipher, Holder: holder, Clock: clk},
-		Leases: st.Maintenance(), Holder: holder, Clock: clk, Logger: a.logger.Named("audit-checkpoints")}).Run(jobs) // signed audit checkpoints
+	auditKeys := &audit.KeyStore{Store: st.AuditKeys(), Leases: st.Maintenance(), Cipher: cipher, Holder: holder, Clock: clk}
+	go (&audit.Checkpointer{Store: st, Keys: auditKeys, Leases: st.Maintenance(), Holder: holder,
+		Every: int64(a.AuditCheckpointEvery), Interval: time.Duration(a.AuditCheckpointInterval),
+		Clock: clk, Logger: a.logger.Named("audit-checkpoints")}).Run(jobs) // signed audit checkpoints
+	go a.auditExpirer(st, auditKeys, audits, holder, clk).Run(jobs) // audit_retention (returns at once when 0)
 	go (&session.Purger{Store: st.Maintenance(), Holder: holder, Clock: clk, Logger: a.logger.Named("purge")}).Run(jobs)
 	if review := a.reviewJob(a.PermissionReview, st, outboxer.Outbox(), worker.Kick, holder, clk); review != nil { // permission review mail (review.go)
 		go review.Run(jobs)
 	}
 	return a.startMail()
+}
+
+// auditExpirer is the audit_retention job.
+func (a *App) auditExpirer(st store.Store, keys *audit.KeyStore, w *audit.Writer, holder string, clk clock.Clock) *audit.Expirer {
+	return &audit.Expirer{Store: st, Keys: keys, Leases: st.Maintenance(), Holder: holder, Retention: time.Duration(a.AuditRetention),
+		Writer: w, Clock: clk, Logger: a.logger.Named("audit-retention")}
 }
 
 // openStore opens (or shares, across config reloads) the store, running migrations.

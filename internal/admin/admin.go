@@ -76,6 +76,7 @@ type Service struct {
 	Lockout   *authn.Lockout // nil: no lockout state reachable (unlock is refused)
 	MFA       *authn.MFA
 	Audit     *audit.Writer
+	AuditKeys store.AuditKeyStore // the audit keys that sign expiry cuts; nil: a trail cut by retention verifies as broken
 	Hasher    *identity.Hasher
 	Rules     identity.PasswordRules
 	Clock     clock.Clock

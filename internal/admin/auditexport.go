@@ -32,10 +32,14 @@ var AuditColumns = []string{"seq", "time", "actor_id", "actor_email", "action", 
 	"session_id", "request_id", "details", "prev_hash", "hash"}
 
 // ChainStatus is what verification says about an export: the tenant's chain is
-// checked from its first record through the newest exported one (Through).
+// checked from its first record (or, when the oldest records expired under the
+// retention policy, from the signed expiry cut after which the trail starts) through
+// the newest exported one (Through).
 type ChainStatus struct {
 	Through int64              // the newest exported record; 0: nothing exported, nothing checked
-	Intact  int64              // records 1 to Intact verified
+	From    int64              // the first record checked: 1, or the one after the expiry cut
+	Intact  int64              // records From to Intact verified
+	Cut     *audit.Cut         // the signed expiry cut verification started from; nil: record 1
 	Break   *audit.VerifyError // the first break at or before Through; nil: intact
 }
 
@@ -44,27 +48,37 @@ func (s ChainStatus) OK() bool { return s.Break == nil }
 
 // String says it in a sentence.
 func (s ChainStatus) String() string {
+	from := ""
+	if s.Cut != nil {
+		from = fmt.Sprintf(" from the expiry cut at record %d (signed %s)", s.Cut.Seq, s.Cut.Time.UTC().Format(time.RFC3339))
+	}
 	switch {
 	case s.Through == 0:
 		return "no records exported"
 	case s.Break == nil:
-		return fmt.Sprintf("chain intact through record %d", s.Through)
-	case s.Intact == 0:
+		return fmt.Sprintf("chain intact through record %d%s", s.Through, from)
+	case s.Intact < s.From:
 		return fmt.Sprintf("chain BROKEN at record %d (%s): %s; no record before it is intact", s.Break.Seq, s.Break.Kind, s.Break.Reason)
 	}
-	return fmt.Sprintf("chain BROKEN at record %d (%s): %s; records 1 to %d are intact", s.Break.Seq, s.Break.Kind, s.Break.Reason, s.Intact)
+	return fmt.Sprintf("chain BROKEN at record %d (%s): %s; records %d to %d are intact%s", s.Break.Seq, s.Break.Kind, s.Break.Reason, s.From, s.Intact, from)
 }
 
 // Header says it in a form for machines (the HTTP export's Gatehouse-Audit-Chain
-// header): "empty", "intact; through=N" or "broken; at=N; kind=K; intact=M".
+// header): "empty", "intact; through=N" or "broken; at=N; kind=K; intact=M", with
+// "; from=F" after it when verification started after an expiry cut (F is the first
+// record checked).
 func (s ChainStatus) Header() string {
+	from := ""
+	if s.Cut != nil {
+		from = "; from=" + strconv.FormatInt(s.From, 10)
+	}
 	switch {
 	case s.Through == 0:
 		return "empty"
 	case s.Break == nil:
-		return "intact; through=" + strconv.FormatInt(s.Through, 10)
+		return "intact; through=" + strconv.FormatInt(s.Through, 10) + from
 	}
-	return fmt.Sprintf("broken; at=%d; kind=%s; intact=%d", s.Break.Seq, s.Break.Kind, s.Intact)
+	return fmt.Sprintf("broken; at=%d; kind=%s; intact=%d%s", s.Break.Seq, s.Break.Kind, s.Intact, from)
 }
 
 // ExportSummary is what an export wrote.
@@ -123,8 +137,8 @@ func (a Audit) StartExport(ctx context.Context, ws store.Workspace, by Admin, f 
 	}
 	e.q.BeforeSeq = head[0].Seq + 1
 	e.Chain.Through = head[0].Seq
-	n, _, err := audit.VerifyThrough(ctx, ws.Audit(), head[0].Seq, 1000)
-	e.Chain.Intact = n
+	v, err := audit.ChainOf(ws, a.Service.AuditKeys).VerifyThrough(ctx, head[0].Seq, 1000)
+	e.Chain.From, e.Chain.Intact, e.Chain.Cut = v.Start.Seq+1, v.Last, v.Start.Cut
 	if err != nil && !errors.As(err, &e.Chain.Break) {
 		return nil, err
 	}

@@ -177,44 +177,10 @@ const Rewritten Kind = "rewritten"
 // one, and the first problem as a *VerifyError: a break in the chain (at or after the
 // checkpoint), Rewritten at c.Seq when the chain is intact but its record c.Seq is not
 // the signed one, or Removed when the trail now ends before c.Seq (records cut off).
+// It trusts no expiry cut (Chain.VerifyFromCheckpoint does).
 func VerifyFromCheckpoint(ctx context.Context, as store.AuditStore, c Checkpoint, page int) (int64, []byte, error) {
-	n, last, err := VerifyThrough(ctx, as, c.Seq, page)
-	var ve *VerifyError
-	switch {
-	case errors.As(err, &ve) && ve.Kind == Removed && ve.Seq == n+1 && n < c.Seq && trailEndsAt(ctx, as, n):
-		return n, last, &VerifyError{Seq: n + 1, Kind: Removed, Reason: fmt.Sprintf(
-			"records cut off after %d: the checkpoint of %s signs record %d, which the trail no longer reaches", n, c.Time.UTC().Format(time.RFC3339), c.Seq)}
-	case err != nil:
-		return n, last, err
-	}
-	if !bytes.Equal(last, c.Hash) {
-		return n, last, &VerifyError{Seq: c.Seq, Kind: Rewritten, Reason: fmt.Sprintf(
-			"its hash is %s but the checkpoint of %s signed %s: the trail was rewritten (with recomputed hashes) at or before record %d",
-			hex.EncodeToString(last), c.Time.UTC().Format(time.RFC3339), hex.EncodeToString(c.Hash), c.Seq)}
-	}
-	v := ResumeVerifier(c.Seq, c.Hash)
-	after := c.Seq
-	if page < 1 {
-		page = 1000
-	}
-	for {
-		recs, err := as.ListAudit(ctx, after, page)
-		if err != nil {
-			n, last := v.Last()
-			return n, last, fmt.Errorf("reading the audit trail after record %d: %w", after, err)
-		}
-		for _, r := range recs {
-			if err := v.Check(r); err != nil {
-				n, last := v.Last()
-				return n, last, err
-			}
-			after = r.Seq
-		}
-		if len(recs) < page {
-			n, last := v.Last()
-			return n, last, nil
-		}
-	}
+	v, err := Chain{Audit: as}.VerifyFromCheckpoint(ctx, c, page)
+	return v.Last, v.Hash, err
 }
 
 // trailEndsAt reports whether the trail has no record after n.

@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -29,37 +28,6 @@ type TrailResult struct {
 // the trail is intact and the first break as a *VerifyError; a trail that ends
 // before o.UpTo is a break (Removed).
 func VerifyTrail(ctx context.Context, as store.AuditStore, o VerifyOptions) (TrailResult, error) {
-	page := o.Page
-	if page < 1 {
-		page = 1000
-	}
-	v := NewVerifier().CheckPersonal(o.Digester)
-	result := func() TrailResult {
-		n, last := v.Last()
-		return TrailResult{Records: n, Last: last, Personal: v.Personal()}
-	}
-	var after int64
-	for {
-		recs, err := as.ListAudit(ctx, after, page)
-		if err != nil {
-			return result(), fmt.Errorf("reading the audit trail after record %d: %w", after, err)
-		}
-		for _, r := range recs {
-			if o.UpTo > 0 && r.Seq > o.UpTo {
-				return result(), nil
-			}
-			if err := v.Check(r); err != nil {
-				return result(), err
-			}
-			after = r.Seq
-		}
-		if len(recs) < page {
-			res := result()
-			if o.UpTo > 0 && res.Records < o.UpTo {
-				return res, &VerifyError{Seq: res.Records + 1, Kind: Removed,
-					Reason: fmt.Sprintf("the trail ends at record %d, before record %d", res.Records, o.UpTo)}
-			}
-			return res, nil
-		}
-	}
+	v, err := Chain{Audit: as, Digester: o.Digester}.VerifyThrough(ctx, o.UpTo, o.Page)
+	return TrailResult{Records: v.Last, Last: v.Hash, Personal: v.Personal}, err
 }

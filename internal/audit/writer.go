@@ -79,8 +79,9 @@ func Verify(ctx context.Context, t Trail) (int64, error) {
 // (0: to the end) in pages of size page, so memory stays flat. It returns how many
 // records verified (the sequence number of the last intact one) and that record's
 // hash, and the first break as a *VerifyError; a trail that ends before upTo is a
-// break (Removed).
+// break (Removed), and so is one that no longer starts at record 1 (it trusts no
+// expiry cut: Chain.VerifyThrough does).
 func VerifyThrough(ctx context.Context, as store.AuditStore, upTo int64, page int) (int64, []byte, error) {
-	res, err := VerifyTrail(ctx, as, VerifyOptions{UpTo: upTo, Page: page})
-	return res.Records, res.Last, err
+	v, err := Chain{Audit: as}.VerifyThrough(ctx, upTo, page)
+	return v.Last, v.Hash, err
 }

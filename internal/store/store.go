@@ -57,6 +57,7 @@ type TenantHandle interface {
 	Teams() TeamStore
 	Periods() PeriodStore
 	Checkpoints() CheckpointStore
+	AuditCuts() AuditCutStore
 }
 
 // Workspace is a tenant with the handle bound to it: what a use case acts on. The
@@ -218,7 +219,8 @@ type AuditErasure struct {
 	Kept   int // version-1 records of the user, which cannot be erased (their chain hash covers the fields)
 }
 
-// AuditStore is a tenant's audit trail. There is deliberately no update or delete.
+// AuditStore is a tenant's audit trail. There is deliberately no update or delete
+// (records leave only by expiry: AuditCutStore).
 type AuditStore interface {
 	// Append assigns Seq, PrevHash and Hash atomically (concurrent appends never fork the
 	// chain) using hash to compute Hash from the filled-in record, stores the record
@@ -515,6 +517,32 @@ type CheckpointStore interface {
 	LatestCheckpoint(ctx context.Context) (AuditCheckpoint, error)
 	// ListCheckpoints returns the checkpoints with Seq > afterSeq, by Seq, at most limit.
 	ListCheckpoints(ctx context.Context, afterSeq int64, limit int) ([]AuditCheckpoint, error)
+}
+
+// AuditCut is a signed statement that a tenant's audit records 1 to Seq expired under
+// the retention policy, record Seq having hash Hash: verification of what remains
+// resumes from it (internal/audit defines the signed message).
+type AuditCut struct {
+	Seq       int64 // the last expired record
+	Hash      []byte
+	Time      time.Time // when it was signed
+	KeyID     string
+	Signature []byte
+}
+
+// AuditCutStore expires a tenant's oldest audit records: the only way audit rows
+// ever leave the store (the database refuses any other delete).
+type AuditCutStore interface {
+	// ExpireAudit stores c and deletes the tenant's records with Seq <= c.Seq, in one
+	// transaction, and returns how many it deleted. Record c.Seq must be stored with
+	// hash c.Hash (ErrNotFound when it is not there, ErrConflict when its hash
+	// differs), a later record must exist (ErrConflict: the newest record carries the
+	// chain on and never expires), and the tenant may have no cut at c.Seq yet
+	// (ErrConflict).
+	ExpireAudit(ctx context.Context, c AuditCut) (int64, error)
+	// LastCut returns the cut with the highest Seq <= atMost (ErrNotFound when there
+	// is none).
+	LastCut(ctx context.Context, atMost int64) (AuditCut, error)
 }
 
 // RefreshToken is one link of a refresh-token family: the tokens a client got by

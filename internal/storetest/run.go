@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Periods", periodTests},
 		{"SigningKeys", signingKeyTests},
 		{"AuditCheckpoints", checkpointTests},
+		{"AuditCuts", auditCutTests},
 		{"Maintenance", maintenanceTests},
 		{"Isolation", isolationTests},
 	}
