@@ -69,7 +69,9 @@ func (s *Service) BeginLogin(ctx context.Context, tenant store.TenantHandle, sit
 // For a second-factor ceremony the user is the one BeginLogin was given: a handler
 // completing a pending password sign-in must check that it is the pending session's
 // user, or call FinishSecondFactor, which does. For a passwordless ceremony the user is
-// the passkey's owner; the caller still checks that the account may sign in.
+// the passkey's owner; the caller still checks that the account may sign in. A
+// signature-counter regression (ErrSignCountRegression) returns the owner too: the
+// signature was genuine, only the counter suggests a cloned authenticator.
 func (s *Service) FinishLogin(ctx context.Context, tenant store.TenantHandle, site Site, ceremony string, credentialJSON []byte) (userID string, passkey store.Passkey, err error) {
 	return s.finishLogin(ctx, tenant, site, "", ceremony, credentialJSON)
 }
@@ -142,8 +144,10 @@ func (s *Service) finishLogin(ctx context.Context, tenant store.TenantHandle, si
 		return "", store.Passkey{}, fmt.Errorf("%w: user not present and verified", ErrVerification)
 	}
 	count := parsed.Response.AuthenticatorData.Counter
+	// From here on the signature is genuine: a counter regression names the passkey's
+	// owner, so that the audit record of a suspected clone says whose passkey it is.
 	if cred.Authenticator.CloneWarning {
-		return "", store.Passkey{}, fmt.Errorf("%w: passkey %s presented count %d, stored %d", ErrSignCountRegression, pk.ID, count, pk.SignCount)
+		return userID, store.Passkey{}, fmt.Errorf("%w: passkey %s presented count %d, stored %d", ErrSignCountRegression, pk.ID, count, pk.SignCount)
 	}
 
 	// The compare-and-set in the store catches two assertions racing with one count.
@@ -151,7 +155,7 @@ func (s *Service) finishLogin(ctx context.Context, tenant store.TenantHandle, si
 	err = tenant.Passkeys().RecordPasskeyUse(ctx, pk.CredentialID, count, flags.HasBackupState(), now)
 	switch {
 	case errors.Is(err, store.ErrConflict):
-		return "", store.Passkey{}, fmt.Errorf("%w: passkey %s presented count %d, not above the stored count", ErrSignCountRegression, pk.ID, count)
+		return userID, store.Passkey{}, fmt.Errorf("%w: passkey %s presented count %d, not above the stored count", ErrSignCountRegression, pk.ID, count)
 	case errors.Is(err, store.ErrNotFound):
 		return "", store.Passkey{}, fmt.Errorf("%w: passkey %s deleted during sign-in", ErrUnknownCredential, pk.ID)
 	case err != nil:

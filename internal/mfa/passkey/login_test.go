@@ -178,7 +178,7 @@ func TestSignCount(t *testing.T) {
 			{9, nil},
 		} {
 			opts, ceremony := f.beginLogin(t, nil)
-			_, p, err := f.svc.FinishLogin(ctx, f.tenant, testSite, ceremony, a.get(t, opts, testOrigin, func(p *params) { p.count = tc.count }))
+			user, p, err := f.svc.FinishLogin(ctx, f.tenant, testSite, ceremony, a.get(t, opts, testOrigin, func(p *params) { p.count = tc.count }))
 			if tc.want == nil {
 				if err != nil || p.SignCount != tc.count {
 					t.Fatalf("count %d: %v, stored %d", tc.count, err, p.SignCount)
@@ -186,6 +186,9 @@ func TestSignCount(t *testing.T) {
 				continue
 			}
 			wantErr(t, err, tc.want)
+			if user != alice.ID { // the audit record of a suspected clone names whose passkey it is
+				t.Fatalf("count %d refused for user %q, want the owner %q", tc.count, user, alice.ID)
+			}
 		}
 		if stored, _ := f.tenant.Passkeys().PasskeyByCredentialID(ctx, a.credID); stored.SignCount != 9 {
 			t.Fatalf("stored count %d", stored.SignCount)
