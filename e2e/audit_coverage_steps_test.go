@@ -374,6 +374,21 @@ func (w *coverageWalk) auditExport() {
 	}
 }
 
+// proxied sends a write through the gateway as the owner (recorded after the
+// upstream answers) and, anonymously, requests a denied route a few times (one
+// aggregated record, written when the minute ends or the gateway stops).
+func (w *coverageWalk) proxied() {
+	req, _ := http.NewRequest("POST", w.g.url+"/notes", strings.NewReader("{}"))
+	if st, body, _ := do(w.t, w.owner, req); st != http.StatusOK {
+		w.t.Fatalf("a proxied write: %d %s", st, body)
+	}
+	for range 3 {
+		if st, _, _ := get(w.t, browser(w.t), w.g.url+"/admin/users"); st != http.StatusForbidden {
+			w.t.Fatalf("the denied route answered %d", st)
+		}
+	}
+}
+
 // passkeys registers, renames, uses and removes a passkey through the settings page's
 // script in Chromium with a virtual authenticator. In between, a clone of it — the same
 // key with the counter it had earlier — is refused for its signature counter.

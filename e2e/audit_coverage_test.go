@@ -104,6 +104,9 @@ var auditCoverageWalk = []coverageStep{
 		(*coverageWalk).teams},
 	{"the permission review downloaded as CSV", []wantRecord{ok("permission_review.exported", covOwner)},
 		(*coverageWalk).reviewExport},
+	{"proxied requests: a write recorded, a scanner's denied requests counted (flushed when the gateway restarts next)",
+		[]wantRecord{ok("proxy.request", covOwner), denied("policy.denied", "")},
+		(*coverageWalk).proxied},
 	{"the permission review mailed to the owner (the gateway restarted)", []wantRecord{ok("permission_review.mailed", "system")},
 		(*coverageWalk).reviewMail},
 	{"the audit trail exported through the API", []wantRecord{ok("audit.export", covOwner)},
@@ -115,9 +118,11 @@ var auditCoverageWalk = []coverageStep{
 }
 
 // coverageExceptions maps an action the walk cannot drive to the test that proves it
-// is recorded and why the walk cannot ("TestX: needs …"). Keep it tiny: today it is
-// empty, every action is walked.
-var coverageExceptions = map[string]string{}
+// is recorded and why the walk cannot ("TestX: needs …"). Keep it tiny.
+var coverageExceptions = map[string]string{
+	"audit.expired": "caddymodule TestAuditVerifyAfterExpiry and audit TestExpirerExpiresAndChainVerifies: " +
+		"retention is at least 1h and the built gateway has no clock a test can move",
+}
 
 // TestAuditCoverage: every action the code can record is recorded. The walk drives the
 // built gateway (SQLite) through every flow — the portal's API and pages, the CLI, a
@@ -218,7 +223,7 @@ func checkTrail(t *testing.T, w *coverageWalk) {
 		for _, want := range s.records {
 			tenant := cmp.Or(want.tenant, "default")
 			if _, read := trails[tenant]; !read {
-				trails[tenant] = exportTrail(t, w.g, tenant)
+				trails[tenant] = coverageTrail(t, w.g, tenant)
 			}
 			var seen []string
 			found := false
@@ -245,9 +250,9 @@ func checkTrail(t *testing.T, w *coverageWalk) {
 	}
 }
 
-// exportTrail exports a tenant's whole trail as CSV with the CLI (the export checks
+// coverageTrail exports a tenant's whole trail as CSV with the CLI (the export checks
 // the chain: it must be intact) and reads it.
-func exportTrail(t *testing.T, g *gateway, tenant string) []trailRow {
+func coverageTrail(t *testing.T, g *gateway, tenant string) []trailRow {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), tenant+".csv")
 	out, err := g.cli("", "audit", "export", "--tenant", tenant, "--format", "csv", "-o", file)
