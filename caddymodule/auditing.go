@@ -140,7 +140,7 @@ func (au *auditing) proxy(w http.ResponseWriter, r *http.Request, d gateway.Deci
 }
 
 // denied counts a policy denial towards its actor's, rule's and minute's record.
-func (au *auditing) denied(r *http.Request, d gateway.Decision) {
+func (au *auditing) denied(r *http.Request, d gateway.Decision, gw *gateway.Gateway) {
 	if d.Outcome != gateway.Deny && d.Outcome != gateway.Forbidden {
 		return
 	}
@@ -150,8 +150,10 @@ func (au *auditing) denied(r *http.Request, d gateway.Decision) {
 	if d.Outcome == gateway.Deny {
 		x.Reason = "the route is denied"
 	}
-	if d.Entry != nil {
-		x.Actor = audit.Actor{UserID: d.Entry.User.ID, Email: d.Entry.User.Email, SessionID: d.Entry.Session.ID}
+	// A denied route is refused before the session is read; the record still names
+	// a signed-in user (a scanner without a session costs no lookup).
+	if e := gw.Identify(r, d); e != nil {
+		x.Actor = audit.Actor{UserID: e.User.ID, Email: e.User.Email, SessionID: e.Session.ID}
 	}
 	au.denials.Add(x)
 }

@@ -440,7 +440,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		s.portal.ServeHTTP(w, r.WithContext(web.WithRequest(r.Context(), req)))
 		return nil
 	default:
-		s.audit.denied(r, d)
+		s.audit.denied(r, d, gw)
 		gw.Respond(w, r, d)
 		return nil
 	}

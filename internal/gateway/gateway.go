@@ -145,17 +145,8 @@ func (g *Gateway) Decide(r *http.Request, https bool, clientIP string) Decision 
 		d.Outcome = Deny
 		return g.done(d)
 	}
-	var e *session.Entry
-	if raw, ok := bearerToken(r.Header); ok {
-		// A bearer token, when sent, is the credential: the cookie is not consulted.
-		var sid string
-		if sid, err = g.verifyBearer(raw, https, r.Host, ws); err == nil {
-			e, err = g.Sessions.ValidateID(r.Context(), ws.TenantHandle, ws.Slug, sid)
-		}
-		d.BearerRefused = errors.Is(err, token.ErrInvalidToken) || errors.Is(err, session.ErrNoSession)
-	} else if c := cookieValue(r.Header, session.CookieName(https)); c != "" {
-		e, err = g.Sessions.Validate(r.Context(), ws.TenantHandle, ws.Slug, c) // the handle as it is: boxing ws would allocate
-	}
+	e, err := g.session(r, https, ws)
+	d.BearerRefused = errors.Is(err, token.ErrInvalidToken) || (errors.Is(err, session.ErrNoSession) && hasBearer(r))
 	switch {
 	case e != nil && err == nil:
 		d.Entry = e
@@ -191,6 +182,42 @@ func (g *Gateway) Decide(r *http.Request, https bool, clientIP string) Decision 
 		d.Outcome = RedirectLogin
 	}
 	return g.done(d)
+}
+
+// session reads the request's credential — a bearer token when one is sent (the
+// cookie is then not consulted), else the session cookie — and validates it: nil and
+// no error when there is none.
+func (g *Gateway) session(r *http.Request, https bool, ws store.Workspace) (*session.Entry, error) {
+	if raw, ok := bearerToken(r.Header); ok {
+		sid, err := g.verifyBearer(raw, https, r.Host, ws)
+		if err != nil {
+			return nil, err
+		}
+		return g.Sessions.ValidateID(r.Context(), ws.TenantHandle, ws.Slug, sid)
+	}
+	if c := cookieValue(r.Header, session.CookieName(https)); c != "" {
+		return g.Sessions.Validate(r.Context(), ws.TenantHandle, ws.Slug, c) // the handle as it is: boxing ws would allocate
+	}
+	return nil, nil
+}
+
+func hasBearer(r *http.Request) bool {
+	_, ok := bearerToken(r.Header)
+	return ok
+}
+
+// Identify names the signed-in user of a request Decide refused before reading its
+// session (a route the policy denies), for the audit record of the denial; nil when
+// there is none or it cannot be read. It changes nothing (no activity is recorded).
+func (g *Gateway) Identify(r *http.Request, d Decision) *session.Entry {
+	if d.Entry != nil || d.Workspace.TenantHandle == nil {
+		return d.Entry
+	}
+	e, err := g.session(r, d.HTTPS, d.Workspace)
+	if err != nil {
+		return nil
+	}
+	return e
 }
 
 // verifyBearer checks an access token for this site and tenant.
