@@ -284,26 +284,12 @@ func (c *Checkpointer) due(ctx context.Context, th store.TenantHandle, now time.
 
 // Run checkpoints every Tick until ctx ends.
 func (c *Checkpointer) Run(ctx context.Context) {
-	log := c.Logger
-	if log == nil {
-		log = zap.NewNop()
-	}
-	tick := c.Tick
-	if tick <= 0 {
-		tick = time.Minute
-	}
-	t := time.NewTicker(tick)
-	defer t.Stop()
-	for {
+	log := orNop(c.Logger)
+	every(ctx, cmpOr(c.Tick, time.Minute), func(ctx context.Context) {
 		if ran, n, err := c.Once(ctx); err != nil {
 			log.Error("audit checkpoints", zap.Error(err))
 		} else if ran && n > 0 {
 			log.Info("audit checkpoints signed", zap.Int("tenants", n))
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }

@@ -205,26 +205,12 @@ func (e *Expirer) Run(ctx context.Context) {
 	if e.Retention <= 0 {
 		return
 	}
-	log := e.Logger
-	if log == nil {
-		log = zap.NewNop()
-	}
-	tick := e.Tick
-	if tick <= 0 {
-		tick = time.Hour
-	}
-	t := time.NewTicker(tick)
-	defer t.Stop()
-	for {
+	log := orNop(e.Logger)
+	every(ctx, cmpOr(e.Tick, time.Hour), func(ctx context.Context) {
 		if ran, n, err := e.Once(ctx); err != nil {
 			log.Error("audit expiry", zap.Error(err))
 		} else if ran && n > 0 {
 			log.Info("audit records expired", zap.Int64("records", n), zap.Duration("retention", e.Retention))
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }

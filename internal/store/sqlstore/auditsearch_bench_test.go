@@ -313,6 +313,22 @@ func BenchmarkAuditSearch1M(b *testing.B) {
 	}
 }
 
+// benchTrail opens a fresh store of the backend name (closed when b ends) and returns
+// the trail of a new tenant in it.
+func benchTrail(b *testing.B, name string) store.AuditStore {
+	ctx := context.Background()
+	s, err := Open(ctx, benchDSN(b, name))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	id := "tn-" + rand16()
+	if err := s.Tenants().CreateTenant(ctx, store.Tenant{ID: id, Slug: id, Name: "T"}); err != nil {
+		b.Fatal(err)
+	}
+	return s.Tenant(id).Audit()
+}
+
 // BenchmarkAuditAppend measures durable sequential appends through Append with
 // audit.Hash (SQLite with synchronous=FULL; PostgreSQL as configured) and reports
 // records per second.
@@ -320,16 +336,7 @@ func BenchmarkAuditAppend(b *testing.B) {
 	for _, name := range []string{"SQLite", "Postgres"} {
 		b.Run(name, func(b *testing.B) {
 			ctx := context.Background()
-			s, err := Open(ctx, benchDSN(b, name))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			id := "tn-" + rand16()
-			if err := s.Tenants().CreateTenant(ctx, store.Tenant{ID: id, Slug: id, Name: "T"}); err != nil {
-				b.Fatal(err)
-			}
-			as := s.Tenant(id).Audit()
+			as := benchTrail(b, name)
 			r := store.AuditRecord{ActorID: "usr-00001", ActorEmail: "user00001@example.com", Action: "auth.login.success",
 				Target: "user:usr-00001", Outcome: "success", IP: "10.0.0.1", UserAgent: "Mozilla/5.0", SessionID: "ses-1", RequestID: "req-1"}
 			start := time.Now()
@@ -353,16 +360,7 @@ func BenchmarkAuditAppendBatch(b *testing.B) {
 	for _, name := range []string{"SQLite", "Postgres"} {
 		b.Run(name, func(b *testing.B) {
 			ctx := context.Background()
-			s, err := Open(ctx, benchDSN(b, name))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			id := "tn-" + rand16()
-			if err := s.Tenants().CreateTenant(ctx, store.Tenant{ID: id, Slug: id, Name: "T"}); err != nil {
-				b.Fatal(err)
-			}
-			as := s.Tenant(id).Audit()
+			as := benchTrail(b, name)
 			const size = 1024
 			batch := make([]store.AuditRecord, size)
 			start := time.Now()
