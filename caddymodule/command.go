@@ -37,11 +37,12 @@ func init() {
 	})
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "user",
-		Usage: "add|invite|list|set-role|disable|enable|reset-password|reset-2fa|unlock|sessions|revoke-sessions --config <file> ...",
+		Usage: "add|invite|list|set-role|disable|enable|delete|restore|deleted|reset-password|reset-2fa|unlock|sessions|revoke-sessions --config <file> ...",
 		Short: "Manage Gatehouse users",
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.AddCommand(userAddCmd(), userInviteCmd(), userListCmd(), userSetRoleCmd(), userStatusCmd(true), userStatusCmd(false),
 				userResetPasswordCmd(), userResetFactorsCmd(), userUnlockCmd(), userSessionsCmd(), userRevokeSessionsCmd())
+			cmd.AddCommand(userDeleteCmds()...)
 		},
 	})
 }

@@ -63,6 +63,8 @@ func memberError(err error, ws store.Workspace) error {
 		return errors.New("links need the portal's public address: set base_url in the config, or pass --portal-url https://host/auth")
 	case errors.Is(err, admin.ErrAlreadyMember):
 		return fmt.Errorf("--email: this address belongs to a member of tenant %s already", ws.Slug)
+	case errors.Is(err, admin.ErrDeletedMember):
+		return fmt.Errorf("--email: this address belongs to a deleted member of tenant %s: restore them (gatehouse user restore)", ws.Slug)
 	case errors.Is(err, admin.ErrMemberDisabled):
 		return errors.New("--email: this member is disabled: enable them first (gatehouse user enable)")
 	case errors.Is(err, admin.ErrNoSuchSession):

@@ -149,6 +149,8 @@ func (a *App) start() error {
 		Clock: clk, Logger: a.logger.Named("audit-checkpoints")}).Run(jobs) // signed audit checkpoints
 	go a.auditExpirer(st, auditKeys, audits, holder, clk).Run(jobs) // audit_retention (returns at once when 0)
 	go (&session.Purger{Store: st.Maintenance(), Holder: holder, Clock: clk, Logger: a.logger.Named("purge")}).Run(jobs)
+	go (&admin.MemberPurger{Store: st, Service: a.svc.admin, Leases: st.Maintenance(), Holder: holder, // deleted members, after 30 days
+		Logger: a.logger.Named("member-purge")}).Run(jobs)
 	if review := a.reviewJob(a.PermissionReview, st, outboxer.Outbox(), worker.Kick, holder, clk); review != nil { // permission review mail (review.go)
 		go review.Run(jobs)
 	}

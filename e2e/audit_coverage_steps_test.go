@@ -317,6 +317,19 @@ func (w *coverageWalk) members() {
 	w.signIn(covInvitee)
 }
 
+func (w *coverageWalk) softDelete() {
+	t := w.t
+	c := w.signIn(covInvitee)
+	id := w.memberID(covInvitee)
+	w.api(w.owner, "deleting", http.StatusOK, "DELETE", "/auth/api/v1/admin/members/"+id, nil)
+	mustBeRefused(t, c, w.g, w.up, covInvitee, "the deleted member's session")
+	if st := loginStatus(t, w.g.url, covInvitee, w.password(covInvitee)); st == http.StatusOK {
+		t.Fatal("a deleted member signed in")
+	}
+	w.api(w.owner, "restoring", http.StatusOK, "POST", "/auth/api/v1/admin/members/"+id+"/restore", nil)
+	w.signIn(covInvitee)
+}
+
 func (w *coverageWalk) roles() {
 	w.api(w.owner, "adding a role", http.StatusCreated, "PUT", "/auth/api/v1/admin/roles/auditor",
 		map[string]any{"description": "Reads the books", "permissions": []string{"books:read:tenant"}})

@@ -35,6 +35,9 @@ var (
 	ErrSelf = errors.New("not on your own account")
 	// ErrAlreadyMember: the address belongs to a member who has set a password.
 	ErrAlreadyMember = errors.New("already a member")
+	// ErrDeletedMember: the address belongs to a deleted member, reserved for them
+	// while they can be restored.
+	ErrDeletedMember = errors.New("the address belongs to a deleted member")
 	// ErrMemberDisabled: a link for a disabled member would not work; enable them first.
 	ErrMemberDisabled = errors.New("the member is disabled")
 )
@@ -321,7 +324,9 @@ func (s *Service) Invite(ctx context.Context, ws store.Workspace, by Admin, i In
 		}
 		u = existing
 	case errors.Is(err, store.ErrNotFound):
-		if err := ws.Users().CreateUser(ctx, u); err != nil {
+		if err := ws.Users().CreateUser(ctx, u); errors.Is(err, store.ErrConflict) {
+			return store.User{}, "", ErrDeletedMember // the address of a deleted member stays theirs
+		} else if err != nil {
 			return store.User{}, "", fmt.Errorf("creating user: %w", err)
 		}
 	default:

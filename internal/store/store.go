@@ -93,8 +93,16 @@ const (
 	UserActive     = "active"
 	UserDisabled   = "disabled"   // by an administrator: no sign-in, sessions ended
 	UserRestricted = "restricted" // data kept, no sign-in (data-subject restriction)
-	UserDeleted    = "deleted"
+	// UserDeleted is a status Gatehouse never sets: deleting a member sets
+	// User.DeletedAt (soft delete) and keeps the status, so that a restore brings back
+	// a disabled member disabled. A row with this status is still treated as no
+	// member by the checks that look at statuses (team lists, role use, reviews).
+	UserDeleted = "deleted"
 )
+
+// DeletedUserRestoreWindow is how long a deleted member can be restored; after it the
+// background job purges them for good.
+const DeletedUserRestoreWindow = 30 * 24 * time.Hour
 
 // User is an account in one tenant.
 type User struct {
@@ -111,9 +119,15 @@ type User struct {
 	// NoLocationProfiling: the user objected to location profiling (GDPR art. 21);
 	// their sign-ins are not geolocated.
 	NoLocationProfiling bool
+	// DeletedAt is when an administrator deleted the member (soft delete); zero for a
+	// live one. Only DeletedUsers returns deleted members.
+	DeletedAt time.Time
 }
 
-// UserStore keeps the users of one tenant.
+// UserStore keeps the users of one tenant. Every method but CreateUser, CountUsers,
+// DeletedUsers, RestoreUser and PurgeUser acts on live users only: a deleted user is
+// not found (ErrNotFound), not listed and not counted as an owner, although their
+// e-mail stays taken (CreateUser: ErrConflict) until they are purged.
 type UserStore interface {
 	// CreateUser inserts u (u.TenantID is ignored: the handle's tenant is used);
 	// ErrConflict if the e-mail is taken in this tenant.
@@ -123,6 +137,9 @@ type UserStore interface {
 	UserByEmail(ctx context.Context, email string) (User, error)
 	// ListUsers returns the tenant's users ordered by e-mail.
 	ListUsers(ctx context.Context) ([]User, error)
+	// CountUsers counts every account of the tenant, deleted ones not yet purged
+	// included: it tells whether the workspace was ever set up, and deleting members
+	// must never reopen the first-owner setup.
 	CountUsers(ctx context.Context) (int, error)
 	SetPasswordHash(ctx context.Context, userID, hash string) error
 	SetLastLogin(ctx context.Context, userID string, at time.Time) error
@@ -136,6 +153,24 @@ type UserStore interface {
 	// "owner"), also when two owners demote or disable each other at the same time.
 	SetRoles(ctx context.Context, userID string, roles []string) error
 	SetStatus(ctx context.Context, userID, status string) error
+	// DeleteUser soft-deletes a live user at 'at' and, in the same transaction,
+	// revokes their sessions and refresh tokens; ErrNotFound when no live user has the
+	// id, ErrLastOwner (changing nothing) when they are the tenant's last active owner
+	// (atomic like SetStatus).
+	DeleteUser(ctx context.Context, userID string, at time.Time) error
+	// DeletedUsers returns the tenant's deleted users, not purged yet, ordered by
+	// e-mail.
+	DeletedUsers(ctx context.Context) ([]User, error)
+	// RestoreUser makes a deleted user live again (status, roles, teams and factors as
+	// they were; their sessions stay ended); ErrNotFound when no deleted user has the
+	// id.
+	RestoreUser(ctx context.Context, userID string) error
+	// PurgeUser removes for good a user deleted before deletedBefore, with their
+	// sessions, factors (TOTP, recovery codes, passkeys), refresh tokens, one-time
+	// links and sign-in history, in one transaction; ErrNotFound when no user with
+	// the id was deleted before then (a live one is never purged). The audit trail is
+	// the caller's business (AuditStore.ErasePersonal).
+	PurgeUser(ctx context.Context, userID string, deletedBefore time.Time) error
 }
 
 // Session is a signed-in browser or client. The token itself is never stored.

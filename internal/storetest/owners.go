@@ -146,7 +146,7 @@ func testLastOwnerOtherTenants(t *testing.T, st store.Store) {
 	wantErr(t, "B: SetStatus disabling B's last owner", b.Users().SetStatus(ctx(t), secondB.ID, store.UserDisabled), store.ErrLastOwner)
 }
 
-// testLastOwnerConcurrent: two owners demote (or disable) each other at the same
+// testLastOwnerConcurrent: two owners demote (or disable, or delete) each other at the same
 // moment. Each change alone is allowed, both together are not: exactly one succeeds,
 // the other gets ErrLastOwner, and the tenant keeps one active owner. Several rounds,
 // since a check-then-act bug shows only when the two interleave.
@@ -158,8 +158,11 @@ func testLastOwnerConcurrent(t *testing.T, st store.Store) {
 		"status": func(h store.TenantHandle, id string) error {
 			return h.Users().SetStatus(t.Context(), id, store.UserDisabled)
 		},
+		"delete": func(h store.TenantHandle, id string) error {
+			return h.Users().DeleteUser(t.Context(), id, base)
+		},
 	}
-	for _, mix := range [][2]string{{"roles", "roles"}, {"status", "status"}, {"roles", "status"}} {
+	for _, mix := range [][2]string{{"roles", "roles"}, {"status", "status"}, {"roles", "status"}, {"delete", "delete"}, {"delete", "status"}} {
 		for range raceRounds {
 			h := st.Tenant(newTenant(t, st).ID)
 			x, y := newOwner(t, h), newOwner(t, h)

@@ -25,6 +25,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}{
 		{"Tenants", tenantTests},
 		{"Users", userTests},
+		{"SoftDelete", softDeleteTests},
 		{"Sessions", sessionTests},
 		{"Audit", auditTests},
 		{"OneTimeTokens", tokenTests},

@@ -165,6 +165,10 @@ func useCaseError(err error) *httpError {
 		return errorf(http.StatusBadRequest, "invalid_grant", "The refresh token is not valid (used, expired, revoked, or its session ended). Sign in again.")
 	case errors.Is(err, authn.ErrNoPortalURL):
 		return errorf(http.StatusServiceUnavailable, "no_base_url", "Links cannot be mailed: the gateway's public address (base_url) is not configured.")
+	case errors.Is(err, admin.ErrDeletedMember):
+		return errorf(http.StatusConflict, "deleted_member", "That address belongs to a deleted member: restore them, or wait until they are purged.")
+	case errors.Is(err, admin.ErrRestoreWindowOver):
+		return errorf(http.StatusConflict, "restore_window_over", "This member was deleted more than 30 days ago and cannot be restored.")
 	case errors.Is(err, admin.ErrNoSuchUser):
 		return errorf(http.StatusNotFound, "no_such_user", "There is no such member.")
 	case errors.Is(err, admin.ErrNoSuchRecord):

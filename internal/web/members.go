@@ -21,6 +21,8 @@ type membersPage struct {
 	// TeamName and TeamProblem: the new team's name as typed, and why it was not
 	// created (shown at the team form).
 	TeamName, TeamProblem string
+	// Deleted: the members deleted within the restore window.
+	Deleted []admin.DeletedMember
 }
 
 // membersPage lists the workspace's members, with the invitation form.
@@ -51,7 +53,11 @@ func (p memberPages) renderMembersWith(c *call, status int, notice, errMsg strin
 	for _, t := range teams {
 		names[t.ID] = t.Name
 	}
-	page := membersPage{Members: ms, Roles: roles.Names(), Teams: teams, TeamNames: names, Owner: by.IsOwner()}
+	deleted, err := p.Admin.DeletedMembers(c.r.Context(), c.Workspace, by)
+	if err != nil {
+		return err
+	}
+	page := membersPage{Members: ms, Roles: roles.Names(), Teams: teams, TeamNames: names, Owner: by.IsOwner(), Deleted: deleted}
 	set(&page)
 	p.render(c, status, "members", pageInfo{Title: "Members", Nav: "members", Wide: true, Notice: notice, Error: errMsg}, page)
 	return nil

@@ -133,6 +133,8 @@ func (p *Portal) routes() {
 	p.route("POST /admin/members/{id}/reset-2fa", api, p.browserForm(adminOnly, mem.memberAction(mem.resetFactorsForm)))
 	p.route("POST /admin/members/{id}/reset-password", api, p.browserForm(adminOnly, mem.memberAction(mem.sendResetForm)))
 	p.route("POST /admin/members/{id}/sessions/revoke", api, p.browserForm(adminOnly, mem.memberAction(mem.revokeMemberSessionsForm)))
+	p.route("POST /admin/members/{id}/delete", api, p.browserForm(adminOnly, mem.deleteForm))
+	p.route("POST /admin/members/{id}/restore", api, p.browserForm(adminOnly, mem.restoreForm))
 	p.route("GET /api/v1/admin/members", api, p.apiJSON(adminOnly, mem.apiMembers))
 	p.route("POST /api/v1/admin/members", api, p.apiJSON(adminOnly, mem.apiInvite))
 	p.route("GET /api/v1/admin/members/{id}", api, p.apiJSON(adminOnly, mem.apiMember))
@@ -143,6 +145,9 @@ func (p *Portal) routes() {
 	p.route("GET /api/v1/admin/members/{id}/sessions", api, p.apiJSON(adminOnly, mem.apiMemberSessions))
 	p.route("DELETE /api/v1/admin/members/{id}/sessions", api, p.apiJSON(adminOnly, mem.apiMemberSessionsRevoke))
 	p.route("DELETE /api/v1/admin/members/{id}/sessions/{sid}", api, p.apiJSON(adminOnly, mem.apiMemberSessionsRevoke))
+	p.route("DELETE /api/v1/admin/members/{id}", api, p.apiJSON(adminOnly, mem.apiMemberDelete))
+	p.route("POST /api/v1/admin/members/{id}/restore", api, p.apiJSON(adminOnly, mem.apiMemberRestore))
+	p.route("GET /api/v1/admin/members/deleted", api, p.apiJSON(adminOnly, mem.apiDeletedMembers))
 
 	// Permission review (review.go): everyone's access, one-click revocation.
 	rev := reviewPages{p}

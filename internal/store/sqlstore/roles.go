@@ -112,7 +112,8 @@ type userList struct {
 var listColumns = map[string]bool{"roles": true, "teams": true}
 
 // usersWith returns, ordered by id, the tenant's users whose list column ("roles" or
-// "teams") holds elem; live leaves deleted users out, and lock (on PostgreSQL) locks
+// "teams") holds elem; live leaves deleted users out (soft-deleted ones, and any with
+// the status "deleted"), and lock (on PostgreSQL) locks
 // the rows FOR UPDATE for the rest of q's transaction. LIKE only narrows the rows
 // down (the JSON text of every list holding elem contains elem's own JSON encoding);
 // decoding decides, so neither a longer name nor SQLite's case-insensitive LIKE
@@ -124,7 +125,7 @@ func (s *Store) usersWith(ctx context.Context, q queryer, tenantID, column, elem
 	query := `SELECT id, ` + column + ` FROM users WHERE tenant_id = ? AND ` + column + ` LIKE ? ESCAPE '!'`
 	args := []any{tenantID, jsonElemPattern(elem)}
 	if live {
-		query += ` AND status <> ?`
+		query += ` AND status <> ?` + liveUser
 		args = append(args, store.UserDeleted)
 	}
 	query += ` ORDER BY id`

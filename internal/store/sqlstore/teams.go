@@ -130,7 +130,7 @@ func (ts teamStore) RemoveTeamMember(ctx context.Context, teamID, userID string)
 // is written). An unknown user is ErrNotFound.
 func (ts teamStore) editTeams(ctx context.Context, tx *sql.Tx, userID string, edit func([]string) ([]string, bool)) error {
 	s := ts.s
-	read := `SELECT teams FROM users WHERE tenant_id = ? AND id = ?`
+	read := `SELECT teams FROM users WHERE tenant_id = ? AND id = ?` + liveUser
 	if s.dialect == postgresDialect {
 		read += ` FOR UPDATE`
 	}

@@ -13,6 +13,12 @@ type userStore handle
 
 const userColumns = `id, tenant_id, email, display_name, password_hash, status, roles, teams, created_at, last_login_at, no_location_profiling`
 
+// userSelect reads a user row (scanUser), deletion time included.
+const userSelect = `SELECT ` + userColumns + `, deleted_at FROM users`
+
+// liveUser is the condition every query on live users adds: deleted rows stay out.
+const liveUser = ` AND deleted_at IS NULL`
+
 // CreateUser stores u under the handle's tenant, whatever u.TenantID says. The tenant
 // must exist (foreign key), else ErrNotFound.
 func (us userStore) CreateUser(ctx context.Context, u store.User) error {
@@ -25,19 +31,24 @@ func (us userStore) CreateUser(ctx context.Context, u store.User) error {
 
 func (us userStore) UserByID(ctx context.Context, id string) (store.User, error) {
 	s := us.s
-	row := s.db.QueryRowContext(ctx, s.q(`SELECT `+userColumns+` FROM users WHERE tenant_id = ? AND id = ?`), us.tenantID, id)
+	row := s.db.QueryRowContext(ctx, s.q(userSelect+` WHERE tenant_id = ? AND id = ?`+liveUser), us.tenantID, id)
 	return scanUser(row)
 }
 
 func (us userStore) UserByEmail(ctx context.Context, email string) (store.User, error) {
 	s := us.s
-	row := s.db.QueryRowContext(ctx, s.q(`SELECT `+userColumns+` FROM users WHERE tenant_id = ? AND email = ?`), us.tenantID, email)
+	row := s.db.QueryRowContext(ctx, s.q(userSelect+` WHERE tenant_id = ? AND email = ?`+liveUser), us.tenantID, email)
 	return scanUser(row)
 }
 
 func (us userStore) ListUsers(ctx context.Context) ([]store.User, error) {
+	return us.list(ctx, userSelect+` WHERE tenant_id = ?`+liveUser+` ORDER BY email`)
+}
+
+// list runs a query of users with the tenant id as its only argument.
+func (us userStore) list(ctx context.Context, query string) ([]store.User, error) {
 	s := us.s
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+userColumns+` FROM users WHERE tenant_id = ? ORDER BY email`), us.tenantID)
+	rows, err := s.db.QueryContext(ctx, s.q(query), us.tenantID)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -61,21 +72,21 @@ func (us userStore) CountUsers(ctx context.Context) (int, error) {
 }
 
 func (us userStore) SetPasswordHash(ctx context.Context, userID, hash string) error {
-	return us.update(ctx, `UPDATE users SET password_hash = ? WHERE tenant_id = ? AND id = ?`, hash, userID)
+	return us.update(ctx, `UPDATE users SET password_hash = ? WHERE tenant_id = ? AND id = ?`+liveUser, hash, userID)
 }
 
 // SetNoLocationProfiling records the user's objection (or consent) to location profiling.
 func (us userStore) SetNoLocationProfiling(ctx context.Context, userID string, objects bool) error {
-	return us.update(ctx, `UPDATE users SET no_location_profiling = ? WHERE tenant_id = ? AND id = ?`, objects, userID)
+	return us.update(ctx, `UPDATE users SET no_location_profiling = ? WHERE tenant_id = ? AND id = ?`+liveUser, objects, userID)
 }
 
 // SetDisplayName changes the name shown for the user; it guards nothing.
 func (us userStore) SetDisplayName(ctx context.Context, userID, name string) error {
-	return us.update(ctx, `UPDATE users SET display_name = ? WHERE tenant_id = ? AND id = ?`, name, userID)
+	return us.update(ctx, `UPDATE users SET display_name = ? WHERE tenant_id = ? AND id = ?`+liveUser, name, userID)
 }
 
 func (us userStore) SetLastLogin(ctx context.Context, userID string, at time.Time) error {
-	return us.update(ctx, `UPDATE users SET last_login_at = ? WHERE tenant_id = ? AND id = ?`, timeArg(at), userID)
+	return us.update(ctx, `UPDATE users SET last_login_at = ? WHERE tenant_id = ? AND id = ?`+liveUser, timeArg(at), userID)
 }
 
 // update runs a one-row update of the tenant's user id; ErrNotFound if it matched none.
@@ -91,9 +102,9 @@ type scanner interface{ Scan(dest ...any) error }
 func scanUser(sc scanner) (store.User, error) {
 	var u store.User
 	var roles, teams string
-	var created, lastLogin sql.NullInt64
+	var created, lastLogin, deleted sql.NullInt64
 	err := sc.Scan(&u.ID, &u.TenantID, &u.Email, &u.DisplayName, &u.PasswordHash, &u.Status,
-		&roles, &teams, &created, &lastLogin, &u.NoLocationProfiling)
+		&roles, &teams, &created, &lastLogin, &u.NoLocationProfiling, &deleted)
 	if err != nil {
 		return store.User{}, mapErr(err)
 	}
@@ -103,7 +114,7 @@ func scanUser(sc scanner) (store.User, error) {
 	if u.Teams, err = listOf("users.teams", teams); err != nil {
 		return store.User{}, err
 	}
-	u.CreatedAt, u.LastLoginAt = timeOf(created), timeOf(lastLogin)
+	u.CreatedAt, u.LastLoginAt, u.DeletedAt = timeOf(created), timeOf(lastLogin), timeOf(deleted)
 	return u, nil
 }
 

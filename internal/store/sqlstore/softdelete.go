@@ -1,0 +1,57 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/store"
+)
+
+// DeletedUsers returns the tenant's soft-deleted users, ordered by e-mail.
+func (us userStore) DeletedUsers(ctx context.Context) ([]store.User, error) {
+	return us.list(ctx, userSelect+` WHERE tenant_id = ? AND deleted_at IS NOT NULL ORDER BY email`)
+}
+
+// RestoreUser clears the deletion mark. Nothing else about the user changed while
+// they were deleted, so they come back as they were; their sessions were revoked at
+// the deletion and stay so.
+func (us userStore) RestoreUser(ctx context.Context, userID string) error {
+	s := us.s
+	res, err := s.exec(ctx, `UPDATE users SET deleted_at = NULL WHERE tenant_id = ? AND id = ? AND deleted_at IS NOT NULL`,
+		us.tenantID, userID)
+	return oneRow(res, err, store.ErrNotFound)
+}
+
+// PurgeUser deletes a user deleted before deletedBefore. Their sessions and one-time
+// links are deleted here (sessions carry no ON DELETE CASCADE, links name the user
+// only as their subject); factors, refresh tokens and sign-in history go by the
+// foreign keys' ON DELETE CASCADE. The user row is checked first, inside the
+// transaction, so a user restored meanwhile is never purged.
+func (us userStore) PurgeUser(ctx context.Context, userID string, deletedBefore time.Time) error {
+	before, err := requiredTime("purge cut-off", deletedBefore)
+	if err != nil {
+		return err
+	}
+	s := us.s
+	lock := `SELECT 1 FROM users WHERE tenant_id = ? AND id = ? AND deleted_at IS NOT NULL AND deleted_at < ?`
+	if s.dialect == postgresDialect {
+		lock += ` FOR UPDATE`
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var one int
+		if err := tx.QueryRowContext(ctx, s.q(lock), us.tenantID, userID, before).Scan(&one); err != nil {
+			return err // not deleted, or deleted too recently: ErrNotFound
+		}
+		for _, q := range []string{
+			`DELETE FROM sessions WHERE tenant_id = ? AND user_id = ?`,
+			`DELETE FROM one_time_tokens WHERE tenant_id = ? AND subject = ?`,
+			`DELETE FROM users WHERE tenant_id = ? AND id = ?`,
+		} {
+			if _, err := tx.ExecContext(ctx, s.q(q), us.tenantID, userID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
