@@ -136,6 +136,14 @@ type App struct {
 	// store, so an SMTP outage loses nothing.
 	SMTP *SMTP `json:"smtp,omitempty"`
 
+	// MailRetention is how long a message may wait in the mail outbox undelivered
+	// (SMTP down or refusing it) before it is dropped with its address and bodies;
+	// delivered mail leaves the outbox at once. Default 24h; at least 1h.
+	MailRetention caddy.Duration `json:"mail_retention,omitempty"`
+
+	// Backup schedules copies of the embedded SQLite store (backup.go). Default: off.
+	Backup *Backup `json:"backup,omitempty"`
+
 	// MailTemplates is a directory whose <kind>.{subject,text,html}.tmpl files
 	// replace the built-in ones. Default: built-in templates.
 	MailTemplates string `json:"mail_templates,omitempty"`
@@ -239,6 +247,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.hasher = &identity.Hasher{Cost: a.BcryptCost}
 	a.metrics = sharedMetrics(metricsRegistry(ctx))
+	registerBackupMetrics(metricsRegistry(ctx)) // backup.go
 	return nil
 }
 
@@ -342,6 +351,7 @@ func (a *App) applyDefaults() error {
 		a.auditSpoolMax = n
 	}
 	errs = append(errs, a.checkAudit()...)
+	errs = append(errs, a.checkBackup()...) // backup.go: backup block, mail_retention
 	if a.BaseURL != "" {
 		u, err := url.Parse(a.BaseURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

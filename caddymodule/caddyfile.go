@@ -47,6 +47,10 @@ func init() {
 //	        host <host>; port <n>; username <u>; password <p>; from <addr>; tls starttls|tls|none
 //	    }
 //	    mail_templates      <dir>
+//	    mail_retention      <duration, default 24h>
+//	    backup {
+//	        every <duration>; keep <duration>; dir <directory>
+//	    }
 //	    geoip_db            <path to a MaxMind City .mmdb>
 //	    max_travel_speed    <km/h>
 //	    redis_key_prefix    <prefix>
@@ -94,6 +98,13 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 			err = smtpBlock(d, app.SMTP)
 		case "mail_templates":
 			app.MailTemplates, err = oneArg(d)
+		case "mail_retention":
+			app.MailRetention, err = durationArg(d)
+			if r := time.Duration(app.MailRetention); err == nil && r < minMailRetention {
+				err = d.Errf("gatehouse: mail_retention %q: at least 1h (default 24h)", d.Val())
+			}
+		case "backup":
+			app.Backup, err = backupBlock(d)
 		case "geoip_db":
 			app.GeoIPDB, err = oneArg(d)
 		case "max_travel_speed":

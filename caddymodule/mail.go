@@ -46,7 +46,7 @@ func (a *App) mailer(outbox notify.Outbox) (*notify.Notifier, *notify.Worker, er
 		}
 		sender = s
 	}
-	w, err := notify.NewWorker(outbox, sender, clock.Real{}, notify.WorkerConfig{Logger: a.logger.Named("mail")})
+	w, err := notify.NewWorker(outbox, sender, clock.Real{}, notify.WorkerConfig{Retention: time.Duration(a.MailRetention), Logger: a.logger.Named("mail")})
 	if err != nil {
 		return nil, nil, err
 	}

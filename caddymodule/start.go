@@ -151,6 +151,9 @@ func (a *App) start() error {
 	go (&session.Purger{Store: st.Maintenance(), Holder: holder, Clock: clk, Logger: a.logger.Named("purge")}).Run(jobs)
 	go (&admin.MemberPurger{Store: st, Service: a.svc.admin, Leases: st.Maintenance(), Holder: holder, // deleted members, after 30 days
 		Logger: a.logger.Named("member-purge")}).Run(jobs)
+	if err := a.startBackups(jobs, st, holder, clk); err != nil { // the backup block (backup.go)
+		return err
+	}
 	if review := a.reviewJob(a.PermissionReview, st, outboxer.Outbox(), worker.Kick, holder, clk); review != nil { // permission review mail (review.go)
 		go review.Run(jobs)
 	}

@@ -17,8 +17,11 @@
 //   - A Worker claims due messages from the Outbox, hands each to a Sender
 //     (SMTPSender on wneessen/go-mail, or LogSender when no SMTP server is
 //     configured) and records the outcome: sent, or failed with the error and an
-//     exponential back-off (30 s, 1 m, 2 m … capped at 1 h). A message is never given
-//     up: it waits until the server comes back.
+//     exponential back-off (30 s, 1 m, 2 m … capped at 1 h). A message waits for the
+//     server to come back for at most the retention (WorkerConfig.Retention, default
+//     24 h): then it is dropped with its address and bodies (Outbox.DropExpired), so
+//     the outbox keeps no personal data longer than that. Delivered mail leaves the
+//     outbox at once.
 //
 // Outbox is declared here, by its consumer; the SQL store implements it and
 // MemoryOutbox is the in-process version for tests and development. Every backend

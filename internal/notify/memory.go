@@ -139,6 +139,23 @@ func (o *MemoryOutbox) Depth(ctx context.Context) (int, error) {
 	return len(o.msgs), nil
 }
 
+// DropExpired deletes the messages composed before before, unless claimed past now.
+func (o *MemoryOutbox) DropExpired(ctx context.Context, before, now time.Time) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := 0
+	for id, e := range o.msgs {
+		if e.msg.CreatedAt.Before(before) && !e.claimedUntil.After(now) {
+			delete(o.msgs, id)
+			n++
+		}
+	}
+	return n, nil
+}
+
 // Pending returns a copy of the unsent messages, oldest first, for tests and
 // inspection tools.
 func (o *MemoryOutbox) Pending() []Message {

@@ -56,6 +56,13 @@ type Outbox interface {
 
 	// Depth counts the messages not yet sent, claimed or not.
 	Depth(ctx context.Context) (int, error)
+
+	// DropExpired deletes every message composed before before, delivered or not
+	// (recipient, subject, bodies and last error go with it), except one under a
+	// claim still live at now: its send is under way, and a later call takes it. It
+	// returns how many it deleted. This is the mail retention: no address or body
+	// stays in the outbox longer than that (SPEC §10).
+	DropExpired(ctx context.Context, before, now time.Time) (int, error)
 }
 
 var (

@@ -18,7 +18,13 @@ const (
 	DefaultWorkerInterval = 30 * time.Second
 	DefaultWorkerLease    = 5 * time.Minute
 	DefaultWorkerBatch    = 20
+	// DefaultRetention is how long a message may wait in the outbox, undelivered,
+	// before it is dropped (with its address and bodies).
+	DefaultRetention = 24 * time.Hour
 )
+
+// dropEvery is how often a running worker applies the retention.
+const dropEvery = time.Minute
 
 // maxErrorText bounds LastError: a server can answer at length.
 const maxErrorText = 1000
@@ -37,13 +43,18 @@ type WorkerConfig struct {
 	// RetryBase and RetryMax shape the back-off after a failed attempt: RetryBase,
 	// doubling, capped at RetryMax (defaults 30 s and 1 h).
 	RetryBase, RetryMax time.Duration
+	// Retention is how long a message may stay in the outbox undelivered (default
+	// 24 h): a running worker drops older ones, so that no e-mail address or body
+	// outlives it (a delivered message leaves the outbox at once).
+	Retention time.Duration
 	// Logger receives send failures and outbox errors (default: none).
 	Logger *zap.Logger
 }
 
 // Worker moves messages from an Outbox to a Sender: on every interval and whenever
 // kicked, it claims the due messages, sends each, and marks it sent, or failed with
-// a back-off. It never gives a message up.
+// a back-off. It gives a message up only when it has waited longer than the
+// retention (DropExpired, at most once a minute).
 type Worker struct {
 	outbox Outbox
 	sender Sender
@@ -69,7 +80,7 @@ func NewWorker(outbox Outbox, sender Sender, clk clock.Clock, cfg WorkerConfig) 
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"interval", cfg.Interval}, {"lease", cfg.Lease}, {"retry base", cfg.RetryBase}, {"retry max", cfg.RetryMax}} {
+	}{{"interval", cfg.Interval}, {"lease", cfg.Lease}, {"retry base", cfg.RetryBase}, {"retry max", cfg.RetryMax}, {"retention", cfg.Retention}} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("worker: negative %s %s", d.name, d.v))
 		}
@@ -88,6 +99,7 @@ func NewWorker(outbox Outbox, sender Sender, clk clock.Clock, cfg WorkerConfig) 
 	cfg.Batch = cmp.Or(cfg.Batch, DefaultWorkerBatch)
 	cfg.RetryBase = cmp.Or(cfg.RetryBase, DefaultRetryBase)
 	cfg.RetryMax = max(cmp.Or(cfg.RetryMax, DefaultRetryMax), cfg.RetryBase)
+	cfg.Retention = cmp.Or(cfg.Retention, DefaultRetention)
 	log := cfg.Logger
 	if log == nil {
 		log = zap.NewNop()
@@ -144,9 +156,16 @@ func (w *Worker) loop(ctx context.Context, done chan struct{}) {
 	defer close(done)
 	t := time.NewTicker(w.cfg.Interval)
 	defer t.Stop()
+	var dropped time.Time
 	for {
 		if _, err := w.RunOnce(ctx); err != nil && ctx.Err() == nil {
 			w.log.Warn("reading the mail outbox", zap.Error(err))
+		}
+		if now := w.clock.Now(); now.Sub(dropped) >= dropEvery {
+			dropped = now
+			if _, err := w.DropExpired(ctx); err != nil && ctx.Err() == nil {
+				w.log.Warn("applying the mail retention", zap.Error(err))
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -155,6 +174,21 @@ func (w *Worker) loop(ctx context.Context, done chan struct{}) {
 		case <-w.kick:
 		}
 	}
+}
+
+// DropExpired deletes the messages composed longer than the retention ago, sent or
+// not, and reports how many; a drop is logged (the count, no address).
+func (w *Worker) DropExpired(ctx context.Context) (int, error) {
+	now := w.clock.Now()
+	n, err := w.outbox.DropExpired(ctx, now.Add(-w.cfg.Retention), now)
+	if err != nil {
+		return n, fmt.Errorf("dropping expired mail: %w", err)
+	}
+	if n > 0 {
+		w.log.Warn("undelivered mail dropped: it waited longer than the mail retention",
+			zap.Int("messages", n), zap.Duration("retention", w.cfg.Retention))
+	}
+	return n, nil
 }
 
 // RunOnce sends every message due now, batch after batch, and reports how many

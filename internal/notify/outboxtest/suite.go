@@ -33,6 +33,7 @@ var tests = []test{
 	{"UnknownID", testUnknownID},
 	{"DepthCountsClaimed", testDepth},
 	{"ConcurrentClaimsExclusive", testConcurrentClaims},
+	{"DropExpired", testDropExpired},
 }
 
 // Run runs the suite; open must return a new, empty outbox each time it is called.
@@ -292,4 +293,39 @@ func DrainConcurrently(t *testing.T, outboxes []notify.Outbox, workersEach int, 
 		t.Fatalf("ClaimDue: %v", err)
 	}
 	return seen
+}
+
+// testDropExpired: the mail retention deletes every message composed before the
+// cut-off, failed ones included, with their addresses and bodies, except one whose
+// claim is still live (its send is under way); that one goes once the claim ends.
+// Newer messages stay intact.
+func testDropExpired(t *testing.T, o notify.Outbox) {
+	for i := 1; i <= 3; i++ {
+		must(t, o.Enqueue(t.Context(), Msg(i)))
+	}
+	got := claim(t, o, base.Add(3*time.Second), 2) // msg 1 and 2, until base+3s+lease
+	wantIDs(t, "claim", got, "msg-0001", "msg-0002")
+	must(t, o.MarkFailed(t.Context(), "msg-0002", "550 no such user user2@example.com", base.Add(time.Hour)))
+
+	cut := base.Add(3 * time.Second) // msg 1 and 2 are older
+	n, err := o.DropExpired(t.Context(), cut, base.Add(10*time.Second))
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("DropExpired while msg 1 is claimed deleted %d, want 1 (the failed msg 2)", n)
+	}
+	wantDepth(t, o, 2)
+	n, err = o.DropExpired(t.Context(), cut, base.Add(3*time.Second+lease)) // the claim ends now
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("DropExpired after the claim ended deleted %d, want 1 (msg 1)", n)
+	}
+	wantDepth(t, o, 1)
+	if err := o.MarkSent(t.Context(), "msg-0001", base); !errors.Is(err, notify.ErrMessageNotFound) {
+		t.Fatalf("MarkSent of a dropped message = %v, want ErrMessageNotFound", err)
+	}
+	got = claim(t, o, base.Add(time.Hour), 10)
+	wantIDs(t, "claim after the drops", got, "msg-0003")
+	want := Msg(3)
+	want.Attempts = 1
+	sameMessage(t, got[0], want)
 }

@@ -28,6 +28,11 @@
 // tenant's mail, and each message names its tenant. (Maintenance's leases and purges
 // also span tenants.)
 //
+// A SQLite file store can be copied online (Store.Backup, VACUUM INTO) and a copy put
+// back (Restore) once no process has the store open: every open store holds a shared
+// flock on <file>.lock, which Restore takes exclusively (lock.go). PostgreSQL is
+// backed up with its own tools.
+//
 // Tenant data is reached only through the handle returned by Store.Tenant; the handle
 // keeps the tenant id private and passes it as the first argument of every statement.
 package sqlstore

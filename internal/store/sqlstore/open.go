@@ -45,6 +45,11 @@ type Store struct {
 	// audit appends into a burst of sleeps. Other processes still meet the busy
 	// timeout. Unused on PostgreSQL, which has row locks.
 	writeMu sync.Mutex
+	// inUse is the SQLite file's lock file, held shared while the store is open so
+	// that Restore can tell that a process uses the store (see lock.go); nil otherwise.
+	inUse *os.File
+	// file is the SQLite database file ("" for PostgreSQL and in-memory stores).
+	file string
 }
 
 // Open connects to the database named by dsn (see the package documentation for the
@@ -64,6 +69,7 @@ func open(ctx context.Context, dsn string, upTo int64) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: opening %s: %w", d, err)
 	}
+	var inUse *os.File
 	switch {
 	case memory:
 		// Each SQLite connection to ":memory:" is its own database, so the pool must
@@ -81,6 +87,10 @@ func open(ctx context.Context, dsn string, upTo int64) (*Store, error) {
 			db.Close()
 			return nil, fmt.Errorf("sqlstore: creating directory for the SQLite file: %w", err)
 		}
+		if inUse, err = holdInUse(file); err != nil {
+			db.Close()
+			return nil, err
+		}
 		if f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE, 0o600); err == nil {
 			f.Close()
 		}
@@ -91,13 +101,13 @@ func open(ctx context.Context, dsn string, upTo int64) (*Store, error) {
 		db.SetMaxIdleConns(postgresMaxIdle)
 		db.SetConnMaxIdleTime(5 * time.Minute)
 	}
-	s := &Store{db: db, dialect: d, rebinder: rebinder{d: d}}
+	s := &Store{db: db, dialect: d, rebinder: rebinder{d: d}, inUse: inUse, file: sqliteFile(driverDSN, d, memory)}
 	if err := ping(ctx, db, d); err != nil {
-		db.Close()
+		s.Close()
 		return nil, fmt.Errorf("sqlstore: connecting to %s: %w", d, err)
 	}
 	if err := s.migrate(ctx, upTo); err != nil {
-		db.Close()
+		s.Close()
 		return nil, fmt.Errorf("sqlstore: migrating %s schema: %w", d, err)
 	}
 	return s, nil
@@ -179,8 +189,22 @@ func (s *Store) Tenant(tenantID string) store.TenantHandle {
 // Ping checks that the database is reachable.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
-// Close releases the connections.
-func (s *Store) Close() error { return s.db.Close() }
+// Close releases the connections (and then the SQLite file's in-use lock).
+func (s *Store) Close() error {
+	err := s.db.Close()
+	if s.inUse != nil {
+		s.inUse.Close() // releases the shared lock
+	}
+	return err
+}
+
+// sqliteFile is the database file of a SQLite file DSN, "" otherwise.
+func sqliteFile(driverDSN string, d dialect, memory bool) string {
+	if d != sqliteDialect || memory {
+		return ""
+	}
+	return strings.SplitN(driverDSN, "?", 2)[0]
+}
 
 // handle is a store.TenantHandle. Each sub-store copies the tenant id out of it.
 type handle struct {

@@ -16,7 +16,8 @@ import (
 
 // Outbox is the durable mail outbox (notify.Outbox) in the store's database. It is
 // not bound to a tenant: one worker drains the mail of every tenant, and each message
-// carries its TenantID. Sent messages are deleted.
+// carries its TenantID. Sent messages are deleted at once; undelivered ones when
+// DropExpired finds them older than the mail retention.
 //
 // Claims are leases recorded in the row (claimed_until), so several gateway
 // processes sharing the database can drain one outbox: ClaimDue is a single
@@ -194,4 +195,16 @@ func (o *Outbox) Depth(ctx context.Context) (int, error) {
 	var n int
 	err := o.s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM mail_outbox`).Scan(&n)
 	return n, mapErr(err)
+}
+
+// DropExpired deletes the messages created before before whose claim (if any) ended
+// by now. A claim ends exactly at claimed_until, as in ClaimDue.
+func (o *Outbox) DropExpired(ctx context.Context, before, now time.Time) (int, error) {
+	res, err := o.s.exec(ctx, `DELETE FROM mail_outbox WHERE created_at < ? AND (claimed_until IS NULL OR claimed_until <= ?)`,
+		outboxTime(before), outboxTime(now))
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: dropping expired mail: %w", mapErr(err))
+	}
+	n, err := res.RowsAffected()
+	return int(n), mapErr(err)
 }
