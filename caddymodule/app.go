@@ -413,6 +413,9 @@ func (a *App) Stop() error {
 	}
 	if a.svc != nil {
 		a.svc.sessions.Close()
+		if a.svc.exports != nil {
+			_ = a.svc.exports.Close() // stops running exports, deletes the files
+		}
 	}
 	return nil
 }

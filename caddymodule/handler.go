@@ -389,7 +389,7 @@ func (h *Handler) build(svc *services) (*site, error) {
 		Prefix: h.Portal, HomeURL: h.HomeURL, BaseURL: h.app.BaseURL,
 		SignIn: svc.signIn, Account: svc.account, Admin: svc.admin, Sessions: svc.sessions,
 		Limiter: svc.limiter, Metrics: h.app.metrics, Rules: svc.rules, Clock: svc.clock, Logger: h.log,
-		Tokens: svc.tokens, Keys: svc.keys, TokenAudience: h.TokenAudience,
+		Tokens: svc.tokens, Keys: svc.keys, TokenAudience: h.TokenAudience, Exports: svc.exports,
 	}
 	portal.Init()
 	gw := &gateway.Gateway{RouteLimits: routeLimits, Strip: h.strip,

@@ -47,6 +47,8 @@ type services struct {
 	// Proxied-request records (group commit) and aggregated policy denials.
 	audit   *audit.Committer
 	denials *audit.Denials
+	// Tenant exports run in the background for the portal (closed at Stop).
+	exports *admin.ExportJobs
 }
 
 func (a *App) start() error {
@@ -119,6 +121,11 @@ func (a *App) start() error {
 		admin: &admin.Service{Lockout: lockout, MFA: mfa, Audit: audits, AuditKeys: st.AuditKeys(), Hasher: a.hasher, Rules: rules, Clock: clk,
 			Sessions: sessions, Links: authn.Links{SignIn: signIn}, Mail: notifier, Locations: signIn.Locations, ReauthAge: reauth},
 	}
+	exportLog := a.logger.Named("export")
+	a.svc.exports = &admin.ExportJobs{Export: admin.TenantExport{Service: a.svc.admin},
+		Failed: func(id string, err error) {
+			exportLog.Error("tenant export failed", zap.String("export", id), zap.Error(err))
+		}}
 	host, _ := os.Hostname()
 	holder := host + "/" + secret.NewID()
 	keys := &token.KeyRing{Store: st.SigningKeys(), Leases: st.Maintenance(), Cipher: cipher, Holder: holder,

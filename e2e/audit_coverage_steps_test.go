@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -123,6 +124,11 @@ func (w *coverageWalk) operator() {
 	}
 	cliOK(w.t, w.g, "created tenant beta", "tenant", "create", "--slug", "beta", "--name", "Beta")
 	cliOK(w.t, w.g, `is now called "Salon Coverage and Co"`, "tenant", "rename", "--name", "Salon Coverage and Co")
+}
+
+func (w *coverageWalk) tenantExport() {
+	file := filepath.Join(w.t.TempDir(), "export.json")
+	cliOK(w.t, w.g, "tenant default: exported json with the audit trail to "+file, "export", "--format", "json", "--with-audit", "-o", file)
 }
 
 func (w *coverageWalk) policy() {

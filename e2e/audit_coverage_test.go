@@ -56,6 +56,8 @@ var auditCoverageWalk = []coverageStep{
 	{"the operator adds members, creates a tenant and renames the workspace (CLI)",
 		[]wantRecord{ok("user.create", "cli"), ok("tenant.create", "cli").in("beta"), ok("tenant.renamed", "cli")},
 		(*coverageWalk).operator},
+	{"the operator exports the workspace's data (CLI)", []wantRecord{ok("tenant.exported", "cli")},
+		(*coverageWalk).tenantExport},
 	{"the owner changes the workspace's sign-in policy", []wantRecord{ok("settings.security_changed", covOwner)},
 		(*coverageWalk).policy},
 	{"a member signs in, mistypes the password, signs out",

@@ -171,6 +171,8 @@ func useCaseError(err error) *httpError {
 		return errorf(http.StatusConflict, "restore_window_over", "This member was deleted more than 30 days ago and cannot be restored.")
 	case errors.Is(err, admin.ErrNoSuchUser):
 		return errorf(http.StatusNotFound, "no_such_user", "There is no such member.")
+	case errors.Is(err, admin.ErrNoSuchExport):
+		return errorf(http.StatusNotFound, "no_such_export", "There is no such export ready for download (a download link works once, for a short time).")
 	case errors.Is(err, admin.ErrNoSuchRecord):
 		return errorf(http.StatusNotFound, "no_such_record", "There is no such audit record.")
 	case errors.Is(err, admin.ErrNoLockoutState):

@@ -74,6 +74,8 @@ type Portal struct {
 	Keys   KeySet
 	// TokenAudience is the audience of this site's access tokens ("": its origin).
 	TokenAudience string
+	// Exports runs tenant exports in the background (nil: the exports API answers 404).
+	Exports *admin.ExportJobs
 
 	mux *http.ServeMux
 }

@@ -25,7 +25,7 @@ var staticFS embed.FS
 
 // pageNames are the templates, each rendered inside layout.html.
 var pageNames = []string{"login", "logout", "setup", "message", "2fa", "security", "totp_enroll", "codes", "admin_security",
-	"sessions", "password", "forgot", "newpassword", "reauth", "members", "member", "review", "roles", "role", "stepup", "audit", "audit_record"}
+	"sessions", "password", "forgot", "newpassword", "reauth", "members", "member", "review", "roles", "role", "stepup", "audit", "audit_record", "exports"}
 
 // methodNames says how a session signed in, in words ("password + authenticator app").
 func methodNames(methods []string) string {
@@ -109,6 +109,9 @@ func (p *Portal) navFor(e *session.Entry) []navItem {
 			navItem{"workspace", "Workspace security", p.path("/admin/security")},
 			navItem{"audit", "Audit", p.path("/admin/audit")})
 		items = append(items, navItem{"review", "Permission review", p.path("/admin/team/audit")})
+		if p.Exports != nil {
+			items = append(items, navItem{"exports", "Exports", p.path("/admin/exports")})
+		}
 	}
 	return items
 }

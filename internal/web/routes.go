@@ -167,6 +167,15 @@ func (p *Portal) routes() {
 	p.route("GET /api/v1/admin/audit/export", api, p.apiJSON(adminOnly, aud.apiAuditExport))
 	p.route("GET /api/v1/admin/audit/{seq}", api, p.apiJSON(adminOnly, aud.apiAuditRecord))
 
+	// Tenant exports (exports.go): in the background, downloaded once.
+	exp := exportPages{p}
+	p.route("GET /admin/exports", api, p.page(adminOnly, exp.exportsPage))
+	p.route("POST /admin/exports", api, p.browserForm(adminOnly, exp.exportStartForm))
+	p.route("GET /admin/exports/{id}/download", api, p.page(adminOnly, exp.exportDownloadPage))
+	p.route("POST /api/v1/admin/exports", api, p.apiJSON(adminOnly, exp.apiExportStart))
+	p.route("GET /api/v1/admin/exports/{id}", api, p.apiJSON(adminOnly, exp.apiExport))
+	p.route("GET /api/v1/admin/exports/{id}/download", api, p.apiJSON(adminOnly, exp.apiExportDownload))
+
 	// Roles (roles.go): everyone who administers sees them, owners change them.
 	rol := rolePages{p}
 	p.route("GET /admin/roles", api, p.page(adminOnly, rol.rolesPage))
