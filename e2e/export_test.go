@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -85,6 +86,35 @@ func TestTenantExportCLI(t *testing.T) {
 		t.Errorf("the zip holds %q, want %q", names, want)
 	}
 
+	// A password-protected zip: unreadable as a zip, and decrypted by the CLI to the
+	// same files.
+	encFile, decFile := filepath.Join(dir, "default.zip.enc"), filepath.Join(dir, "decrypted.zip")
+	if out, err := g.cli("a long export passphrase\n", "export", "--format", "csv", "--password-stdin", "-o", encFile); err != nil ||
+		!strings.Contains(out, "exported password-protected csv") {
+		t.Fatalf("encrypted export: %v\n%s", err, out)
+	}
+	if _, err := zip.OpenReader(encFile); err == nil {
+		t.Fatal("the password-protected export opens as a plain zip")
+	}
+	decrypt := func(password string, args ...string) (string, error) {
+		cmd := exec.Command(binary, append([]string{"export", "decrypt", "--password-stdin"}, args...)...)
+		cmd.Stdin = strings.NewReader(password + "\n")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := decrypt("a long export passphrase", "-i", encFile, "-o", decFile); err != nil {
+		t.Fatalf("decrypt: %v\n%s", err, out)
+	}
+	if out, err := decrypt("the wrong passphrase", "-i", encFile, "-o", decFile+".2"); err == nil ||
+		!strings.Contains(out, "wrong password") {
+		t.Fatalf("decrypt with the wrong password: %v\n%s", err, out)
+	}
+	if dz, err := zip.OpenReader(decFile); err != nil || len(dz.File) != len(names) {
+		t.Fatalf("the decrypted export: %v", err)
+	} else {
+		dz.Close()
+	}
+
 	// The exports are in the trail, by the CLI.
 	trail := coverageTrail(t, g, "default")
 	n := 0
@@ -93,8 +123,8 @@ func TestTenantExportCLI(t *testing.T) {
 			n++
 		}
 	}
-	if n != 2 {
-		t.Errorf("%d tenant.exported records by the CLI, want 2", n)
+	if n != 3 {
+		t.Errorf("%d tenant.exported records by the CLI, want 3", n)
 	}
 
 	// Through the API: the owner starts an export in the background, polls it, and
@@ -126,7 +156,7 @@ func TestTenantExportCLI(t *testing.T) {
 	cliFails(t, g, `--format "xml": must be json or csv`, "export", "--format", "xml", "-o", filepath.Join(dir, "x"))
 	cliFails(t, g, `--tenant "nope": no such tenant`, "export", "--tenant", "nope", "--format", "json", "-o", filepath.Join(dir, "y"))
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != 2 {
-		t.Errorf("files after failed exports: %d, want the 2 exports", len(entries))
+	if len(entries) != 4 { // the three exports and the decrypted zip
+		t.Errorf("files after failed exports: %d, want the 3 exports and the decrypted one", len(entries))
 	}
 }

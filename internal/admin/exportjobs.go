@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/internal/exportcrypt"
 	"github.com/gatehouse-dev/gatehouse/internal/secret"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -69,6 +70,7 @@ type ExportJob struct {
 	State     string
 	Format    string
 	WithAudit bool
+	Encrypted bool // password-protected (exportcrypt)
 	Created   time.Time
 	Finished  time.Time      // zero until ready or failed
 	Expires   time.Time      // when ready: the download link's end
@@ -118,7 +120,8 @@ func (j *ExportJobs) Start(ctx context.Context, ws store.Workspace, by Admin, op
 		return ExportJob{}, err
 	}
 	now := j.Export.Service.Clock.Now()
-	job := &exportJob{ExportJob: ExportJob{ID: secret.NewID(), State: ExportQueued, Format: opt.Format, WithAudit: opt.WithAudit, Created: now},
+	job := &exportJob{ExportJob: ExportJob{ID: secret.NewID(), State: ExportQueued, Format: opt.Format, WithAudit: opt.WithAudit,
+		Encrypted: len(opt.Password) > 0, Created: now},
 		tenantID: ws.TenantID(), userID: by.UserID}
 	j.mu.Lock()
 	if j.ctx.Err() != nil {
@@ -150,7 +153,23 @@ func (j *ExportJobs) run(job *exportJob, ws store.Workspace, by Admin, opt Tenan
 		j.finish(job, "", nil, fmt.Errorf("creating the export file: %w", err))
 		return
 	}
-	sum, err := j.Export.write(j.ctx, ws, by, opt, f)
+	var out io.Writer = f
+	var enc io.WriteCloser
+	if len(opt.Password) > 0 {
+		if enc, err = exportcrypt.NewWriter(f, opt.Password); err != nil {
+			_ = f.Close()
+			_ = os.Remove(f.Name())
+			j.finish(job, "", nil, fmt.Errorf("encrypting the export: %w", err))
+			return
+		}
+		out = enc
+	}
+	sum, err := j.Export.write(j.ctx, ws, by, opt, out)
+	if enc != nil {
+		if cerr := enc.Close(); err == nil {
+			err = cerr
+		}
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/exportcrypt"
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/testenv/testdb"
@@ -175,5 +177,49 @@ func TestExportJobsQueueWhenSlotsAreTaken(t *testing.T) {
 	<-j.slots
 	if job := waitReady(t, j, f.ws, owner, job.ID); job.State != ExportReady {
 		t.Fatalf("after the slot freed: %s", job.State)
+	}
+}
+
+// TestExportJobsPasswordProtected: with a password the file waiting for download is
+// the encrypted format (no member's e-mail in it) and opens with that password only.
+func TestExportJobsPasswordProtected(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	sec := seedTenant(t, f)
+	j := newExportJobs(t, f)
+	job, err := j.Start(t.Context(), f.ws, sec.owner, TenantExportOptions{Format: "json", Password: []byte("a long passphrase")})
+	if err != nil || !job.Encrypted {
+		t.Fatalf("start: %+v %v", job, err)
+	}
+	job = waitReady(t, j, f.ws, sec.owner, job.ID)
+	rc, _, err := j.Download(f.ws, sec.owner, job.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(raw, []byte("GHEXPENC")) || bytes.Contains(raw, []byte("@acme.test")) {
+		t.Fatal("the downloaded export is not encrypted")
+	}
+	if r, err := exportcrypt.NewReader(bytes.NewReader(raw), []byte("another passphrase")); err == nil {
+		if _, err = io.ReadAll(r); !errors.Is(err, exportcrypt.ErrWrongPassword) {
+			t.Fatalf("another password: %v", err)
+		}
+	} else if !errors.Is(err, exportcrypt.ErrWrongPassword) {
+		t.Fatalf("another password: %v", err)
+	}
+	r, err := exportcrypt.NewReader(bytes.NewReader(raw), []byte("a long passphrase"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := parseExport(t, plain); d.Tenant != "acme" || d.Counts[KindMembers] != 2 {
+		t.Errorf("the decrypted export: %+v", d.Counts)
 	}
 }

@@ -49,6 +49,9 @@ const ExportFormatVersion = 1
 type TenantExportOptions struct {
 	Format    string // ExportJSON or ExportCSV
 	WithAudit bool   // include the audit trail
+	// Password, when set, encrypts the background export's file (exportcrypt: the
+	// README's format); the CLI wraps its own output the same way.
+	Password []byte
 }
 
 // TenantExportSummary is what an export wrote.

@@ -18,7 +18,7 @@ type exportPages struct{ *Portal }
 
 // exportJSON is a job as the API shows it; download_url only while it is ready.
 func (p exportPages) exportJSON(j admin.ExportJob) map[string]any {
-	v := map[string]any{"id": j.ID, "state": j.State, "format": j.Format, "with_audit": j.WithAudit,
+	v := map[string]any{"id": j.ID, "state": j.State, "format": j.Format, "with_audit": j.WithAudit, "encrypted": j.Encrypted,
 		"created_at": j.Created.UTC().Format(time.RFC3339), "status_url": p.path("/api/v1/admin/exports/" + j.ID)}
 	if !j.Finished.IsZero() {
 		v["finished_at"] = j.Finished.UTC().Format(time.RFC3339)
@@ -44,6 +44,7 @@ func (p exportPages) apiExportStart(c *call) error {
 	var body struct {
 		Format    string `json:"format"`
 		WithAudit bool   `json:"with_audit"`
+		Password  string `json:"password"` // optional: the file is encrypted with it
 	}
 	if err := c.decode(&body, true); err != nil {
 		return err
@@ -52,12 +53,21 @@ func (p exportPages) apiExportStart(c *call) error {
 	if err != nil {
 		return err
 	}
-	job, err := jobs.Start(c.r.Context(), c.Workspace, p.adminOf(c), admin.TenantExportOptions{Format: body.Format, WithAudit: body.WithAudit})
+	job, err := jobs.Start(c.r.Context(), c.Workspace, p.adminOf(c), admin.TenantExportOptions{Format: body.Format, WithAudit: body.WithAudit,
+		Password: passwordBytes(body.Password)})
 	if err != nil {
 		return err
 	}
 	writeJSON(c.w, http.StatusAccepted, p.exportJSON(job))
 	return nil
+}
+
+// passwordBytes is an export password as bytes (nil for none).
+func passwordBytes(s string) []byte {
+	if s == "" {
+		return nil
+	}
+	return []byte(s)
 }
 
 // apiExport: GET /api/v1/admin/exports/{id} → the job's state.
@@ -100,7 +110,8 @@ func (p exportPages) exportStartForm(c *call) error {
 		return err
 	}
 	f := c.r.PostForm
-	_, err = jobs.Start(c.r.Context(), c.Workspace, p.adminOf(c), admin.TenantExportOptions{Format: f.Get("format"), WithAudit: f.Get("with_audit") == "on"})
+	_, err = jobs.Start(c.r.Context(), c.Workspace, p.adminOf(c), admin.TenantExportOptions{Format: f.Get("format"), WithAudit: f.Get("with_audit") == "on",
+		Password: passwordBytes(f.Get("password"))})
 	if err != nil {
 		if errors.Is(err, authn.ErrReauthRequired) {
 			return err
@@ -143,6 +154,10 @@ func (p exportPages) apiExportDownload(c *call) error {
 	} else {
 		h.Set("Content-Type", "application/json")
 		name += ".json"
+	}
+	if job.Encrypted {
+		h.Set("Content-Type", "application/octet-stream")
+		name += ".enc"
 	}
 	h.Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	h.Set("Cache-Control", "no-store")
