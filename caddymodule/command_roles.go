@@ -21,18 +21,20 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "role",
-		Usage: "list|set|delete --config <file> [--tenant <slug>] ...",
+		Usage: "list|set|delete|restore|deleted --config <file> [--tenant <slug>] ...",
 		Short: "Manage a tenant's roles and their permissions",
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.AddCommand(roleListCmd(), roleSetCmd(), roleDeleteCmd())
+			cmd.AddCommand(roleRestoreCmds()...)
 		},
 	})
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "team",
-		Usage: "list|create|delete|add|remove --config <file> [--tenant <slug>] ...",
+		Usage: "list|create|delete|restore|deleted|add|remove --config <file> [--tenant <slug>] ...",
 		Short: "Manage a tenant's teams and who is in them",
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.AddCommand(teamListCmd(), teamCreateCmd(), teamDeleteCmd(), teamMemberCmd(true), teamMemberCmd(false))
+			cmd.AddCommand(teamRestoreCmds()...)
 		},
 	})
 }
@@ -55,8 +57,8 @@ func roleError(err error, ws store.Workspace, name string) error {
 		return errors.New("the owner role always has everything: it cannot be changed or deleted")
 	case errors.Is(err, admin.ErrNoSuchRole):
 		return fmt.Errorf("tenant %s has no role %q (gatehouse role list shows them)", ws.Slug, name)
-	case errors.Is(err, admin.ErrRoleInUse):
-		return fmt.Errorf("members of tenant %s hold the role %q: give them another role first (gatehouse user set-role)", ws.Slug, name)
+	case errors.Is(err, admin.ErrRoleDeletedName):
+		return fmt.Errorf("tenant %s has a deleted role %q: restore it (gatehouse role restore) or choose another name", ws.Slug, name)
 	}
 	return flagError(err, map[string]string{"name": "NAME", "description": "--description", "permissions": "--permission"})
 }
@@ -134,7 +136,7 @@ func roleDeleteCmd() *cobra.Command {
 	var f tenantFlags
 	cmd := &cobra.Command{
 		Use:   "delete NAME --config <file> [--tenant <slug>]",
-		Short: "Delete a role of the tenant's own (none may hold it), or reset a built-in one to its default",
+		Short: "Delete a role of the tenant's own (its holders lose it; restorable for 30 days), or reset a built-in one to its default",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return inTenant(cmd, f.commonFlags, f.tenant, false, func(env *cli, ws store.Workspace) error {
@@ -145,7 +147,7 @@ func roleDeleteCmd() *cobra.Command {
 				if d.Reset {
 					fmt.Fprintf(cmd.OutOrStdout(), "role %s: back to its default permissions\n", d.Name)
 				} else {
-					fmt.Fprintf(cmd.OutOrStdout(), "role %s deleted\n", d.Name)
+					fmt.Fprintf(cmd.OutOrStdout(), "role %s deleted; restorable for 30 days (gatehouse role restore)\n", d.Name)
 				}
 				return nil
 			})
@@ -222,7 +224,7 @@ func teamDeleteCmd() *cobra.Command {
 	var f tenantFlags
 	cmd := &cobra.Command{
 		Use:   "delete NAME --config <file> [--tenant <slug>]",
-		Short: "Delete a team; its members leave it",
+		Short: "Delete a team; its members leave it (restorable, with them, for 30 days)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return inTenant(cmd, f.commonFlags, f.tenant, false, func(env *cli, ws store.Workspace) error {
@@ -230,7 +232,7 @@ func teamDeleteCmd() *cobra.Command {
 				if err != nil {
 					return teamError(err, ws, args[0])
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "team %q deleted\n", t.Name)
+				fmt.Fprintf(cmd.OutOrStdout(), "team %q deleted; restorable for 30 days (gatehouse team restore)\n", t.Name)
 				return nil
 			})
 		},

@@ -36,9 +36,9 @@ func TestRoleAndTeamCommandsRegistered(t *testing.T) {
 }
 
 // TestRoleAndTeamCommands: the CLI adds and changes roles (bad permissions named, owner
-// fixed), a member can be given the new role, a role held is not deleted, a built-in
-// one is reset; teams are created (unique regardless of case), filled, emptied and
-// deleted — each audited with the CLI as the actor.
+// fixed), a member can be given the new role, a role held is deleted and restored, a
+// built-in one is reset; teams are created (unique regardless of case), filled,
+// emptied, deleted and restored — each audited with the CLI as the actor.
 func TestRoleAndTeamCommands(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "gh.db")
@@ -87,7 +87,13 @@ func TestRoleAndTeamCommands(t *testing.T) {
 		!regexp.MustCompile(`(?m)^owner\s+built-in\s+0\s+everything \(fixed\)`).MatchString(list) {
 		t.Fatalf("role list:\n%s", list)
 	}
-	fails(`hold the role "sales": give them another role first`, roleDeleteCmd(), "sales")
+	ok("role sales deleted; restorable for 30 days", roleDeleteCmd(), "sales")
+	if list := ok("ROLE", roleRestoreCmds()[1]); !regexp.MustCompile(`(?m)^sales\s+\S+\s+30\s+\S+$`).MatchString(list) {
+		t.Fatalf("role deleted:\n%s", list)
+	}
+	fails(`has a deleted role "sales": restore it`, roleSetCmd(), "sales", "--permission", "deals:read:own")
+	fails(`has no deleted role "nope"`, roleRestoreCmds()[0], "nope")
+	ok("role sales restored", roleRestoreCmds()[0], "sales")
 	ok("role manager (built-in, changed): deals:read:team", roleSetCmd(), "manager", "--permission", "deals:read:team")
 	ok("role manager: back to its default permissions", roleDeleteCmd(), "manager")
 	ok(ann+": role member", userSetRoleCmd(), "--email", ann, "--role", "member")
@@ -108,6 +114,12 @@ func TestRoleAndTeamCommands(t *testing.T) {
 	ok(ann+` removed from "Sales EMEA" (in 0 team(s))`, teamMemberCmd(false), "Sales EMEA", "--email", ann)
 	ok(`team "Sales EMEA" deleted`, teamDeleteCmd(), "Sales EMEA")
 	fails(`has no team "Sales EMEA"`, teamDeleteCmd(), "Sales EMEA")
+	if list := ok("TEAM", teamRestoreCmds()[1]); !regexp.MustCompile(`(?m)^Sales EMEA\s+\S+\s+30\s+\S+$`).MatchString(list) {
+		t.Fatalf("team deleted:\n%s", list)
+	}
+	ok(`team "Sales EMEA" restored`, teamRestoreCmds()[0], "sales emea")
+	fails(`has no deleted team "Sales EMEA"`, teamRestoreCmds()[0], "Sales EMEA")
+	ok(`team "Sales EMEA" deleted`, teamDeleteCmd(), "Sales EMEA")
 	fails(`--tenant "nope": no such tenant`, teamListCmd(), "--tenant", "nope")
 
 	// Audited, with the CLI as the actor.
@@ -133,8 +145,8 @@ func TestRoleAndTeamCommands(t *testing.T) {
 			}
 		}
 	}
-	want := map[string]int{admin.ActionRoleSet: 2, admin.ActionRoleDelete: 2, admin.ActionTeamCreate: 1,
-		admin.ActionTeamMemberAdd: 1, admin.ActionTeamMemberRemove: 1, admin.ActionTeamDelete: 1}
+	want := map[string]int{admin.ActionRoleSet: 2, admin.ActionRoleDelete: 3, admin.ActionRoleRestore: 1, admin.ActionTeamCreate: 1,
+		admin.ActionTeamMemberAdd: 1, admin.ActionTeamMemberRemove: 1, admin.ActionTeamDelete: 2, admin.ActionTeamRestore: 1}
 	for a, n := range want {
 		if count[a] != n {
 			t.Errorf("%d %s records, want %d (%v)", count[a], a, n, count)

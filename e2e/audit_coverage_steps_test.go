@@ -340,6 +340,7 @@ func (w *coverageWalk) roles() {
 	w.api(w.owner, "adding a role", http.StatusCreated, "PUT", "/auth/api/v1/admin/roles/auditor",
 		map[string]any{"description": "Reads the books", "permissions": []string{"books:read:tenant"}})
 	w.api(w.owner, "deleting the role", http.StatusOK, "DELETE", "/auth/api/v1/admin/roles/auditor", nil)
+	w.api(w.owner, "restoring the role", http.StatusOK, "POST", "/auth/api/v1/admin/roles/auditor/restore", nil)
 }
 
 func (w *coverageWalk) teams() {
@@ -350,6 +351,7 @@ func (w *coverageWalk) teams() {
 	}
 	w.api(w.owner, "leaving the team", http.StatusOK, "DELETE", path, nil)
 	w.api(w.owner, "deleting the team", http.StatusOK, "DELETE", "/auth/api/v1/admin/teams/"+id, nil)
+	w.api(w.owner, "restoring the team", http.StatusOK, "POST", "/auth/api/v1/admin/teams/"+id+"/restore", nil)
 }
 
 func (w *coverageWalk) reviewExport() {

@@ -102,10 +102,12 @@ var auditCoverageWalk = []coverageStep{
 	{"members: one deleted (refused at once), then restored",
 		[]wantRecord{ok("user.deleted", covOwner), ok("user.restored", covOwner)},
 		(*coverageWalk).softDelete},
-	{"roles: one added, then deleted", []wantRecord{ok("role.set", covOwner), ok("role.delete", covOwner)},
+	{"roles: one added, deleted, restored",
+		[]wantRecord{ok("role.set", covOwner), ok("role.delete", covOwner), ok("role.restore", covOwner)},
 		(*coverageWalk).roles},
-	{"teams: created, joined, left, deleted",
-		[]wantRecord{ok("team.create", covOwner), ok("team.member_add", covOwner), ok("team.member_remove", covOwner), ok("team.delete", covOwner)},
+	{"teams: created, joined, left, deleted, restored",
+		[]wantRecord{ok("team.create", covOwner), ok("team.member_add", covOwner), ok("team.member_remove", covOwner), ok("team.delete", covOwner),
+			ok("team.restore", covOwner)},
 		(*coverageWalk).teams},
 	{"the permission review downloaded as CSV", []wantRecord{ok("permission_review.exported", covOwner)},
 		(*coverageWalk).reviewExport},
@@ -126,6 +128,10 @@ var auditCoverageWalk = []coverageStep{
 // is recorded and why the walk cannot ("TestX: needs …"). Keep it tiny.
 var coverageExceptions = map[string]string{
 	"user.purged": "admin TestPurgeAfterTheWindow: the purge comes 30 days after a delete, " +
+		"and the built gateway has no clock a test can move",
+	"team.purged": "admin TestDeletedTeamGrantsNothingUntilRestored: the purge comes 30 days after a delete, " +
+		"and the built gateway has no clock a test can move",
+	"role.purged": "admin TestDeletedRoleGrantsNothingUntilRestored: the purge comes 30 days after a delete, " +
 		"and the built gateway has no clock a test can move",
 	"audit.expired": "caddymodule TestAuditVerifyAfterExpiry and audit TestExpirerExpiresAndChainVerifies: " +
 		"retention is at least 1h and the built gateway has no clock a test can move",

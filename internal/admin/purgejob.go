@@ -16,8 +16,9 @@ type Leaser interface {
 	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, error)
 }
 
-// MemberPurger is the background job that purges members deleted longer ago than the
-// restore window (Service.PurgeDeleted), in every workspace. Several instances may
+// MemberPurger is the background job that purges members (Service.PurgeDeleted),
+// teams and roles (Teams.PurgeDeleted, Roles.PurgeDeleted) deleted longer ago than the restore
+// window, in every workspace. Several instances may
 // run one each: a lease lets one purge at a time.
 type MemberPurger struct {
 	Store    store.Store
@@ -38,8 +39,9 @@ func (p *MemberPurger) interval() time.Duration {
 	return p.Interval
 }
 
-// Once purges, when this instance gets the lease, every workspace's members deleted
-// longer ago than the restore window; ran reports whether it had the lease. A failure
+// Once purges, when this instance gets the lease, every workspace's members, teams
+// and roles deleted longer ago than the restore window; ran reports whether it had
+// the lease, purged counts all three. A failure
 // in one workspace does not stop the others.
 func (p *MemberPurger) Once(ctx context.Context) (ran bool, purged int, err error) {
 	ttl := p.interval() - p.interval()/10
@@ -52,9 +54,12 @@ func (p *MemberPurger) Once(ctx context.Context) (ran bool, purged int, err erro
 	}
 	var errs []error
 	for _, tn := range tenants {
-		n, err := p.Service.PurgeDeleted(ctx, store.Workspace{Tenant: tn, TenantHandle: p.Store.Tenant(tn.ID)})
-		purged += n
-		if err != nil {
+		ws := store.Workspace{Tenant: tn, TenantHandle: p.Store.Tenant(tn.ID)}
+		n, err := p.Service.PurgeDeleted(ctx, ws)
+		nt, teamErr := p.Service.Teams().PurgeDeleted(ctx, ws)
+		nr, roleErr := p.Service.Roles().PurgeDeleted(ctx, ws)
+		purged += n + nt + nr
+		if err = errors.Join(err, teamErr, roleErr); err != nil {
 			errs = append(errs, fmt.Errorf("tenant %s: %w", tn.Slug, err))
 		}
 	}
@@ -73,9 +78,9 @@ func (p *MemberPurger) Run(ctx context.Context) {
 	for {
 		switch ran, n, err := p.Once(ctx); {
 		case err != nil:
-			log.Warn("purging deleted members", zap.Error(err))
+			log.Warn("purging deleted members, teams and roles", zap.Error(err))
 		case ran && n > 0:
-			log.Info("purged deleted members", zap.Int("members", n))
+			log.Info("purged deleted members, teams and roles", zap.Int("purged", n))
 		}
 		select {
 		case <-ctx.Done():

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/policy"
@@ -27,9 +28,8 @@ var (
 	ErrNoSuchRole = errors.New("no such role")
 	// ErrRoleExists: adding a role under a name the workspace already uses.
 	ErrRoleExists = errors.New("a role by that name exists already")
-	// ErrRoleInUse: a role some members hold cannot be deleted (give them another
-	// role first).
-	ErrRoleInUse = fmt.Errorf("the role is held by members: %w", store.ErrInUse)
+	// ErrRoleDeletedName: a deleted role keeps its name while it can be restored.
+	ErrRoleDeletedName = fmt.Errorf("a deleted role has that name (restore it, or wait until it is purged): %w", ErrRoleExists)
 )
 
 // maxTenantRoles bounds how many role definitions (new roles and changed built-in
@@ -162,8 +162,12 @@ func (r Roles) set(ctx context.Context, ws store.Workspace, by Admin, spec polic
 	if !exists && len(stored) >= maxTenantRoles {
 		return RoleInfo{}, &FieldError{Field: "name", Msg: fmt.Sprintf("a workspace keeps at most %d roles of its own; delete one first", maxTenantRoles)}
 	}
-	if err := ws.Roles().PutRole(ctx, store.Role{Name: spec.Name, Description: spec.Description,
-		Permissions: spec.Permissions, UpdatedAt: r.s.Clock.Now()}); err != nil {
+	err = ws.Roles().PutRole(ctx, store.Role{Name: spec.Name, Description: spec.Description,
+		Permissions: spec.Permissions, UpdatedAt: r.s.Clock.Now()})
+	if errors.Is(err, store.ErrConflict) {
+		return RoleInfo{}, ErrRoleDeletedName
+	}
+	if err != nil {
 		return RoleInfo{}, fmt.Errorf("storing the role: %w", err)
 	}
 	if err := r.forgetHolders(ctx, ws, spec.Name); err != nil {
@@ -227,9 +231,12 @@ type Deleted struct {
 	Reset bool
 }
 
-// Delete removes a role of the workspace's own — refused with ErrRoleInUse while
-// members hold it — or resets a built-in one to its default permissions (owners
-// only). Resetting a built-in role that was not changed does nothing.
+// Delete deletes a role of the workspace's own — a soft delete: it is gone from the
+// roles at once, so its holders lose its permissions on their next request to this
+// instance (within session_cache_ttl elsewhere), but they keep its name and get it
+// back if the role is restored within store.DeletedRestoreWindow (Restore) — or
+// resets a built-in one to its default permissions (owners only; built-in roles
+// cannot be deleted). Resetting a built-in role that was not changed does nothing.
 func (r Roles) Delete(ctx context.Context, ws store.Workspace, by Admin, name string) (Deleted, error) {
 	if !by.IsOwner() {
 		return Deleted{}, ErrForbidden
@@ -243,22 +250,27 @@ func (r Roles) Delete(ctx context.Context, ws store.Workspace, by Admin, name st
 	}
 	_, builtin := policy.BuiltinRoles().Get(name)
 	out := Deleted{Name: name, Reset: builtin}
-	err := ws.Roles().DeleteRole(ctx, name, !builtin)
+	details := map[string]string{"name": name, "reset_to_default": fmt.Sprint(builtin)}
+	var err error
+	if builtin {
+		err = ws.Roles().DeleteRole(ctx, name, false)
+	} else {
+		now := r.s.Clock.Now()
+		err = ws.Roles().SoftDeleteRole(ctx, name, now)
+		details["restorable_until"] = now.Add(store.DeletedRestoreWindow).UTC().Format(time.RFC3339)
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound) && builtin:
 		return out, nil // not changed: nothing to reset
 	case errors.Is(err, store.ErrNotFound):
 		return Deleted{}, ErrNoSuchRole
-	case errors.Is(err, store.ErrInUse):
-		return Deleted{}, ErrRoleInUse
 	case err != nil:
 		return Deleted{}, fmt.Errorf("deleting the role: %w", err)
 	}
 	if err := r.forgetHolders(ctx, ws, name); err != nil {
 		return Deleted{}, err
 	}
-	return out, r.s.record(ctx, ws, by, ActionRoleDelete, "role:"+name,
-		map[string]string{"name": name, "reset_to_default": fmt.Sprint(builtin)})
+	return out, r.s.record(ctx, ws, by, ActionRoleDelete, "role:"+name, details)
 }
 
 // forgetHolders drops the cached sessions of the members who hold role, so this

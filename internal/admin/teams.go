@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
@@ -124,7 +125,7 @@ func (t Teams) Create(ctx context.Context, ws store.Workspace, by Admin, name st
 	tm := store.Team{ID: secret.NewID(), Name: name, CreatedAt: t.s.Clock.Now()}
 	err := ws.Teams().CreateTeam(ctx, tm)
 	if errors.Is(err, store.ErrConflict) {
-		return store.Team{}, ErrTeamExists
+		return store.Team{}, t.nameTaken(ctx, ws, name)
 	}
 	if err != nil {
 		return store.Team{}, fmt.Errorf("creating team: %w", err)
@@ -132,7 +133,10 @@ func (t Teams) Create(ctx context.Context, ws store.Workspace, by Admin, name st
 	return tm, t.s.record(ctx, ws, by, ActionTeamCreate, teamTarget(tm.ID), map[string]string{"name": tm.Name})
 }
 
-// Delete removes a team; its members leave it.
+// Delete deletes a team — a soft delete: its members leave it at once (their sessions
+// here are dropped, so team scope no longer admits its records), and its name stays
+// taken while it can be restored (Restore, within store.DeletedRestoreWindow), which
+// puts its members back.
 func (t Teams) Delete(ctx context.Context, ws store.Workspace, by Admin, ref TeamRef) (store.Team, error) {
 	if !by.IsAdmin() {
 		return store.Team{}, ErrForbidden
@@ -148,7 +152,8 @@ func (t Teams) Delete(ctx context.Context, ws store.Workspace, by Admin, ref Tea
 	if err != nil {
 		return store.Team{}, fmt.Errorf("listing team members: %w", err)
 	}
-	err = ws.Teams().DeleteTeam(ctx, tm.ID)
+	now := t.s.Clock.Now()
+	err = ws.Teams().DeleteTeam(ctx, tm.ID, now)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Team{}, ErrNoSuchTeam
 	}
@@ -158,8 +163,10 @@ func (t Teams) Delete(ctx context.Context, ws store.Workspace, by Admin, ref Tea
 	for _, id := range members {
 		t.forget(id)
 	}
+	tm.DeletedAt = now
 	return tm, t.s.record(ctx, ws, by, ActionTeamDelete, teamTarget(tm.ID),
-		map[string]string{"name": tm.Name, "members": fmt.Sprint(len(members))})
+		map[string]string{"name": tm.Name, "members": fmt.Sprint(len(members)),
+			"restorable_until": now.Add(store.DeletedRestoreWindow).UTC().Format(time.RFC3339)})
 }
 
 // AddMember puts a member in a team (nothing changes if they are in it). Admins

@@ -118,8 +118,8 @@ func TestTeams(t *testing.T) {
 	if _, err := teams.Delete(ctx, c.ws, adm, TeamRef{ID: sales.ID}); !errors.Is(err, ErrNoSuchTeam) {
 		t.Fatalf("deleting again: %v", err)
 	}
-	if _, err := teams.Create(ctx, c.ws, adm, "Sales EMEA"); err != nil {
-		t.Fatalf("the name is free again: %v", err)
+	if _, err := teams.Create(ctx, c.ws, adm, "Sales EMEA"); !errors.Is(err, ErrTeamDeletedName) {
+		t.Fatalf("the name while the team can be restored: %v", err)
 	}
 
 	recs, _ := c.ws.Audit().ListAudit(ctx, 0, 1000)
@@ -133,7 +133,7 @@ func TestTeams(t *testing.T) {
 			t.Errorf("add record: %+v", r)
 		}
 	}
-	if count[ActionTeamCreate] != 3 || count[ActionTeamMemberAdd] != 4 || count[ActionTeamMemberRemove] != 2 || count[ActionTeamDelete] != 1 {
+	if count[ActionTeamCreate] != 2 || count[ActionTeamMemberAdd] != 4 || count[ActionTeamMemberRemove] != 2 || count[ActionTeamDelete] != 1 {
 		t.Fatalf("audit: %v", count)
 	}
 }

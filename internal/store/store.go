@@ -621,15 +621,34 @@ type Role struct {
 	Description string
 	Permissions []string // resource:action:scope
 	UpdatedAt   time.Time
+	// DeletedAt is when an owner deleted the role (soft delete; DeletedRoles only),
+	// zero for a live one.
+	DeletedAt time.Time
 }
+
+// DeletedRestoreWindow is how long a deleted team or role can be restored; after it
+// the background job purges it for good. It is the members' window.
+const DeletedRestoreWindow = DeletedUserRestoreWindow
 
 // RoleStore keeps a tenant's own role definitions.
 type RoleStore interface {
-	// ListRoles returns the tenant's roles ordered by name.
+	// ListRoles returns the tenant's live roles ordered by name.
 	ListRoles(ctx context.Context) ([]Role, error)
-	// PutRole inserts the role named r.Name or replaces it.
+	// PutRole inserts the role named r.Name or replaces it; ErrConflict (nothing
+	// changed) while a deleted role has the name.
 	PutRole(ctx context.Context, r Role) error
-	// DeleteRole removes the named role (ErrNotFound if absent). With ifUnused, it
+	// SoftDeleteRole marks the live role deleted at at (ErrNotFound if absent): it is
+	// no longer listed, so it grants nothing, while its holders keep its name.
+	SoftDeleteRole(ctx context.Context, name string, at time.Time) error
+	// DeletedRoles returns the deleted roles ordered by name, DeletedAt set.
+	DeletedRoles(ctx context.Context) ([]Role, error)
+	// RestoreRole makes a deleted role live again (ErrNotFound if it is not deleted).
+	RestoreRole(ctx context.Context, name string) error
+	// PurgeRole removes a role deleted before deletedBefore, and its name from every
+	// user's roles, in one transaction (ErrNotFound otherwise).
+	PurgeRole(ctx context.Context, name string, deletedBefore time.Time) error
+	// DeleteRole removes the named live role for good (ErrNotFound if absent): it
+	// resets a changed built-in role. With ifUnused, it
 	// returns ErrInUse, changing nothing, while a user who is not deleted holds the
 	// role; the check and the delete are one atomic step.
 	DeleteRole(ctx context.Context, name string, ifUnused bool) error
@@ -640,20 +659,33 @@ type Team struct {
 	ID        string
 	Name      string // unique per tenant, compared case-insensitively
 	CreatedAt time.Time
+	// DeletedAt is when an administrator deleted the team (soft delete), zero for a
+	// live one; DeletedMembers (DeletedTeams only) are the ids of those who were in it.
+	DeletedAt      time.Time
+	DeletedMembers []string
 }
 
 // TeamStore keeps a tenant's teams and who is in them.
 type TeamStore interface {
 	// CreateTeam inserts t; ErrConflict if its id or name (in any case) is taken.
 	CreateTeam(ctx context.Context, t Team) error
-	// ListTeams returns the tenant's teams ordered by name.
+	// ListTeams returns the tenant's live teams ordered by name. Every lookup below
+	// sees live teams only; a deleted team's name stays taken until it is purged.
 	ListTeams(ctx context.Context) ([]Team, error)
 	TeamByID(ctx context.Context, id string) (Team, error)
 	// TeamByName finds a team by name in any case.
 	TeamByName(ctx context.Context, name string) (Team, error)
-	// DeleteTeam removes the team and, in the same transaction, its id from every
-	// user's Teams (ErrNotFound if absent).
-	DeleteTeam(ctx context.Context, id string) error
+	// DeleteTeam marks the live team deleted at at and, in the same transaction,
+	// takes its id out of every user's Teams, remembering them (ErrNotFound if absent).
+	DeleteTeam(ctx context.Context, id string, at time.Time) error
+	// DeletedTeams returns the deleted teams ordered by name, with DeletedAt and
+	// DeletedMembers.
+	DeletedTeams(ctx context.Context) ([]Team, error)
+	// RestoreTeam makes a deleted team live again and puts it back into the Teams of
+	// the users who were in it (ErrNotFound if it is not deleted).
+	RestoreTeam(ctx context.Context, id string) error
+	// PurgeTeam removes a team deleted before deletedBefore (ErrNotFound otherwise).
+	PurgeTeam(ctx context.Context, id string, deletedBefore time.Time) error
 	// AddTeamMember puts the user in the team (nothing changes if they are in it
 	// already); ErrNotFound for an unknown team or user. Concurrent changes to one
 	// user's teams never lose one another.

@@ -229,7 +229,7 @@ func testIsolationTeams(t *testing.T, st store.Store) {
 		t.Errorf("B lists A's teams %+v", list)
 	}
 	wantMembers(t, "B: TeamMembers of A's team", b, tm.ID)
-	wantErr(t, "B: DeleteTeam of A's team", b.Teams().DeleteTeam(ctx(t), tm.ID), store.ErrNotFound)
+	wantErr(t, "B: DeleteTeam of A's team", b.Teams().DeleteTeam(ctx(t), tm.ID, base), store.ErrNotFound)
 	wantErr(t, "B: AddTeamMember of A's team and user", b.Teams().AddTeamMember(ctx(t), tm.ID, u.ID), store.ErrNotFound)
 	wantErr(t, "B: RemoveTeamMember of A's user", b.Teams().RemoveTeamMember(ctx(t), tm.ID, u.ID), store.ErrNotFound)
 
@@ -241,7 +241,7 @@ func testIsolationTeams(t *testing.T, st store.Store) {
 	noErr(t, "B: RemoveTeamMember", b.Teams().RemoveTeamMember(ctx(t), tm.ID, u.ID))
 	wantUserTeams(t, "A's user after B's removal", a, u.ID, tm.ID)
 	addMember(t, b, tm.ID, u.ID)
-	noErr(t, "B: DeleteTeam of its team", b.Teams().DeleteTeam(ctx(t), btm.ID))
+	noErr(t, "B: DeleteTeam of its team", b.Teams().DeleteTeam(ctx(t), btm.ID, base))
 	wantUserTeams(t, "B's user after B's delete", b, u.ID)
 
 	got, err := a.Teams().TeamByName(ctx(t), "shared name")

@@ -26,6 +26,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Tenants", tenantTests},
 		{"Users", userTests},
 		{"SoftDelete", softDeleteTests},
+		{"SoftDeleteRBAC", softDeleteRBACTests},
 		{"Sessions", sessionTests},
 		{"Audit", auditTests},
 		{"OneTimeTokens", tokenTests},

@@ -184,7 +184,7 @@ func testTeamMembership(t *testing.T, st store.Store) {
 	wantMembers(t, "team with a wildcard in its id", h, under.ID)
 	addMember(t, h, under.ID, u1.ID)
 	wantMembers(t, "team with a wildcard in its id, one member", h, under.ID, u1.ID)
-	noErr(t, "DeleteTeam with a wildcard in its id", h.Teams().DeleteTeam(ctx(t), under.ID))
+	noErr(t, "DeleteTeam with a wildcard in its id", h.Teams().DeleteTeam(ctx(t), under.ID, base))
 	wantUserTeams(t, "lookalike member after the delete", h, u2.ID, look.ID, upper.ID)
 	wantUserTeams(t, "u1 after the delete", h, u1.ID, t1.ID, t2.ID)
 }
@@ -203,7 +203,7 @@ func testTeamDelete(t *testing.T, st store.Store) {
 	addMember(t, h, kept.ID, outsider.ID)
 	noErr(t, "SetStatus deleted", h.Users().SetStatus(ctx(t), u3.ID, store.UserDeleted))
 
-	noErr(t, "DeleteTeam", h.Teams().DeleteTeam(ctx(t), doomed.ID))
+	noErr(t, "DeleteTeam", h.Teams().DeleteTeam(ctx(t), doomed.ID, base))
 	_, err := h.Teams().TeamByID(ctx(t), doomed.ID)
 	wantErr(t, "TeamByID of the deleted team", err, store.ErrNotFound)
 	_, err = h.Teams().TeamByName(ctx(t), doomed.Name)
@@ -220,9 +220,13 @@ func testTeamDelete(t *testing.T, st store.Store) {
 		t.Errorf("ListTeams after the delete: %+v, want only %s", list, kept.ID)
 	}
 
-	wantErr(t, "DeleteTeam again", h.Teams().DeleteTeam(ctx(t), doomed.ID), store.ErrNotFound)
-	wantErr(t, "DeleteTeam unknown", h.Teams().DeleteTeam(ctx(t), "tm-missing"), store.ErrNotFound)
+	wantErr(t, "DeleteTeam again", h.Teams().DeleteTeam(ctx(t), doomed.ID, base), store.ErrNotFound)
+	wantErr(t, "DeleteTeam unknown", h.Teams().DeleteTeam(ctx(t), "tm-missing", base), store.ErrNotFound)
 	wantErr(t, "AddTeamMember of the deleted team", h.Teams().AddTeamMember(ctx(t), doomed.ID, u1.ID), store.ErrNotFound)
+	// The name stays taken while the team can be restored, and is free once purged.
+	taken := store.Team{ID: "tm-" + randHex(6), Name: "DOOMED", CreatedAt: base}
+	wantErr(t, "CreateTeam with a deleted team's name", h.Teams().CreateTeam(ctx(t), taken), store.ErrConflict)
+	noErr(t, "PurgeTeam", h.Teams().PurgeTeam(ctx(t), doomed.ID, base.Add(time.Nanosecond)))
 	again := newTeam(t, h, "DOOMED")
 	addMember(t, h, again.ID, u2.ID)
 	wantMembers(t, "a new team of the deleted one's name", h, again.ID, u2.ID)
@@ -295,7 +299,7 @@ func testTeamDeleteWhileAdding(t *testing.T, st store.Store) {
 				fns = append(fns, func() error { return h.Teams().AddTeamMember(t.Context(), other.ID, id) })
 			}
 			if i == len(users)/2 {
-				fns = append(fns, func() error { return h.Teams().DeleteTeam(t.Context(), tm.ID) })
+				fns = append(fns, func() error { return h.Teams().DeleteTeam(t.Context(), tm.ID, base) })
 			}
 		}
 		for _, err := range raceEach(fns...) {

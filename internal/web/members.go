@@ -23,6 +23,8 @@ type membersPage struct {
 	TeamName, TeamProblem string
 	// Deleted: the members deleted within the restore window.
 	Deleted []admin.DeletedMember
+	// DeletedTeams: the teams deleted within the restore window.
+	DeletedTeams []admin.DeletedTeam
 }
 
 // membersPage lists the workspace's members, with the invitation form.
@@ -57,7 +59,12 @@ func (p memberPages) renderMembersWith(c *call, status int, notice, errMsg strin
 	if err != nil {
 		return err
 	}
-	page := membersPage{Members: ms, Roles: roles.Names(), Teams: teams, TeamNames: names, Owner: by.IsOwner(), Deleted: deleted}
+	deletedTeams, err := p.Admin.Teams().Deleted(c.r.Context(), c.Workspace, by)
+	if err != nil {
+		return err
+	}
+	page := membersPage{Members: ms, Roles: roles.Names(), Teams: teams, TeamNames: names, Owner: by.IsOwner(),
+		Deleted: deleted, DeletedTeams: deletedTeams}
 	set(&page)
 	p.render(c, status, "members", pageInfo{Title: "Members", Nav: "members", Wide: true, Notice: notice, Error: errMsg}, page)
 	return nil

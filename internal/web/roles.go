@@ -33,6 +33,8 @@ type rolesPage struct {
 	Roles []roleView
 	Owner bool // the viewer may change roles
 	Add   roleForm
+	// Deleted: the roles deleted within the restore window.
+	Deleted []admin.DeletedRole
 }
 
 type rolePage struct {
@@ -90,7 +92,11 @@ func (p rolePages) renderRoles(c *call, status int, notice, errMsg string, add r
 	if err != nil {
 		return err
 	}
-	page := rolesPage{Owner: by.IsOwner(), Add: add}
+	deleted, err := p.Admin.Roles().Deleted(c.r.Context(), c.Workspace, by)
+	if err != nil {
+		return err
+	}
+	page := rolesPage{Owner: by.IsOwner(), Add: add, Deleted: deleted}
 	for _, r := range list {
 		page.Roles = append(page.Roles, viewRole(r))
 	}
@@ -172,7 +178,7 @@ func (p rolePages) roleDeleteForm(c *call) error {
 		}
 		return roleError(p.Portal, err, name)
 	}
-	msg := "Role " + name + " deleted."
+	msg := "Role " + name + " deleted: it grants nothing now. It can be restored under Deleted roles for 30 days."
 	if d.Reset {
 		msg = "Role " + name + " is back to its default permissions."
 	}
@@ -223,12 +229,12 @@ func roleError(p *Portal, err error, name string) error {
 		return errorf(http.StatusConflict, "owner_role_fixed", "The owner role always has everything: it cannot be changed or deleted.").goOn(back, text)
 	case errors.Is(err, admin.ErrNoSuchRole):
 		return errorf(http.StatusNotFound, "no_such_role", "This workspace has no role "+quoteName(name)+".").goOn(back, text)
+	case errors.Is(err, admin.ErrRoleDeletedName):
+		return errorf(http.StatusConflict, "role_deleted", "A deleted role is named "+quoteName(name)+": restore it under Deleted roles, or choose another name.").
+			goOn(back, text)
 	case errors.Is(err, admin.ErrRoleExists):
 		return errorf(http.StatusConflict, "role_exists", "A role "+quoteName(name)+" exists already: change it on its own page (Edit, in the table).").
 			goOn(p.path("/admin/roles/"+url.PathEscape(name)), "Edit "+name)
-	case errors.Is(err, admin.ErrRoleInUse):
-		return errorf(http.StatusConflict, "role_in_use", "Members hold the role "+quoteName(name)+": give them another role on the Members page first.").
-			goOn(p.path("/admin/members"), "Go to the members")
 	}
 	return err
 }
@@ -266,7 +272,11 @@ func (p rolePages) apiRoles(c *call) error {
 	for i, r := range list {
 		out[i] = roleJSON(r)
 	}
-	writeJSON(c.w, http.StatusOK, map[string]any{"roles": out})
+	deleted, err := p.deletedRolesJSON(c)
+	if err != nil {
+		return roleError(p.Portal, err, "")
+	}
+	writeJSON(c.w, http.StatusOK, map[string]any{"roles": out, "deleted": deleted})
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -133,10 +134,31 @@ func TestRolesAPI(t *testing.T) {
 		t.Fatalf("the last owner taking a custom role: %d %v", st, out)
 	}
 
-	// Held: not deleted. A built-in role changed, then reset.
-	if st, out := sendJSON(t, oc, "DELETE", roles+"sales", nil); st != http.StatusConflict || out["error"] != "role_in_use" {
+	// Held, deleted: it grants nothing, is listed under "deleted", keeps its name;
+	// restored, it is back. Only owners restore.
+	if st, out := sendJSON(t, oc, "DELETE", roles+"sales", nil); st != http.StatusOK || out["status"] != "deleted" {
 		t.Fatalf("deleting a held role: %d %v", st, out)
 	}
+	if _, ok := rolesByName(t, f, ac)["sales"]; ok {
+		t.Fatal("the deleted role is listed among the roles")
+	}
+	if st, out := getJSON(t, ac, f.srv.URL+"/auth/api/v1/admin/roles"); st != http.StatusOK || fmt.Sprint(out["deleted"]) == "[]" ||
+		out["deleted"].([]any)[0].(map[string]any)["name"] != "sales" || out["deleted"].([]any)[0].(map[string]any)["days_left"] != float64(30) {
+		t.Fatalf("deleted roles: %d %v", st, out["deleted"])
+	}
+	if st, out := put(oc, "sales", map[string]any{"permissions": []string{"*:*:tenant"}}); st != http.StatusConflict || out["error"] != "role_deleted" {
+		t.Fatalf("setting a deleted role: %d %v", st, out)
+	}
+	if st, out := sendJSON(t, ac, "POST", roles+"sales/restore", nil); st != http.StatusForbidden {
+		t.Fatalf("an admin restoring: %d %v", st, out)
+	}
+	if st, out := sendJSON(t, oc, "POST", roles+"sales/restore", nil); st != http.StatusOK || out["members"] != float64(1) {
+		t.Fatalf("restoring the role: %d %v", st, out)
+	}
+	if st, out := sendJSON(t, oc, "POST", roles+"sales/restore", nil); st != http.StatusNotFound {
+		t.Fatalf("restoring a live role: %d %v", st, out)
+	}
+	// A built-in role changed, then reset.
 	if st, out := put(oc, "manager", map[string]any{"permissions": []string{"deals:read:team"}}); st != http.StatusOK || out["changed"] != true {
 		t.Fatalf("changing manager: %d %v", st, out)
 	}
@@ -155,9 +177,9 @@ func TestRolesAPI(t *testing.T) {
 	if st, out := sendJSON(t, oc, "DELETE", roles+"sales", nil); st != http.StatusNotFound {
 		t.Fatalf("deleting it again: %d %v", st, out)
 	}
-	if sets, dels := f.audits(t, admin.ActionRoleSet), f.audits(t, admin.ActionRoleDelete); len(sets) != 3 || len(dels) != 2 ||
+	if sets, dels := f.audits(t, admin.ActionRoleSet), f.audits(t, admin.ActionRoleDelete); len(sets) != 3 || len(dels) != 3 ||
 		sets[0].ActorID != owner.ID || sets[0].Details["name"] != "sales" || sets[0].Details["permissions"] != "deals:read:tenant,deals:edit:own" ||
-		dels[1].Details["name"] != "sales" {
+		dels[2].Details["name"] != "sales" || len(f.audits(t, admin.ActionRoleRestore)) != 1 {
 		t.Fatalf("audit: %+v %+v", sets, dels)
 	}
 }
@@ -247,22 +269,32 @@ func TestRolesPages(t *testing.T) {
 		t.Fatalf("the owner role's page: %d\n%s", st, body)
 	}
 
-	// Held: the page says who to move first; the form refuses.
+	// Held: the page says the holders lose it; deleted, it is listed under Deleted
+	// roles with a Restore button, which brings it back.
 	ann, _ := f.handle.Users().UserByEmail(t.Context(), "ann@example.com")
 	if st, _ := sendJSON(t, oc, "PUT", f.srv.URL+"/auth/api/v1/admin/members/"+ann.ID+"/role", map[string]string{"role": "sales"}); st != http.StatusOK {
 		t.Fatal(st)
 	}
-	if _, body := getPage(t, oc, rp); !strings.Contains(body, "1 member holds this role") || strings.Contains(body, "Delete the role sales") ||
+	if _, body := getPage(t, oc, rp); !strings.Contains(body, "1 member holds this role: they lose its permissions at once") || !strings.Contains(body, "Delete the role sales") ||
 		!strings.Contains(body, `<a href="/auth/admin/members/`+ann.ID+`">ann@example.com</a>`) {
 		t.Fatalf("held role's page:\n%s", body)
 	}
-	if st, _, body := submit(t, oc, rp, rp+"/delete", url.Values{}); st != http.StatusConflict || !strings.Contains(body, "give them another role") {
+	restore := page + "/sales/restore"
+	if st, _, body := submit(t, oc, rp, rp+"/delete", url.Values{}); st != http.StatusOK || !strings.Contains(body, "Role sales deleted: it grants nothing now.") ||
+		strings.Contains(body, `href="/auth/admin/roles/sales"`) || !strings.Contains(body, "Deleted roles") || !strings.Contains(body, `action="/auth/admin/roles/sales/restore"`) {
 		t.Fatalf("deleting a held role: %d\n%s", st, body)
+	}
+	if st, _, body := submit(t, ac, page, restore, url.Values{}); st != http.StatusForbidden {
+		t.Fatalf("an admin restoring: %d\n%s", st, body)
+	}
+	if st, _, body := submit(t, oc, page, restore, url.Values{}); st != http.StatusOK || !strings.Contains(body, "Role sales is restored") ||
+		!strings.Contains(body, `href="/auth/admin/roles/sales"`) || strings.Contains(body, "Deleted roles") {
+		t.Fatalf("restoring: %d\n%s", st, body)
 	}
 	if st, _ := sendJSON(t, oc, "PUT", f.srv.URL+"/auth/api/v1/admin/members/"+ann.ID+"/role", map[string]string{"role": "member"}); st != http.StatusOK {
 		t.Fatal(st)
 	}
-	if st, _, body := submit(t, oc, rp, rp+"/delete", url.Values{}); st != http.StatusOK || !strings.Contains(body, "Role sales deleted.") || strings.Contains(body, `href="/auth/admin/roles/sales"`) {
+	if st, _, body := submit(t, oc, rp, rp+"/delete", url.Values{}); st != http.StatusOK || !strings.Contains(body, "Role sales deleted") || strings.Contains(body, `href="/auth/admin/roles/sales"`) {
 		t.Fatalf("delete: %d\n%s", st, body)
 	}
 

@@ -187,6 +187,8 @@ func (p *Portal) routes() {
 	p.route("GET /api/v1/admin/roles/{name}", api, p.apiJSON(adminOnly, rol.apiRole))
 	p.route("PUT /api/v1/admin/roles/{name}", api, p.apiJSON(adminOnly, rol.apiRoleSet))
 	p.route("DELETE /api/v1/admin/roles/{name}", api, p.apiJSON(adminOnly, rol.apiRoleDelete))
+	p.route("POST /admin/roles/{name}/restore", api, p.browserForm(adminOnly, rol.roleRestoreForm))
+	p.route("POST /api/v1/admin/roles/{name}/restore", api, p.apiJSON(adminOnly, rol.apiRoleRestore))
 
 	// Teams, on the members pages (teams.go).
 	p.route("POST /admin/teams", api, p.browserForm(adminOnly, tm.teamCreateForm))
@@ -196,6 +198,8 @@ func (p *Portal) routes() {
 	p.route("GET /api/v1/admin/teams", api, p.apiJSON(adminOnly, tm.apiTeams))
 	p.route("POST /api/v1/admin/teams", api, p.apiJSON(adminOnly, tm.apiTeamCreate))
 	p.route("DELETE /api/v1/admin/teams/{id}", api, p.apiJSON(adminOnly, tm.apiTeamDelete))
+	p.route("POST /admin/teams/{id}/restore", api, p.browserForm(adminOnly, tm.teamRestoreForm))
+	p.route("POST /api/v1/admin/teams/{id}/restore", api, p.apiJSON(adminOnly, tm.apiTeamRestore))
 	p.route("PUT /api/v1/admin/teams/{id}/members/{user}", api, p.apiJSON(adminOnly, tm.apiTeamMember(true)))
 	p.route("DELETE /api/v1/admin/teams/{id}/members/{user}", api, p.apiJSON(adminOnly, tm.apiTeamMember(false)))
 }

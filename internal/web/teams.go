@@ -34,7 +34,7 @@ func (p teamPages) teamDeleteForm(c *call) error {
 	if err != nil {
 		return memberPages(p).memberError(c, teamError(p.Portal, err), "")
 	}
-	return memberPages(p).renderMembers(c, http.StatusOK, "Team "+tm.Name+" deleted; its members are in it no more.", "", "")
+	return memberPages(p).renderMembers(c, http.StatusOK, "Team "+tm.Name+" deleted; its members are in it no more. It can be restored, with them, under Deleted teams for 30 days.", "", "")
 }
 
 // teamAddForm puts the member in the team the form names (POST
@@ -62,6 +62,9 @@ func teamError(p *Portal, err error) error {
 	switch {
 	case errors.Is(err, admin.ErrNoSuchTeam):
 		return errorf(http.StatusNotFound, "no_such_team", "There is no such team (it may have just been deleted).").
+			goOn(p.path("/admin/members"), "Back to the members")
+	case errors.Is(err, admin.ErrTeamDeletedName):
+		return errorf(http.StatusConflict, "team_deleted", "A deleted team has that name: restore it under Deleted teams, or choose another name.").
 			goOn(p.path("/admin/members"), "Back to the members")
 	case errors.Is(err, admin.ErrTeamExists):
 		return errorf(http.StatusConflict, "team_exists", "There is a team by that name already (names are compared regardless of case).").
@@ -94,7 +97,11 @@ func (p teamPages) apiTeams(c *call) error {
 	for i, t := range list {
 		out[i] = teamJSON(t)
 	}
-	writeJSON(c.w, http.StatusOK, map[string]any{"teams": out})
+	deleted, err := p.deletedTeamsJSON(c)
+	if err != nil {
+		return err
+	}
+	writeJSON(c.w, http.StatusOK, map[string]any{"teams": out, "deleted": deleted})
 	return nil
 }
 

@@ -83,6 +83,30 @@ func TestTeamsAPI(t *testing.T) {
 	if st, out := sendJSON(t, ac, "DELETE", teams+"/"+sales, nil); st != http.StatusNotFound {
 		t.Fatalf("delete again: %d %v", st, out)
 	}
+	// Deleted: listed under "deleted", its name taken; restored, ann is back in it.
+	st, out = getJSON(t, ac, teams)
+	if del, _ := out["deleted"].([]any); st != http.StatusOK || len(out["teams"].([]any)) != 0 || len(del) != 1 ||
+		del[0].(map[string]any)["id"] != sales || del[0].(map[string]any)["members"] != float64(1) || del[0].(map[string]any)["days_left"] != float64(30) {
+		t.Fatalf("list after the delete: %d %v", st, out)
+	}
+	if st, out := postJSON(t, oc, teams, map[string]string{"name": "sales"}); st != http.StatusConflict || out["error"] != "team_deleted" {
+		t.Fatalf("a team under the deleted one's name: %d %v", st, out)
+	}
+	if st, out := sendJSON(t, mc, "POST", teams+"/"+sales+"/restore", nil); st != http.StatusForbidden {
+		t.Fatalf("a member restoring: %d %v", st, out)
+	}
+	if st, out := sendJSON(t, ac, "POST", teams+"/"+sales+"/restore", nil); st != http.StatusOK || out["id"] != sales || out["members"] != float64(1) {
+		t.Fatalf("restore: %d %v", st, out)
+	}
+	if u, _ := f.handle.Users().UserByID(t.Context(), ann.ID); strings.Join(u.Teams, ",") != sales {
+		t.Fatalf("ann after the restore: %v", u.Teams)
+	}
+	if st, out := sendJSON(t, ac, "POST", teams+"/"+sales+"/restore", nil); st != http.StatusNotFound || out["error"] != "no_such_team" {
+		t.Fatalf("restoring a live team: %d %v", st, out)
+	}
+	if len(f.audits(t, admin.ActionTeamRestore)) != 1 {
+		t.Error("no team.restore record")
+	}
 	for action, n := range map[string]int{admin.ActionTeamCreate: 1, admin.ActionTeamMemberAdd: 2, admin.ActionTeamMemberRemove: 1, admin.ActionTeamDelete: 1} {
 		if got := len(f.audits(t, action)); got != n {
 			t.Errorf("%d %s records, want %d", got, action, n)
@@ -162,5 +186,17 @@ func TestTeamsOnMemberPages(t *testing.T) {
 	}
 	if st, _, body := submit(t, oc, members, f.srv.URL+"/auth/admin/teams/"+sales.ID+"/delete", back); st != http.StatusNotFound || !strings.Contains(body, "There is no such team") {
 		t.Fatalf("delete again: %d\n%s", st, body)
+	}
+	// Restore from the Deleted teams list.
+	restore := "/auth/admin/teams/" + sales.ID + "/restore"
+	if _, body := getPage(t, ac, members); !strings.Contains(body, "Deleted teams") || !strings.Contains(body, `action="`+restore+`"`) {
+		t.Fatalf("members page after the delete:\n%s", body)
+	}
+	if st, _, _ := send(t, ac, "POST", f.srv.URL+restore, back, nil); st != http.StatusForbidden {
+		t.Fatalf("restore without CSRF: %d", st)
+	}
+	st, _, body = submit(t, ac, members, f.srv.URL+restore, back)
+	if st != http.StatusOK || !strings.Contains(body, "Team Sales EMEA is restored") || !strings.Contains(body, "<td>Sales EMEA</td>") || strings.Contains(body, "Deleted teams") {
+		t.Fatalf("restore: %d\n%s", st, body)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -13,11 +14,19 @@ import (
 // roleStore is one tenant's own role definitions. Every statement binds tenant_id.
 type roleStore handle
 
-// ListRoles returns the tenant's roles ordered by name (byte-wise on both backends).
+// liveRole is the condition every query on live role definitions adds.
+const liveRole = ` AND deleted_at IS NULL`
+
+// ListRoles returns the tenant's live roles ordered by name (byte-wise on both
+// backends); deleted ones grant nothing, so no session sees them.
 func (rs roleStore) ListRoles(ctx context.Context) ([]store.Role, error) {
+	return rs.list(ctx, `WHERE tenant_id = ?`+liveRole+` ORDER BY name`)
+}
+
+// list reads the roles a condition (the tenant id its only argument) selects.
+func (rs roleStore) list(ctx context.Context, where string) ([]store.Role, error) {
 	s := rs.s
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT name, description, permissions, updated_at FROM tenant_roles
-		WHERE tenant_id = ? ORDER BY name`), rs.tenantID)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT name, description, permissions, updated_at, deleted_at FROM tenant_roles `+where), rs.tenantID)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -26,31 +35,48 @@ func (rs roleStore) ListRoles(ctx context.Context) ([]store.Role, error) {
 	for rows.Next() {
 		var r store.Role
 		var perms string
-		var updated sql.NullInt64
-		if err := rows.Scan(&r.Name, &r.Description, &perms, &updated); err != nil {
+		var updated, deleted sql.NullInt64
+		if err := rows.Scan(&r.Name, &r.Description, &perms, &updated, &deleted); err != nil {
 			return nil, mapErr(err)
 		}
 		if r.Permissions, err = listOf("tenant_roles.permissions", perms); err != nil {
 			return nil, err
 		}
-		r.UpdatedAt = timeOf(updated)
+		r.UpdatedAt, r.DeletedAt = timeOf(updated), timeOf(deleted)
 		out = append(out, r)
 	}
 	return out, mapErr(rows.Err())
 }
 
 // PutRole is one upsert under the handle's tenant; the tenant must exist (foreign
-// key), else ErrNotFound.
+// key), else ErrNotFound. A deleted role keeps its name until it is purged: putting
+// one under that name changes nothing and is ErrConflict.
 func (rs roleStore) PutRole(ctx context.Context, r store.Role) error {
-	_, err := rs.s.exec(ctx, `INSERT INTO tenant_roles (tenant_id, name, description, permissions, updated_at)
+	res, err := rs.s.exec(ctx, `INSERT INTO tenant_roles (tenant_id, name, description, permissions, updated_at)
 		VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (tenant_id, name) DO UPDATE SET
-			description = excluded.description, permissions = excluded.permissions, updated_at = excluded.updated_at`,
+			description = excluded.description, permissions = excluded.permissions, updated_at = excluded.updated_at
+		WHERE tenant_roles.deleted_at IS NULL`,
 		rs.tenantID, r.Name, r.Description, listArg(r.Permissions), timeArg(r.UpdatedAt))
-	return mapErr(err)
+	return oneRow(res, err, store.ErrConflict)
 }
 
-// DeleteRole removes the role. With ifUnused, the delete and the check that no user
+// SoftDeleteRole marks a live role deleted at at. Its holders keep the name in their
+// roles, but a role that is not defined grants nothing, so they lose its permissions
+// on their next session load; RestoreRole gives them back. ErrNotFound if there is no
+// such live role.
+func (rs roleStore) SoftDeleteRole(ctx context.Context, name string, at time.Time) error {
+	deleted, err := requiredTime("deletion time", at)
+	if err != nil {
+		return err
+	}
+	res, err := rs.s.exec(ctx, `UPDATE tenant_roles SET deleted_at = ? WHERE tenant_id = ? AND name = ?`+liveRole,
+		deleted, rs.tenantID, name)
+	return oneRow(res, err, store.ErrNotFound)
+}
+
+// DeleteRole removes a live role definition for good (resetting a changed built-in
+// role; roles of the tenant's own are soft-deleted by SoftDeleteRole). With ifUnused, the delete and the check that no user
 // who is not deleted holds the role are one transaction, which first locks the
 // tenant's row as SetRoles and SetStatus do (see setGuarded): a concurrent SetRoles
 // that hands the role out, or a SetStatus that brings a holder back, either commits
@@ -60,7 +86,7 @@ func (rs roleStore) PutRole(ctx context.Context, r store.Role) error {
 // rollback restores it.
 func (rs roleStore) DeleteRole(ctx context.Context, name string, ifUnused bool) error {
 	s := rs.s
-	const del = `DELETE FROM tenant_roles WHERE tenant_id = ? AND name = ?`
+	const del = `DELETE FROM tenant_roles WHERE tenant_id = ? AND name = ?` + liveRole
 	if !ifUnused {
 		res, err := s.exec(ctx, del, rs.tenantID, name)
 		return oneRow(res, err, store.ErrNotFound)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -13,7 +14,10 @@ import (
 // team ids). Every statement binds tenant_id.
 type teamStore handle
 
-const teamColumns = `id, name, created_at`
+const teamColumns = `id, name, created_at, deleted_at`
+
+// liveTeam is the condition every query on live teams adds: deleted rows stay out.
+const liveTeam = ` AND deleted_at IS NULL`
 
 // teamNameKey is the form in which team names are unique and looked up.
 func teamNameKey(name string) string { return strings.ToLower(name) }
@@ -26,10 +30,11 @@ func (ts teamStore) CreateTeam(ctx context.Context, t store.Team) error {
 	return mapErr(err)
 }
 
-// ListTeams returns the tenant's teams ordered by name (byte-wise on both backends).
+// ListTeams returns the tenant's live teams ordered by name (byte-wise on both
+// backends). Every lookup here sees live teams only.
 func (ts teamStore) ListTeams(ctx context.Context) ([]store.Team, error) {
 	s := ts.s
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+teamColumns+` FROM teams WHERE tenant_id = ? ORDER BY name, id`), ts.tenantID)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+teamColumns+` FROM teams WHERE tenant_id = ?`+liveTeam+` ORDER BY name, id`), ts.tenantID)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -47,42 +52,58 @@ func (ts teamStore) ListTeams(ctx context.Context) ([]store.Team, error) {
 
 func (ts teamStore) TeamByID(ctx context.Context, id string) (store.Team, error) {
 	s := ts.s
-	return scanTeam(s.db.QueryRowContext(ctx, s.q(`SELECT `+teamColumns+` FROM teams WHERE tenant_id = ? AND id = ?`), ts.tenantID, id))
+	return scanTeam(s.db.QueryRowContext(ctx, s.q(`SELECT `+teamColumns+` FROM teams WHERE tenant_id = ? AND id = ?`+liveTeam), ts.tenantID, id))
 }
 
 // TeamByName finds the team through its lower-cased name.
 func (ts teamStore) TeamByName(ctx context.Context, name string) (store.Team, error) {
 	s := ts.s
-	return scanTeam(s.db.QueryRowContext(ctx, s.q(`SELECT `+teamColumns+` FROM teams WHERE tenant_id = ? AND name_key = ?`),
+	return scanTeam(s.db.QueryRowContext(ctx, s.q(`SELECT `+teamColumns+` FROM teams WHERE tenant_id = ? AND name_key = ?`+liveTeam),
 		ts.tenantID, teamNameKey(name)))
 }
 
-// DeleteTeam deletes the team's row and then, in the same transaction, takes its id
-// out of the teams of every user (deleted ones included) who has it. On PostgreSQL the
-// DELETE waits for the KEY SHARE lock an AddTeamMember of this team holds until it
-// commits, and the users are read after that (READ COMMITTED: a fresh snapshot) and
-// locked FOR UPDATE, so no member added concurrently is missed and no concurrent
-// change to a member's teams is lost; an AddTeamMember that comes later finds no team.
-// On SQLite BEGIN IMMEDIATE serialises the transaction against every other writer.
-func (ts teamStore) DeleteTeam(ctx context.Context, id string) error {
+// DeleteTeam marks the team deleted at at, records who is in it (deleted users
+// included) in deleted_members, and then, in the same transaction, takes its id out
+// of their teams, so that the team grants nothing from the commit on. On PostgreSQL
+// the team's row is locked FOR UPDATE first (an UPDATE alone would take a NO KEY
+// UPDATE lock, which does not conflict with KEY SHARE): that waits for the KEY SHARE
+// lock an AddTeamMember of this team holds until it commits, and the users are read
+// after that (READ COMMITTED: a fresh snapshot) and locked FOR UPDATE, so no member
+// added concurrently is missed and no concurrent change to a member's teams is lost;
+// an AddTeamMember that comes later finds no live team. On SQLite BEGIN IMMEDIATE
+// serialises the transaction against every other writer. A deleted or unknown team
+// is ErrNotFound.
+func (ts teamStore) DeleteTeam(ctx context.Context, id string, at time.Time) error {
+	deleted, err := requiredTime("deletion time", at)
+	if err != nil {
+		return err
+	}
 	s := ts.s
+	lock := `SELECT 1 FROM teams WHERE tenant_id = ? AND id = ?` + liveTeam
+	if s.dialect == postgresDialect {
+		lock += ` FOR UPDATE`
+	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM teams WHERE tenant_id = ? AND id = ?`), ts.tenantID, id)
-		if err := oneRow(res, err, store.ErrNotFound); err != nil {
-			return err
+		var one int
+		if err := tx.QueryRowContext(ctx, s.q(lock), ts.tenantID, id).Scan(&one); err != nil {
+			return err // no such live team: ErrNotFound
 		}
 		members, err := s.usersWith(ctx, tx, ts.tenantID, "teams", id, false, true)
 		if err != nil {
 			return err
 		}
+		ids := make([]string, 0, len(members))
 		for _, m := range members {
+			ids = append(ids, m.id)
 			rest := slices.DeleteFunc(m.list, func(t string) bool { return t == id })
 			if _, err := tx.ExecContext(ctx, s.q(`UPDATE users SET teams = ? WHERE tenant_id = ? AND id = ?`),
 				listArg(rest), ts.tenantID, m.id); err != nil {
 				return err
 			}
 		}
-		return nil
+		_, err = tx.ExecContext(ctx, s.q(`UPDATE teams SET deleted_at = ?, deleted_members = ? WHERE tenant_id = ? AND id = ?`),
+			deleted, listArg(ids), ts.tenantID, id)
+		return err
 	})
 }
 
@@ -92,7 +113,7 @@ func (ts teamStore) DeleteTeam(ctx context.Context, id string) error {
 // removes the new membership.
 func (ts teamStore) AddTeamMember(ctx context.Context, teamID, userID string) error {
 	s := ts.s
-	lock := `SELECT 1 FROM teams WHERE tenant_id = ? AND id = ?`
+	lock := `SELECT 1 FROM teams WHERE tenant_id = ? AND id = ?` + liveTeam
 	if s.dialect == postgresDialect {
 		lock += ` FOR KEY SHARE`
 	}
@@ -167,11 +188,11 @@ func (ts teamStore) TeamMembers(ctx context.Context, teamID string) ([]string, e
 
 func scanTeam(sc scanner) (store.Team, error) {
 	var t store.Team
-	var created sql.NullInt64
-	if err := sc.Scan(&t.ID, &t.Name, &created); err != nil {
+	var created, deleted sql.NullInt64
+	if err := sc.Scan(&t.ID, &t.Name, &created, &deleted); err != nil {
 		return store.Team{}, mapErr(err)
 	}
-	t.CreatedAt = timeOf(created)
+	t.CreatedAt, t.DeletedAt = timeOf(created), timeOf(deleted)
 	return t, nil
 }
 
