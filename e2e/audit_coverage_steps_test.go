@@ -32,6 +32,7 @@ const (
 	covTOTPGone = "rhea@cov.test"  // enrols an app and removes it
 	covInvitee  = "ines@cov.test"  // invited; member administration, teams
 	covPasskey  = "pia@cov.test"   // passkeys in Chromium
+	covSubject  = "rita@cov.test"  // data-subject requests: download, erasure refused, restriction lifted
 	covPW       = "coverage walk passphrase eleven"
 )
 
@@ -119,7 +120,7 @@ func (w *coverageWalk) firstRun() {
 }
 
 func (w *coverageWalk) operator() {
-	for _, email := range []string{covMember, covLocked, covTOTP, covTOTPGone, covPasskey} {
+	for _, email := range []string{covMember, covLocked, covTOTP, covTOTPGone, covPasskey, covSubject} {
 		addUser(w.t, w.g, email, "member", covPW)
 	}
 	cliOK(w.t, w.g, "created tenant beta", "tenant", "create", "--slug", "beta", "--name", "Beta")
@@ -334,6 +335,23 @@ func (w *coverageWalk) softDelete() {
 	}
 	w.api(w.owner, "restoring", http.StatusOK, "POST", "/auth/api/v1/admin/members/"+id+"/restore", nil)
 	w.signIn(covInvitee)
+}
+
+func (w *coverageWalk) dataSubject() {
+	t := w.t
+	c := w.signIn(covSubject)
+	if body := w.api(c, "downloading my data", http.StatusOK, "GET", "/auth/api/v1/me/data", nil); !strings.Contains(body, `"email":"`+covSubject+`"`) {
+		t.Fatalf("my data: %s", body)
+	}
+	var req struct{ ID string }
+	mustJSON(t, w.api(c, "asking for erasure", http.StatusCreated, "POST", "/auth/api/v1/me/erasure", nil), &req)
+	w.api(w.owner, "refusing the erasure", http.StatusOK, "POST", "/auth/api/v1/admin/requests/"+req.ID+"/refuse", map[string]string{"reason": "open invoice"})
+	mustJSON(t, w.api(c, "restricting", http.StatusOK, "POST", "/auth/api/v1/me/restrict", nil), &req)
+	if st := loginStatus(t, w.g.url, covSubject, covPW); st == http.StatusOK {
+		t.Fatal("a restricted member signed in")
+	}
+	w.api(w.owner, "lifting the restriction", http.StatusOK, "POST", "/auth/api/v1/admin/requests/"+req.ID+"/fulfil", nil)
+	w.signIn(covSubject)
 }
 
 func (w *coverageWalk) roles() {

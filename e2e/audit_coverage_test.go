@@ -102,6 +102,10 @@ var auditCoverageWalk = []coverageStep{
 	{"members: one deleted (refused at once), then restored",
 		[]wantRecord{ok("user.deleted", covOwner), ok("user.restored", covOwner)},
 		(*coverageWalk).softDelete},
+	{"data-subject requests: data downloaded, erasure refused, processing restricted and lifted",
+		[]wantRecord{ok("privacy.data_downloaded", covSubject), ok("privacy.requested", covSubject), ok("privacy.refused", covOwner),
+			ok("user.restricted", covSubject), ok("user.restriction_lifted", covOwner), ok("privacy.fulfilled", covOwner)},
+		(*coverageWalk).dataSubject},
 	{"roles: one added, deleted, restored",
 		[]wantRecord{ok("role.set", covOwner), ok("role.delete", covOwner), ok("role.restore", covOwner)},
 		(*coverageWalk).roles},
@@ -228,7 +232,7 @@ type trailRow struct{ seq, actorID, actorEmail, action, outcome string }
 func checkTrail(t *testing.T, w *coverageWalk) {
 	t.Helper()
 	ids := map[string]string{} // member e-mail → id, for records that name the actor by id only
-	for _, email := range []string{covOwner, covMember, covLocked, covTOTP, covTOTPGone, covInvitee, covPasskey} {
+	for _, email := range []string{covOwner, covMember, covLocked, covTOTP, covTOTPGone, covInvitee, covPasskey, covSubject} {
 		ids[email] = w.memberID(email)
 	}
 	trails := map[string][]trailRow{}

@@ -61,7 +61,7 @@ func TestAccountJourneysInChromium(t *testing.T) {
 	// The sessions page, from the navigation: both browsers, this one marked.
 	a.do("opening security", chromedp.Navigate(g.url+"/auth/settings/security"))
 	nav := eval[string](a, `[...document.querySelectorAll("header nav a")].map(a => a.textContent).join("|")`)
-	if nav != "Security|Sessions|Members|Roles|Workspace security|Audit|Permission review|Exports" {
+	if nav != "Security|Sessions|Members|Roles|Workspace security|Audit|Requests|Permission review|Exports" {
 		t.Fatalf("owner's navigation: %q", nav)
 	}
 	a.do("following the navigation", chromedp.Click(chromedp.CSS(`header nav a[href="/auth/settings/sessions"]`)))

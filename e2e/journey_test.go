@@ -89,7 +89,7 @@ func TestJourneysInChromium(t *testing.T) {
 	c.do("opening security", chromedp.Navigate(g.url+"/auth/settings/security"))
 	c.waitFor("the security page", `document.querySelector('nav a[aria-current="page"]')`)
 	nav := eval[string](c, `[...document.querySelectorAll("header nav a")].map(a => a.textContent + " " + a.getAttribute("href")).join("|")`)
-	if nav != "Security /auth/settings/security|Sessions /auth/settings/sessions|Members /auth/admin/members|Roles /auth/admin/roles|Workspace security /auth/admin/security|Audit /auth/admin/audit|Permission review /auth/admin/team/audit|Exports /auth/admin/exports" {
+	if nav != "Security /auth/settings/security|Sessions /auth/settings/sessions|Members /auth/admin/members|Roles /auth/admin/roles|Workspace security /auth/admin/security|Audit /auth/admin/audit|Requests /auth/admin/requests|Permission review /auth/admin/team/audit|Exports /auth/admin/exports" {
 		t.Fatalf("owner's navigation: %q", nav)
 	}
 	if b := eval[string](c, `document.querySelector("header .brand").textContent`); b != "Salon Ruby" {

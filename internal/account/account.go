@@ -122,11 +122,17 @@ func (s *Service) confirmPassword(ctx context.Context, ws store.Workspace, me Se
 }
 
 // SetLocationProfiling records the user's choice about location profiling (GDPR art.
-// 21 objection when off): their sign-ins are then not geolocated.
+// 21 objection when off): their sign-ins are then not geolocated. A new objection is
+// also kept as a fulfilled data-subject request of kind objection.
 func (s *Service) SetLocationProfiling(ctx context.Context, ws store.Workspace, me Self, on bool) error {
 	if err := ws.Users().SetNoLocationProfiling(ctx, me.user().ID, !on); err != nil {
 		return fmt.Errorf("saving privacy choice: %w", err)
 	}
 	s.Sessions.Forget(me.Session.Session.ID) // the cached user record is out of date
+	if !on && !me.user().NoLocationProfiling {
+		if err := s.recordObjection(ctx, ws, me); err != nil {
+			return err
+		}
+	}
 	return s.record(ctx, ws, me, audit.ActionPrivacyObjection, map[string]string{"objects": strconv.FormatBool(!on)})
 }

@@ -58,6 +58,7 @@ type TenantHandle interface {
 	Periods() PeriodStore
 	Checkpoints() CheckpointStore
 	AuditCuts() AuditCutStore
+	PrivacyRequests() PrivacyRequestStore
 }
 
 // Workspace is a tenant with the handle bound to it: what a use case acts on. The

@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Roles", roleTests},
 		{"Teams", teamTests},
 		{"Periods", periodTests},
+		{"PrivacyRequests", privacyTests},
 		{"SigningKeys", signingKeyTests},
 		{"AuditCheckpoints", checkpointTests},
 		{"AuditCuts", auditCutTests},

@@ -169,6 +169,12 @@ func useCaseError(err error) *httpError {
 		return errorf(http.StatusConflict, "deleted_member", "That address belongs to a deleted member: restore them, or wait until they are purged.")
 	case errors.Is(err, admin.ErrRestoreWindowOver):
 		return errorf(http.StatusConflict, "restore_window_over", "This member was deleted more than 30 days ago and cannot be restored.")
+	case errors.Is(err, account.ErrRequestPending):
+		return errorf(http.StatusConflict, "request_pending", "You have asked for this already; the request is open.")
+	case errors.Is(err, admin.ErrNoSuchRequest):
+		return errorf(http.StatusNotFound, "no_such_request", "There is no such open request: it may have been resolved meanwhile.")
+	case errors.Is(err, admin.ErrReasonRequired):
+		return errorf(http.StatusBadRequest, "invalid_reason", "Say why the request is refused.")
 	case errors.Is(err, admin.ErrNoSuchUser):
 		return errorf(http.StatusNotFound, "no_such_user", "There is no such member.")
 	case errors.Is(err, admin.ErrNoSuchExport):

@@ -25,7 +25,8 @@ var staticFS embed.FS
 
 // pageNames are the templates, each rendered inside layout.html.
 var pageNames = []string{"login", "logout", "setup", "message", "2fa", "security", "totp_enroll", "codes", "admin_security",
-	"sessions", "password", "forgot", "newpassword", "reauth", "members", "member", "review", "roles", "role", "stepup", "audit", "audit_record", "exports"}
+	"sessions", "password", "forgot", "newpassword", "reauth", "members", "member", "review", "roles", "role", "stepup", "audit", "audit_record", "exports",
+	"requests"}
 
 // methodNames says how a session signed in, in words ("password + authenticator app").
 func methodNames(methods []string) string {
@@ -108,6 +109,7 @@ func (p *Portal) navFor(e *session.Entry) []navItem {
 			navItem{"roles", "Roles", p.path("/admin/roles")},
 			navItem{"workspace", "Workspace security", p.path("/admin/security")},
 			navItem{"audit", "Audit", p.path("/admin/audit")})
+		items = append(items, navItem{"requests", "Requests", p.path("/admin/requests")})
 		items = append(items, navItem{"review", "Permission review", p.path("/admin/team/audit")})
 		if p.Exports != nil {
 			items = append(items, navItem{"exports", "Exports", p.path("/admin/exports")})

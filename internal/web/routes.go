@@ -202,4 +202,8 @@ func (p *Portal) routes() {
 	p.route("POST /api/v1/admin/teams/{id}/restore", api, p.apiJSON(adminOnly, tm.apiTeamRestore))
 	p.route("PUT /api/v1/admin/teams/{id}/members/{user}", api, p.apiJSON(adminOnly, tm.apiTeamMember(true)))
 	p.route("DELETE /api/v1/admin/teams/{id}/members/{user}", api, p.apiJSON(adminOnly, tm.apiTeamMember(false)))
+
+	// Data-subject requests: the member's on the security page, the admins' Requests
+	// page (privacy.go).
+	p.privacyRoutes(api)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/mfa/totp"
+	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
 type securityPage struct {
@@ -15,6 +16,7 @@ type securityPage struct {
 	Codes             int
 	Passkeys          any
 	LocationProfiling bool
+	Requests          []store.PrivacyRequest // the member's data-subject requests
 }
 
 // securityPage serves the user's own security settings.
@@ -27,9 +29,13 @@ func (p accountPages) renderSecurity(c *call, status int, notice, errMsg string)
 	if err != nil {
 		return unavailable(err)
 	}
+	reqs, err := p.Account.MyRequests(c.r.Context(), c.Workspace, p.self(c))
+	if err != nil {
+		return unavailable(err)
+	}
 	p.render(c, status, "security", pageInfo{Title: "Security", Nav: "security", Notice: notice, Error: errMsg}, securityPage{
 		TOTP: ov.Factors.TOTP, SecondFactor: ov.Factors.Any(), Codes: ov.Factors.RecoveryCodes,
-		Passkeys: ov.Passkeys, LocationProfiling: ov.LocationProfiling})
+		Passkeys: ov.Passkeys, LocationProfiling: ov.LocationProfiling, Requests: reqs})
 	return nil
 }
 
