@@ -77,6 +77,21 @@ func cliFails(t *testing.T, g *gateway, want string, args ...string) {
 	}
 }
 
+// ownerAndMember starts a gateway (SQLite) with an owner and a member, each signed in
+// through the API in a browser of their own (o, m).
+func ownerAndMember(t *testing.T, owner, ownerPW, email, pw string) (*gateway, *recorder, *http.Client, *http.Client) {
+	t.Helper()
+	up := newRecorder(t)
+	g := startGateway(t, "sqlite://"+filepath.Join(t.TempDir(), "gh.db"), up.URL, siteConfig)
+	addUser(t, g, owner, "owner", ownerPW)
+	addUser(t, g, email, "member", pw)
+	o := browser(t)
+	signInAs(t, o, g.url, owner, ownerPW)
+	m := browser(t)
+	signInAs(t, m, g.url, email, pw)
+	return g, up, o, m
+}
+
 // revokeLimit bounds how late the running gateway refuses a session the CLI (another
 // process) ended: session_cache_ttl (1 s by default) plus slack for a loaded machine.
 const revokeLimit = 4 * time.Second
@@ -85,16 +100,8 @@ const revokeLimit = 4 * time.Second
 // their password; enabling lets them sign in again (the old session stays ended).
 // The same through the CLI, against the running gateway.
 func TestDisabledMember(t *testing.T) {
-	up := newRecorder(t)
-	g := startGateway(t, "sqlite://"+filepath.Join(t.TempDir(), "gh.db"), up.URL, siteConfig)
-	const owner, ownerPW = "odile@example.com", "pepper lagoon trumpet five"
 	const email, pw = "dan@example.com", "walnut prairie echo sixteen"
-	addUser(t, g, owner, "owner", ownerPW)
-	addUser(t, g, email, "member", pw)
-	o := browser(t)
-	signInAs(t, o, g.url, owner, ownerPW)
-	m := browser(t)
-	signInAs(t, m, g.url, email, pw)
+	g, up, o, m := ownerAndMember(t, "odile@example.com", "pepper lagoon trumpet five", email, pw)
 	mustReach(t, m, g, up, email, "the member before being disabled")
 	id := member(t, o, g.url, email).ID
 

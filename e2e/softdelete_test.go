@@ -35,16 +35,9 @@ func deletedMembers(t *testing.T, c *http.Client, base string) []apiDeleted {
 // same through the CLI, against the running gateway. The 30-day purge is
 // admin.TestPurgeAfterTheWindow (a fake clock; the built gateway has none).
 func TestDeletedMember(t *testing.T) {
-	up := newRecorder(t)
-	g := startGateway(t, "sqlite://"+filepath.Join(t.TempDir(), "gh.db"), up.URL, siteConfig)
 	const owner, ownerPW = "octavia@example.com", "saffron glacier violin three"
 	const email, pw = "dora@example.com", "pebble orchard lantern eight"
-	addUser(t, g, owner, "owner", ownerPW)
-	addUser(t, g, email, "member", pw)
-	o := browser(t)
-	signInAs(t, o, g.url, owner, ownerPW)
-	m := browser(t)
-	signInAs(t, m, g.url, email, pw)
+	g, up, o, m := ownerAndMember(t, owner, ownerPW, email, pw)
 	mustReach(t, m, g, up, email, "the member before being deleted")
 	id := member(t, o, g.url, email).ID
 	ownerID := member(t, o, g.url, owner).ID
