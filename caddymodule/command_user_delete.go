@@ -25,7 +25,7 @@ func userDeleteCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return inTenant(cmd, m.commonFlags, m.tenant, false, func(env *cli, ws store.Workspace) error {
-				u, err := env.admin.DeleteMember(cmd.Context(), ws, admin.CLI(), m.target())
+				u, err := env.admin.Deletions().Delete(cmd.Context(), ws, admin.CLI(), m.target())
 				if err != nil {
 					return memberError(err, ws)
 				}
@@ -47,7 +47,7 @@ func userRestoreCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return inTenant(cmd, m.commonFlags, m.tenant, false, func(env *cli, ws store.Workspace) error {
-				u, err := env.admin.RestoreMember(cmd.Context(), ws, admin.CLI(), m.target())
+				u, err := env.admin.Deletions().Restore(cmd.Context(), ws, admin.CLI(), m.target())
 				switch {
 				case errors.Is(err, admin.ErrNoSuchUser):
 					return fmt.Errorf("--email: no deleted member of tenant %s has this e-mail (gatehouse user deleted lists them)", ws.Slug)
@@ -74,7 +74,7 @@ func userDeletedCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return inTenant(cmd, c, tenant, false, func(env *cli, ws store.Workspace) error {
-				list, err := env.admin.DeletedMembers(cmd.Context(), ws, admin.CLI())
+				list, err := env.admin.Deletions().Deleted(cmd.Context(), ws, admin.CLI())
 				if err != nil {
 					return err
 				}

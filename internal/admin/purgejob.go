@@ -16,7 +16,7 @@ type Leaser interface {
 	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, error)
 }
 
-// MemberPurger is the background job that purges members (Service.PurgeDeleted),
+// MemberPurger is the background job that purges members (Deletions.Purge),
 // teams and roles (Teams.PurgeDeleted, Roles.PurgeDeleted) deleted longer ago than the restore
 // window, in every workspace. Several instances may
 // run one each: a lease lets one purge at a time.
@@ -55,7 +55,7 @@ func (p *MemberPurger) Once(ctx context.Context) (ran bool, purged int, err erro
 	var errs []error
 	for _, tn := range tenants {
 		ws := store.Workspace{Tenant: tn, TenantHandle: p.Store.Tenant(tn.ID)}
-		n, err := p.Service.PurgeDeleted(ctx, ws)
+		n, err := p.Service.Deletions().Purge(ctx, ws)
 		nt, teamErr := p.Service.Teams().PurgeDeleted(ctx, ws)
 		nr, roleErr := p.Service.Roles().PurgeDeleted(ctx, ws)
 		purged += n + nt + nr

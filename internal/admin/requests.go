@@ -206,16 +206,6 @@ func (s Requests) eraseMember(ctx context.Context, ws store.Workspace, userID st
 			return err
 		}
 	}
-	erased, err := ws.Audit().ErasePersonal(ctx, userID)
-	if err != nil {
-		return fmt.Errorf("erasing the audit records of an erased member: %w", err)
-	}
-	if err := ws.Users().PurgeUser(ctx, userID, now.Add(time.Nanosecond)); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("erasing member: %w", err)
-	}
-	rec := audit.Event(ActionUserPurged, audit.Success, audit.System, audit.Origin{})
-	rec.Target = audit.UserTarget(userID)
-	rec.Details = map[string]string{"erasure_request": "true",
-		"audit_erased": strconv.Itoa(erased.Erased), "audit_kept": strconv.Itoa(erased.Kept)}
-	return s.Audit.Record(ctx, ws, rec)
+	_, err = s.Deletions().purge(ctx, ws, userID, now.Add(time.Nanosecond), map[string]string{"erasure_request": "true"})
+	return err
 }

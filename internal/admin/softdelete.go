@@ -38,14 +38,21 @@ type DeletedMember struct {
 // purgeAt is the end of u's restore window.
 func purgeAt(u store.User) time.Time { return u.DeletedAt.Add(store.DeletedUserRestoreWindow) }
 
-// DeleteMember soft-deletes a member: from now on they cannot sign in, every session
+// Deletions are the soft delete, restore and purge of members.
+type Deletions struct{ s *Service }
+
+// Deletions returns the member deletion use cases.
+func (s *Service) Deletions() Deletions { return Deletions{s} }
+
+// Delete soft-deletes a member: from now on they cannot sign in, every session
 // and refresh token of theirs has ended (this instance's cache drops them at once;
 // other instances refuse them on their next read of the user), and they are hidden
 // from the member lists, while their e-mail stays reserved. They can be restored
 // for store.DeletedUserRestoreWindow. Like other member administration it needs a
 // recent re-authentication; administrators cannot delete themselves, admins delete
 // members and managers only, and the last active owner stays (ErrLastOwner).
-func (s *Service) DeleteMember(ctx context.Context, ws store.Workspace, by Admin, t Target) (store.User, error) {
+func (d Deletions) Delete(ctx context.Context, ws store.Workspace, by Admin, t Target) (store.User, error) {
+	s := d.s
 	if by.IsAdmin() && (t.UserID != "" && t.UserID == by.UserID || t.UserID == "" && by.Email != "" && strings.EqualFold(strings.TrimSpace(t.Email), by.Email)) {
 		return store.User{}, ErrSelf
 	}
@@ -72,9 +79,10 @@ func (s *Service) DeleteMember(ctx context.Context, ws store.Workspace, by Admin
 		"email": u.Email, "restorable_until": purgeAt(u).UTC().Format(time.RFC3339)})
 }
 
-// DeletedMembers lists the workspace's deleted members with the time left to restore
+// Deleted lists the workspace's deleted members with the time left to restore
 // them (owners and admins).
-func (s *Service) DeletedMembers(ctx context.Context, ws store.Workspace, by Admin) ([]DeletedMember, error) {
+func (d Deletions) Deleted(ctx context.Context, ws store.Workspace, by Admin) ([]DeletedMember, error) {
+	s := d.s
 	if !by.IsAdmin() {
 		return nil, ErrForbidden
 	}
@@ -95,18 +103,19 @@ func (s *Service) DeletedMembers(ctx context.Context, ws store.Workspace, by Adm
 	return out, nil
 }
 
-// RestoreMember brings a deleted member back within the restore window, as they were
+// Restore brings a deleted member back within the restore window, as they were
 // (role, teams, status, factors); the sessions the deletion ended stay ended, so they
 // sign in again. It needs a recent re-authentication; admins restore members and
 // managers only. A member deleted longer ago is ErrRestoreWindowOver.
-func (s *Service) RestoreMember(ctx context.Context, ws store.Workspace, by Admin, t Target) (store.User, error) {
+func (d Deletions) Restore(ctx context.Context, ws store.Workspace, by Admin, t Target) (store.User, error) {
+	s := d.s
 	if !by.IsAdmin() {
 		return store.User{}, ErrForbidden
 	}
 	if err := s.fresh(by); err != nil {
 		return store.User{}, err
 	}
-	u, err := s.findDeleted(ctx, ws, t)
+	u, err := d.find(ctx, ws, t)
 	if err != nil {
 		return store.User{}, err
 	}
@@ -127,8 +136,8 @@ func (s *Service) RestoreMember(ctx context.Context, ws store.Workspace, by Admi
 		"email": u.Email, "deleted_at": deleted.UTC().Format(time.RFC3339)})
 }
 
-// findDeleted finds a deleted member by id or e-mail (ErrNoSuchUser when none).
-func (s *Service) findDeleted(ctx context.Context, ws store.Workspace, t Target) (store.User, error) {
+// find finds a deleted member by id or e-mail (ErrNoSuchUser when none).
+func (d Deletions) find(ctx context.Context, ws store.Workspace, t Target) (store.User, error) {
 	email := ""
 	if t.UserID == "" {
 		var err error
@@ -148,14 +157,15 @@ func (s *Service) findDeleted(ctx context.Context, ws store.Workspace, t Target)
 	return store.User{}, ErrNoSuchUser
 }
 
-// PurgeDeleted removes for good the workspace's members deleted longer ago than the
+// Purge removes for good the workspace's members deleted longer ago than the
 // restore window (the purge job runs it for every workspace): first the personal
 // fields of their audit records are erased (AuditStore.ErasePersonal: the chain still
 // verifies), then the member with their factors, sessions and sign-in history, and
 // a user.purged record, which names no personal data, says so. It returns how many
 // it purged. A member whose purge fails stays deleted, and the next round tries again
 // (erasing twice is harmless).
-func (s *Service) PurgeDeleted(ctx context.Context, ws store.Workspace) (int, error) {
+func (d Deletions) Purge(ctx context.Context, ws store.Workspace) (int, error) {
+	s := d.s
 	us, err := ws.Users().DeletedUsers(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("listing deleted members: %w", err)
@@ -166,23 +176,36 @@ func (s *Service) PurgeDeleted(ctx context.Context, ws store.Workspace) (int, er
 		if !u.DeletedAt.Before(cutoff) {
 			continue
 		}
-		erased, err := ws.Audit().ErasePersonal(ctx, u.ID)
+		purged, err := d.purge(ctx, ws, u.ID, cutoff, map[string]string{"deleted_at": u.DeletedAt.UTC().Format(time.RFC3339)})
 		if err != nil {
-			return n, fmt.Errorf("erasing the audit records of a purged member: %w", err)
-		}
-		if err := ws.Users().PurgeUser(ctx, u.ID, cutoff); errors.Is(err, store.ErrNotFound) {
-			continue // restored meanwhile
-		} else if err != nil {
-			return n, fmt.Errorf("purging member: %w", err)
-		}
-		n++
-		rec := audit.Event(ActionUserPurged, audit.Success, audit.System, audit.Origin{})
-		rec.Target = audit.UserTarget(u.ID)
-		rec.Details = map[string]string{"deleted_at": u.DeletedAt.UTC().Format(time.RFC3339),
-			"audit_erased": strconv.Itoa(erased.Erased), "audit_kept": strconv.Itoa(erased.Kept)}
-		if err := s.Audit.Record(ctx, ws, rec); err != nil {
 			return n, err
+		}
+		if purged {
+			n++
 		}
 	}
 	return n, nil
+}
+
+// purge removes a deleted member for good: the personal fields of their audit
+// records are erased first (the chain still verifies; erasing twice is harmless),
+// then the member with their factors, sessions and sign-in history if they were
+// deleted before before, then a user.purged record (by system, naming only the id,
+// with details) says so. It reports false when the member is not there to purge
+// (restored meanwhile, or already gone).
+func (d Deletions) purge(ctx context.Context, ws store.Workspace, userID string, before time.Time, details map[string]string) (bool, error) {
+	erased, err := ws.Audit().ErasePersonal(ctx, userID)
+	if err != nil {
+		return false, fmt.Errorf("erasing the audit records of a purged member: %w", err)
+	}
+	if err := ws.Users().PurgeUser(ctx, userID, before); errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("purging member: %w", err)
+	}
+	rec := audit.Event(ActionUserPurged, audit.Success, audit.System, audit.Origin{})
+	rec.Target = audit.UserTarget(userID)
+	rec.Details = details
+	rec.Details["audit_erased"], rec.Details["audit_kept"] = strconv.Itoa(erased.Erased), strconv.Itoa(erased.Kept)
+	return true, d.s.Audit.Record(ctx, ws, rec)
 }

@@ -25,7 +25,7 @@ func TestDeleteMemberEndsAccessAndRestoreBringsThemBack(t *testing.T) {
 	mem, _ := c.member(t, "mem@acme.test", "member")
 	tok, _ := c.session(t, mem)
 
-	u, err := c.svc.DeleteMember(ctx, c.ws, asOwner, Target{UserID: mem.ID})
+	u, err := c.svc.Deletions().Delete(ctx, c.ws, asOwner, Target{UserID: mem.ID})
 	if err != nil || !u.DeletedAt.Equal(c.clk.Now()) {
 		t.Fatalf("DeleteMember: %+v %v", u, err)
 	}
@@ -49,7 +49,7 @@ func TestDeleteMemberEndsAccessAndRestoreBringsThemBack(t *testing.T) {
 	if _, _, err := c.svc.Invite(ctx, c.ws, asOwner, Invitation{Email: mem.Email}); !errors.Is(err, ErrDeletedMember) {
 		t.Fatalf("inviting a deleted member's address: %v, want ErrDeletedMember", err)
 	}
-	del, err := c.svc.DeletedMembers(ctx, c.ws, asOwner)
+	del, err := c.svc.Deletions().Deleted(ctx, c.ws, asOwner)
 	if err != nil || len(del) != 1 || del[0].User.ID != mem.ID || del[0].DaysLeft != 30 {
 		t.Fatalf("DeletedMembers: %+v %v", del, err)
 	}
@@ -57,10 +57,10 @@ func TestDeleteMemberEndsAccessAndRestoreBringsThemBack(t *testing.T) {
 	// Day 29: still restorable, by e-mail (the CLI's way).
 	c.clk.Advance(29 * 24 * time.Hour)
 	asOwner.Verified = c.clk.Now()
-	if del, _ := c.svc.DeletedMembers(ctx, c.ws, asOwner); len(del) != 1 || del[0].DaysLeft != 1 {
+	if del, _ := c.svc.Deletions().Deleted(ctx, c.ws, asOwner); len(del) != 1 || del[0].DaysLeft != 1 {
 		t.Fatalf("DeletedMembers on day 29: %+v", del)
 	}
-	if u, err := c.svc.RestoreMember(ctx, c.ws, asOwner, Target{Email: "MEM@acme.test"}); err != nil || u.ID != mem.ID {
+	if u, err := c.svc.Deletions().Restore(ctx, c.ws, asOwner, Target{Email: "MEM@acme.test"}); err != nil || u.ID != mem.ID {
 		t.Fatalf("RestoreMember: %+v %v", u, err)
 	}
 	if last := c.lastRecord(t); last.Action != ActionUserRestored || last.Target != "user:"+mem.ID {
@@ -73,7 +73,7 @@ func TestDeleteMemberEndsAccessAndRestoreBringsThemBack(t *testing.T) {
 	if err != nil || o.Status != authn.SignedIn || o.Session == nil || !c.live(t, o.Session.Token) {
 		t.Fatalf("signing in after the restore: %+v %v", o, err)
 	}
-	if _, err := c.svc.RestoreMember(ctx, c.ws, asOwner, Target{UserID: mem.ID}); !errors.Is(err, ErrNoSuchUser) {
+	if _, err := c.svc.Deletions().Restore(ctx, c.ws, asOwner, Target{UserID: mem.ID}); !errors.Is(err, ErrNoSuchUser) {
 		t.Fatalf("restoring a live member: %v, want ErrNoSuchUser", err)
 	}
 }
@@ -99,26 +99,26 @@ func TestDeleteMemberIsGuarded(t *testing.T) {
 		{"the owner deleting themselves by e-mail", asOwner, Target{Email: "Owner@acme.test"}, ErrSelf},
 		{"the CLI deleting the last owner", CLI(), Target{UserID: owner.ID}, ErrLastOwner},
 	} {
-		if _, err := c.svc.DeleteMember(ctx, c.ws, tc.by, tc.t); !errors.Is(err, tc.want) {
+		if _, err := c.svc.Deletions().Delete(ctx, c.ws, tc.by, tc.t); !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
 		}
 	}
 	stale := asAdmin
 	stale.Verified = c.clk.Now().Add(-time.Hour)
-	if _, err := c.svc.DeleteMember(ctx, c.ws, stale, Target{UserID: mem.ID}); !errors.Is(err, authn.ErrReauthRequired) {
+	if _, err := c.svc.Deletions().Delete(ctx, c.ws, stale, Target{UserID: mem.ID}); !errors.Is(err, authn.ErrReauthRequired) {
 		t.Fatalf("deleting without a recent re-authentication: %v", err)
 	}
-	if _, err := c.svc.DeleteMember(ctx, c.ws, asAdmin, Target{UserID: mem.ID}); err != nil {
+	if _, err := c.svc.Deletions().Delete(ctx, c.ws, asAdmin, Target{UserID: mem.ID}); err != nil {
 		t.Fatalf("an admin deleting a member: %v", err)
 	}
 	// Restoring is guarded alike.
-	if _, err := c.svc.RestoreMember(ctx, c.ws, asMember, Target{UserID: mem.ID}); !errors.Is(err, ErrForbidden) {
+	if _, err := c.svc.Deletions().Restore(ctx, c.ws, asMember, Target{UserID: mem.ID}); !errors.Is(err, ErrForbidden) {
 		t.Fatalf("a member restoring: %v", err)
 	}
-	if _, err := c.svc.RestoreMember(ctx, c.ws, stale, Target{UserID: mem.ID}); !errors.Is(err, authn.ErrReauthRequired) {
+	if _, err := c.svc.Deletions().Restore(ctx, c.ws, stale, Target{UserID: mem.ID}); !errors.Is(err, authn.ErrReauthRequired) {
 		t.Fatalf("restoring without a recent re-authentication: %v", err)
 	}
-	if _, err := c.svc.DeletedMembers(ctx, c.ws, asMember); !errors.Is(err, ErrForbidden) {
+	if _, err := c.svc.Deletions().Deleted(ctx, c.ws, asMember); !errors.Is(err, ErrForbidden) {
 		t.Fatalf("a member listing deleted members: %v", err)
 	}
 	// The deleted member's actor record is no owner: the owner stays the last one.
@@ -150,7 +150,7 @@ func TestPurgeAfterTheWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, u := range []store.User{gone, kept} {
-		if _, err := c.svc.DeleteMember(ctx, c.ws, asOwner, Target{UserID: u.ID}); err != nil {
+		if _, err := c.svc.Deletions().Delete(ctx, c.ws, asOwner, Target{UserID: u.ID}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -161,7 +161,7 @@ func TestPurgeAfterTheWindow(t *testing.T) {
 		t.Fatalf("purge on day 29: ran %v, %d purged, %v", ran, n, err)
 	}
 	asOwner.Verified = c.clk.Now()
-	if _, err := c.svc.RestoreMember(ctx, c.ws, asOwner, Target{UserID: kept.ID}); err != nil {
+	if _, err := c.svc.Deletions().Restore(ctx, c.ws, asOwner, Target{UserID: kept.ID}); err != nil {
 		t.Fatalf("restoring on day 29: %v", err)
 	}
 
@@ -170,10 +170,10 @@ func TestPurgeAfterTheWindow(t *testing.T) {
 	if ran, n, err := job.Once(ctx); err != nil || !ran || n != 1 {
 		t.Fatalf("purge on day 31: ran %v, %d purged, %v", ran, n, err)
 	}
-	if _, err := c.svc.RestoreMember(ctx, c.ws, asOwner, Target{UserID: gone.ID}); !errors.Is(err, ErrNoSuchUser) {
+	if _, err := c.svc.Deletions().Restore(ctx, c.ws, asOwner, Target{UserID: gone.ID}); !errors.Is(err, ErrNoSuchUser) {
 		t.Fatalf("restoring a purged member: %v", err)
 	}
-	if del, _ := c.svc.DeletedMembers(ctx, c.ws, asOwner); len(del) != 0 {
+	if del, _ := c.svc.Deletions().Deleted(ctx, c.ws, asOwner); len(del) != 0 {
 		t.Fatalf("deleted members after the purge: %+v", del)
 	}
 	if n, _ := c.ws.RecoveryCodes().CountRecoveryCodes(ctx, gone.ID); n != 0 {

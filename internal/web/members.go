@@ -55,7 +55,7 @@ func (p memberPages) renderMembersWith(c *call, status int, notice, errMsg strin
 	for _, t := range teams {
 		names[t.ID] = t.Name
 	}
-	deleted, err := p.Admin.DeletedMembers(c.r.Context(), c.Workspace, by)
+	deleted, err := p.Admin.Deletions().Deleted(c.r.Context(), c.Workspace, by)
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ import (
 // now appear under Deleted members.
 func (p memberPages) deleteForm(c *call) error {
 	id := c.r.PathValue("id")
-	u, err := p.Admin.DeleteMember(c.r.Context(), c.Workspace, p.adminOf(c), admin.Target{UserID: id})
+	u, err := p.Admin.Deletions().Delete(c.r.Context(), c.Workspace, p.adminOf(c), admin.Target{UserID: id})
 	if err != nil {
 		return p.memberError(c, err, id)
 	}
@@ -25,7 +25,7 @@ func (p memberPages) deleteForm(c *call) error {
 
 // restoreForm restores a member from the Deleted list.
 func (p memberPages) restoreForm(c *call) error {
-	u, err := p.Admin.RestoreMember(c.r.Context(), c.Workspace, p.adminOf(c), admin.Target{UserID: c.r.PathValue("id")})
+	u, err := p.Admin.Deletions().Restore(c.r.Context(), c.Workspace, p.adminOf(c), admin.Target{UserID: c.r.PathValue("id")})
 	if err != nil {
 		return p.memberError(c, err, "")
 	}
@@ -46,7 +46,7 @@ func deletedJSON(u store.User, daysLeft int) map[string]any {
 
 // apiMemberDelete: DELETE /api/v1/admin/members/{id} → 200 the deleted member.
 func (p memberPages) apiMemberDelete(c *call) error {
-	u, err := p.Admin.DeleteMember(c.r.Context(), c.Workspace, p.adminOf(c), admin.Target{UserID: c.r.PathValue("id")})
+	u, err := p.Admin.Deletions().Delete(c.r.Context(), c.Workspace, p.adminOf(c), admin.Target{UserID: c.r.PathValue("id")})
 	if err != nil {
 		return err
 	}
@@ -60,7 +60,7 @@ func (p memberPages) apiMemberRestore(c *call) error {
 	if err := c.decode(&body, false); err != nil {
 		return err
 	}
-	u, err := p.Admin.RestoreMember(c.r.Context(), c.Workspace, p.adminOf(c), admin.Target{UserID: c.r.PathValue("id")})
+	u, err := p.Admin.Deletions().Restore(c.r.Context(), c.Workspace, p.adminOf(c), admin.Target{UserID: c.r.PathValue("id")})
 	if err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func (p memberPages) apiMemberRestore(c *call) error {
 
 // apiDeletedMembers: GET /api/v1/admin/members/deleted → {"deleted": [...]}.
 func (p memberPages) apiDeletedMembers(c *call) error {
-	list, err := p.Admin.DeletedMembers(c.r.Context(), c.Workspace, p.adminOf(c))
+	list, err := p.Admin.Deletions().Deleted(c.r.Context(), c.Workspace, p.adminOf(c))
 	if err != nil {
 		return err
 	}
