@@ -4,11 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/secret"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
+
+// ErrInvalidName: a name that is empty, longer than 200 characters or has control
+// characters.
+var ErrInvalidName = errors.New("a name is 1 to 200 characters, without control characters")
 
 // ErrRequestPending: the member has an open request of that kind already.
 var ErrRequestPending = errors.New("a request of this kind is already open")
@@ -86,6 +93,27 @@ func (s *Service) Restrict(ctx context.Context, ws store.Workspace, me Self) (st
 		return store.PrivacyRequest{}, fmt.Errorf("ending sessions: %w", err)
 	}
 	return r, nil
+}
+
+// Rectify corrects the member's name (GDPR art. 16) at once: kept as a fulfilled
+// rectification request and audited (privacy.fulfilled, kind rectification, with the
+// old and the new name among the record's personal fields, erasable like the rest).
+func (s *Service) Rectify(ctx context.Context, ws store.Workspace, me Self, name string) (store.PrivacyRequest, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || utf8.RuneCountInString(name) > 200 || !utf8.ValidString(name) || strings.ContainsFunc(name, unicode.IsControl) {
+		return store.PrivacyRequest{}, ErrInvalidName
+	}
+	old := me.user().DisplayName
+	if err := ws.Users().SetDisplayName(ctx, me.user().ID, name); err != nil {
+		return store.PrivacyRequest{}, fmt.Errorf("correcting the name: %w", err)
+	}
+	s.Sessions.Forget(me.Session.Session.ID) // the cached user record is out of date
+	r := s.newRequest(me, store.RequestRectification, store.RequestFulfilled)
+	if err := ws.PrivacyRequests().CreatePrivacyRequest(ctx, r); err != nil {
+		return store.PrivacyRequest{}, fmt.Errorf("recording the rectification: %w", err)
+	}
+	return r, s.record(ctx, ws, me, audit.ActionPrivacyFulfilled, map[string]string{"request": r.ID, "kind": store.RequestRectification,
+		"field": "name", "from": old, "to": name})
 }
 
 // recordObjection keeps the member's objection to location profiling (art. 21) as a

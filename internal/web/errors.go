@@ -169,6 +169,8 @@ func useCaseError(err error) *httpError {
 		return errorf(http.StatusConflict, "deleted_member", "That address belongs to a deleted member: restore them, or wait until they are purged.")
 	case errors.Is(err, admin.ErrRestoreWindowOver):
 		return errorf(http.StatusConflict, "restore_window_over", "This member was deleted more than 30 days ago and cannot be restored.")
+	case errors.Is(err, account.ErrInvalidName):
+		return errorf(http.StatusBadRequest, "invalid_name", "A name is 1 to 200 characters, without control characters.")
 	case errors.Is(err, account.ErrRequestPending):
 		return errorf(http.StatusConflict, "request_pending", "You have asked for this already; the request is open.")
 	case errors.Is(err, admin.ErrNoSuchRequest):

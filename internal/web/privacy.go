@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/admin"
@@ -19,6 +20,8 @@ func (p *Portal) privacyRoutes(api ratelimit.Class) {
 	p.route("POST /settings/privacy/download", api, p.browserForm(signedIn, acc.downloadForm))
 	p.route("POST /settings/privacy/restrict", api, p.browserForm(signedIn, acc.restrictForm))
 	p.route("POST /settings/privacy/erase", api, p.browserForm(signedIn, acc.eraseForm))
+	p.route("POST /settings/privacy/name", api, p.browserForm(signedIn, acc.nameForm))
+	p.route("PUT /api/v1/me/name", api, p.apiJSON(signedIn, acc.apiName))
 	p.route("GET /api/v1/me/data", api, p.apiJSON(signedIn, acc.apiData))
 	p.route("GET /api/v1/me/requests", api, p.apiJSON(signedIn, acc.apiMyRequests))
 	p.route("POST /api/v1/me/restrict", api, p.apiJSON(signedIn, acc.apiRestrict))
@@ -91,6 +94,32 @@ func (p privacyPages) eraseForm(c *call) error {
 	}
 	return p.renderSecurity(c, http.StatusOK, "Your request to be erased is recorded. The workspace's administrators answer it by "+
 		r.Deadline.UTC().Format("2 January 2006")+".", "")
+}
+
+// nameForm corrects the member's name (rectification) and shows the page again.
+func (p privacyPages) nameForm(c *call) error {
+	name := c.r.PostForm.Get("name")
+	if _, err := p.Account.Rectify(c.r.Context(), c.Workspace, p.self(c), name); err != nil {
+		return p.settingsError(c, err)
+	}
+	c.me.User.DisplayName = strings.TrimSpace(name) // this request's copy; the cache was dropped
+	return p.renderSecurity(c, http.StatusOK, "Your name is corrected.", "")
+}
+
+// apiName: PUT /api/v1/me/name {"name"} → 200 the fulfilled rectification request.
+func (p privacyPages) apiName(c *call) error {
+	var body struct {
+		Name string `json:"name"`
+	}
+	if err := c.decode(&body, true); err != nil {
+		return err
+	}
+	r, err := p.Account.Rectify(c.r.Context(), c.Workspace, p.self(c), body.Name)
+	if err != nil {
+		return err
+	}
+	writeJSON(c.w, http.StatusOK, requestJSON(r))
+	return nil
 }
 
 // apiData: GET /api/v1/me/data → everything about the member (account.MyData).

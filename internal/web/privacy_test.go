@@ -129,3 +129,34 @@ func TestRestrictProcessingThroughThePortal(t *testing.T) {
 		t.Errorf("lift audit: %+v", recs)
 	}
 }
+
+// TestRectifyNameThroughThePortal: a member corrects their name on the security page
+// and through the API; a bad name is refused and changes nothing; each correction is
+// kept as a fulfilled rectification request and audited.
+func TestRectifyNameThroughThePortal(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 4)
+	f.addUser(t, "member@example.com", pw)
+	mc := noRedirect(t)
+	signInAs(t, f, mc, "member@example.com", pw)
+	st, _, body := submit(t, mc, f.srv.URL+"/auth/settings/security", f.srv.URL+"/auth/settings/privacy/name", url.Values{"name": {"  Zoë Müller  "}})
+	if st != http.StatusOK || !strings.Contains(body, "Your name is corrected") || !strings.Contains(body, `value="Zoë Müller"`) {
+		t.Fatalf("name form: %d\n%s", st, body)
+	}
+	for _, bad := range []string{"", "   ", "tab\there", strings.Repeat("x", 201)} {
+		if st, out := sendJSON(t, mc, "PUT", f.srv.URL+"/auth/api/v1/me/name", map[string]string{"name": bad}); st != http.StatusBadRequest || out["error"] != "invalid_name" {
+			t.Errorf("name %q: %d %v", bad, st, out)
+		}
+	}
+	st, out := sendJSON(t, mc, "PUT", f.srv.URL+"/auth/api/v1/me/name", map[string]string{"name": "Zoë Müller-Ruiz"})
+	if st != http.StatusOK || out["kind"] != "rectification" || out["status"] != "fulfilled" {
+		t.Fatalf("API: %d %v", st, out)
+	}
+	if _, body := getPage(t, mc, f.srv.URL+"/auth/settings/security"); !strings.Contains(body, `value="Zoë Müller-Ruiz"`) {
+		t.Errorf("the security page does not show the corrected name:\n%s", body)
+	}
+	recs := f.audits(t, audit.ActionPrivacyFulfilled)
+	if len(recs) != 2 || recs[1].Details["kind"] != "rectification" || recs[1].Details["from"] != "Zoë Müller" || recs[1].Details["to"] != "Zoë Müller-Ruiz" {
+		t.Errorf("rectification records: %+v", recs)
+	}
+}

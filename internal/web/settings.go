@@ -17,6 +17,7 @@ type securityPage struct {
 	Passkeys          any
 	LocationProfiling bool
 	Requests          []store.PrivacyRequest // the member's data-subject requests
+	Name              string                 // the member's name, to correct
 }
 
 // securityPage serves the user's own security settings.
@@ -35,7 +36,7 @@ func (p accountPages) renderSecurity(c *call, status int, notice, errMsg string)
 	}
 	p.render(c, status, "security", pageInfo{Title: "Security", Nav: "security", Notice: notice, Error: errMsg}, securityPage{
 		TOTP: ov.Factors.TOTP, SecondFactor: ov.Factors.Any(), Codes: ov.Factors.RecoveryCodes,
-		Passkeys: ov.Passkeys, LocationProfiling: ov.LocationProfiling, Requests: reqs})
+		Passkeys: ov.Passkeys, LocationProfiling: ov.LocationProfiling, Requests: reqs, Name: c.me.User.DisplayName})
 	return nil
 }
 
