@@ -34,14 +34,9 @@ func (us userStore) PurgeUser(ctx context.Context, userID string, deletedBefore 
 		return err
 	}
 	s := us.s
-	lock := `SELECT 1 FROM users WHERE tenant_id = ? AND id = ? AND deleted_at IS NOT NULL AND deleted_at < ?`
-	if s.dialect == postgresDialect {
-		lock += ` FOR UPDATE`
-	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		var one int
-		if err := tx.QueryRowContext(ctx, s.q(lock), us.tenantID, userID, before).Scan(&one); err != nil {
-			return err // not deleted, or deleted too recently: ErrNotFound
+		if err := s.lockDeleted(ctx, tx, "users", "id", us.tenantID, userID, before); err != nil {
+			return err
 		}
 		for _, q := range []string{
 			`DELETE FROM sessions WHERE tenant_id = ? AND user_id = ?`,
@@ -54,4 +49,17 @@ func (us userStore) PurgeUser(ctx context.Context, userID string, deletedBefore 
 		}
 		return nil
 	})
+}
+
+// lockDeleted checks, inside tx, that the row of table whose keyCol is key was
+// soft-deleted before the cut-off, and locks it on PostgreSQL (SQLite's write
+// transaction holds the database), so that a restore cannot slip in before the purge.
+// A row that is not deleted, or deleted too recently, is ErrNotFound (once mapped).
+func (s *Store) lockDeleted(ctx context.Context, tx *sql.Tx, table, keyCol, tenantID, key string, before int64) error {
+	q := `SELECT 1 FROM ` + table + ` WHERE tenant_id = ? AND ` + keyCol + ` = ? AND deleted_at IS NOT NULL AND deleted_at < ?`
+	if s.dialect == postgresDialect {
+		q += ` FOR UPDATE`
+	}
+	var one int
+	return tx.QueryRowContext(ctx, s.q(q), tenantID, key, before).Scan(&one)
 }

@@ -128,18 +128,13 @@ func (rs roleStore) PurgeRole(ctx context.Context, name string, deletedBefore ti
 		return err
 	}
 	s := rs.s
-	lock := `SELECT 1 FROM tenant_roles WHERE tenant_id = ? AND name = ? AND deleted_at IS NOT NULL AND deleted_at < ?`
-	if s.dialect == postgresDialect {
-		lock += ` FOR UPDATE`
-	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		// Serialised with SetRoles (see DeleteRole): no holder is added unseen.
 		if err := s.lockTenant(ctx, tx, rs.tenantID); err != nil {
 			return err
 		}
-		var one int
-		if err := tx.QueryRowContext(ctx, s.q(lock), rs.tenantID, name, before).Scan(&one); err != nil {
-			return err // not deleted, or deleted too recently: ErrNotFound
+		if err := s.lockDeleted(ctx, tx, "tenant_roles", "name", rs.tenantID, name, before); err != nil {
+			return err
 		}
 		holders, err := s.usersWith(ctx, tx, rs.tenantID, "roles", name, false, true)
 		if err != nil {
