@@ -16,7 +16,9 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/clock"
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
+	"github.com/gatehouse-dev/gatehouse/internal/masterkeys"
 	"github.com/gatehouse-dev/gatehouse/internal/notify"
+	"github.com/gatehouse-dev/gatehouse/internal/secret"
 	"github.com/gatehouse-dev/gatehouse/internal/session"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/store/kv"
@@ -118,13 +120,13 @@ func openCLI(ctx context.Context, f commonFlags, withRedis bool) (*cli, error) {
 	}
 	// Like the gateway, the CLI writes version-2 audit records: it needs the master key
 	// (created when missing, as the gateway would).
-	if master, err := app.masterKey(!f.readOnly); err != nil {
+	if masters, _, err := app.masterKeys(!f.readOnly); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("--config %s: %w", f.config, err)
-	} else if master != nil {
-		if c.digest, err = audit.NewDigester(master); err != nil {
+	} else if masters != nil {
+		if c.digest, err = cliDigester(ctx, st, masters, !f.readOnly); err != nil {
 			st.Close()
-			return nil, fmt.Errorf("deriving the audit digest key: %w", err)
+			return nil, err
 		}
 	}
 	lockout := &authn.Lockout{Policy: authn.LockoutPolicy{Threshold: app.LockoutThreshold,
@@ -204,4 +206,24 @@ func flagError(err error, flags map[string]string) error {
 		return fmt.Errorf("%s: %s", flag, msg)
 	}
 	return errors.New(msg)
+}
+
+// cliDigester is the audit digester with the deployment's digest key (a data key,
+// stored on first use unless the command only reads).
+func cliDigester(ctx context.Context, st store.Store, masters []secret.MasterKey, create bool) (*audit.Digester, error) {
+	fc, err := secret.NewVersionedFieldCipher(masters)
+	if err != nil {
+		return nil, err
+	}
+	dk, err := masterkeys.EnsureDataKeys(ctx, st.DataKeys(), fc, masters[0].Key, create, time.Now())
+	if errors.Is(err, secret.ErrUnknownKey) && !create {
+		// Another master key than the store's: a command that only reads still runs,
+		// with the digest key this master key would give — audit verify then says the
+		// digests were made with another key instead of checking them.
+		return audit.NewDigester(masters[0].Key)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return audit.NewDigesterWithKey(dk.AuditDigest)
 }

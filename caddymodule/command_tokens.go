@@ -20,10 +20,10 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "keys",
-		Usage: "list|rotate-signing --config <file>",
-		Short: "Manage Gatehouse's token-signing keys",
+		Usage: "list|rotate-signing|rotate|status|prune --config <file>",
+		Short: "Manage the token-signing keys and the master key",
 		CobraFunc: func(cmd *cobra.Command) {
-			cmd.AddCommand(keysListCmd(), keysRotateCmd())
+			cmd.AddCommand(keysListCmd(), keysRotateCmd(), masterKeysRotateCmd(), masterKeysStatusCmd(), masterKeysPruneCmd())
 		},
 	})
 	caddycmd.RegisterCommand(caddycmd.Command{

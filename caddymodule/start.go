@@ -18,6 +18,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/clock"
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/identity"
+	"github.com/gatehouse-dev/gatehouse/internal/masterkeys"
 	"github.com/gatehouse-dev/gatehouse/internal/mfa/passkey"
 	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
 	"github.com/gatehouse-dev/gatehouse/internal/risk"
@@ -62,17 +63,20 @@ func (a *App) start() error {
 	if err != nil {
 		return err
 	}
-	cipher, master, err := a.fieldCipher()
+	cipher, masters, err := a.fieldCipher()
 	if err != nil {
 		return err
 	}
-	successorKey, err := secret.DeriveKey(master, "refresh successor v1")
+	// The data keys outlive master key versions: stored sealed, derived from the
+	// master key only the first time.
+	dataKeys, err := masterkeys.EnsureDataKeys(ctx, st.DataKeys(), cipher, masters[0].Key, true, time.Now())
 	if err != nil {
 		return err
 	}
-	digester, err := audit.NewDigester(master) // the audit chain covers a keyed digest of personal fields
+	successorKey := dataKeys.RefreshSuccessor
+	digester, err := audit.NewDigesterWithKey(dataKeys.AuditDigest) // the audit chain covers a keyed digest of personal fields
 	if err != nil {
-		return fmt.Errorf("deriving the audit digest key: %w", err)
+		return err
 	}
 	clk := clock.Real{}
 	cfg := a.passkeyCfg
@@ -191,37 +195,50 @@ func (a *App) openStore(ctx context.Context) (store.Store, error) {
 	return val.(*pooledStore).Store, nil
 }
 
-// fieldCipher loads the master key (value or file, created when missing) and derives
-// the field keys; it returns the master key too, for other derived keys.
-func (a *App) fieldCipher() (*secret.FieldCipher, []byte, error) {
-	key, err := a.masterKey(true)
+// keyReloadInterval is how often a running gateway looks at its key file again before
+// sealing a value: after `gatehouse keys rotate` adds a version, every instance seals
+// under it within this time (and opens values sealed under it at once).
+const keyReloadInterval = 5 * time.Second
+
+// fieldCipher loads the master key versions (value or file, the file created when
+// missing) and derives the field keys; it returns the versions too (newest first), for
+// the data keys. A cipher from a key file follows the file (keys rotate).
+func (a *App) fieldCipher() (*secret.FieldCipher, []secret.MasterKey, error) {
+	keys, path, err := a.masterKeys(true)
 	if err != nil {
 		return nil, nil, err
 	}
-	fc, err := secret.NewFieldCipher(key)
-	return fc, key, err
+	fc, err := secret.NewVersionedFieldCipher(keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	if path != "" {
+		fc.WithReload(func() ([]secret.MasterKey, error) { return secret.ReadMasterKeyFile(path) }, keyReloadInterval)
+	}
+	return fc, keys, nil
 }
 
-// masterKey loads the master key: the value, or else the file. A missing file is
-// created with a new key when create is set; otherwise it gives no key (nil, nil), for
-// commands that only read and must not invent a key the gateway does not have.
-func (a *App) masterKey(create bool) ([]byte, error) {
+// masterKeys loads the master key versions, newest first: the value, or else the file
+// (whose path it returns; "" for a value). A missing file is created with a new key
+// when create is set; otherwise it gives no keys (nil, "", nil), for commands that
+// only read and must not invent a key the gateway does not have.
+func (a *App) masterKeys(create bool) ([]secret.MasterKey, string, error) {
 	if v := caddy.NewReplacer().ReplaceAll(a.MasterKey, ""); v != "" {
-		key, err := secret.ParseMasterKey(v)
+		keys, err := secret.ParseMasterKeys(v)
 		if err != nil {
-			return nil, fmt.Errorf("master key: %w", err)
+			return nil, "", fmt.Errorf("master_key: %w", err)
 		}
-		return key, nil
+		return keys, "", nil
 	}
 	path := caddy.NewReplacer().ReplaceAll(a.MasterKeyFile, "")
 	if _, err := os.Stat(path); !create && errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil, "", nil
 	}
-	key, err := secret.LoadOrCreateMasterKey(path)
+	keys, err := secret.LoadOrCreateMasterKeys(path)
 	if err != nil {
-		return nil, fmt.Errorf("master key: %w", err)
+		return nil, "", fmt.Errorf("master key: %w", err)
 	}
-	return key, nil
+	return keys, path, nil
 }
 
 // firstRun creates the default workspace in an empty store, checks that every tenant a

@@ -54,7 +54,8 @@ type KeyStore struct {
 	Clock  clock.Clock
 }
 
-func auditKeyAD(kid string) []byte { return secret.AD("audit-key", kid) }
+// KeySealAD is the associated data an audit key is sealed with: its kid.
+func KeySealAD(kid string) []byte { return secret.AD("audit-key", kid) }
 
 // Load returns the newest stored key this instance can open (ErrNoAuditKey when
 // none).
@@ -78,7 +79,7 @@ func (k *KeyStore) open(s store.AuditKey) (*Signer, error) {
 	if k.Cipher == nil {
 		return nil, errors.New("no master key here")
 	}
-	seed, err := k.Cipher.Open(s.PrivateKey, s.SealKeyID, auditKeyAD(s.KID))
+	seed, err := k.Cipher.Open(s.PrivateKey, s.SealKeyID, KeySealAD(s.KID))
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +129,7 @@ func (k *KeyStore) create(ctx context.Context) (*Signer, error) {
 		return nil, fmt.Errorf("generating audit key: %w", err)
 	}
 	kid := KeyIDOf(pub)
-	sealed, sealKey := k.Cipher.Seal(priv.Seed(), auditKeyAD(kid))
+	sealed, sealKey := k.Cipher.Seal(priv.Seed(), KeySealAD(kid))
 	if err := k.Store.CreateAuditKey(ctx, store.AuditKey{KID: kid, PublicKey: pub, PrivateKey: sealed,
 		SealKeyID: sealKey, CreatedAt: k.Clock.Now()}); err != nil {
 		return nil, fmt.Errorf("storing audit key: %w", err)

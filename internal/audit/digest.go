@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"hash"
 	"slices"
 	"time"
@@ -45,14 +46,27 @@ type Digester struct {
 	id  []byte // digestKeyIDSize bytes naming key
 }
 
-// NewDigester derives the digest key from the master key.
+// DigestKey derives a digest key from a master key. The gateway derives it once, when
+// it first starts, and keeps it as a data key sealed with the master key, so that it
+// stays the same when the master key is rotated (internal/masterkeys).
+func DigestKey(master []byte) ([]byte, error) { return secret.DeriveKey(master, digestKeyLabel) }
+
+// NewDigester derives the digest key from the master key (DigestKey).
 func NewDigester(master []byte) (*Digester, error) {
-	key, err := secret.DeriveKey(master, digestKeyLabel)
+	key, err := DigestKey(master)
 	if err != nil {
 		return nil, err
 	}
+	return NewDigesterWithKey(key)
+}
+
+// NewDigesterWithKey digests with key (32 bytes).
+func NewDigesterWithKey(key []byte) (*Digester, error) {
+	if len(key) != 32 {
+		return nil, fmt.Errorf("audit digest key: %d bytes, want 32", len(key))
+	}
 	id := sha256.Sum256(append([]byte("gatehouse audit digest key id\x00"), key...))
-	return &Digester{key: key, id: id[:digestKeyIDSize]}, nil
+	return &Digester{key: slices.Clone(key), id: id[:digestKeyIDSize]}, nil
 }
 
 // KeyID names the digest key (hex) without revealing it.

@@ -61,7 +61,8 @@ type MFA struct {
 	Clock  clock.Clock
 }
 
-func totpAD(tenantID, userID string) []byte { return secret.AD(tenantID, userID, "totp") }
+// TOTPSealAD is the associated data a TOTP key is sealed with: its tenant and user.
+func TOTPSealAD(tenantID, userID string) []byte { return secret.AD(tenantID, userID, "totp") }
 
 // Factors reads which factors the user has.
 func (m *MFA) Factors(ctx context.Context, tenant store.TenantHandle, userID string) (Factors, error) {
@@ -90,7 +91,7 @@ func (m *MFA) BeginTOTP(ctx context.Context, tenant store.TenantHandle, u store.
 	if err != nil {
 		return totp.Key{}, err
 	}
-	sealed, kid := m.Cipher.Seal([]byte(k.Secret), totpAD(tenant.TenantID(), u.ID))
+	sealed, kid := m.Cipher.Seal([]byte(k.Secret), TOTPSealAD(tenant.TenantID(), u.ID))
 	err = tenant.TOTP().PutPendingTOTP(ctx, store.TOTPSecret{UserID: u.ID, Ciphertext: sealed, KeyID: kid, CreatedAt: m.Clock.Now()})
 	if errors.Is(err, store.ErrConflict) {
 		return totp.Key{}, ErrTOTPEnrolled
@@ -111,7 +112,7 @@ func (m *MFA) PendingTOTP(ctx context.Context, tenant store.TenantHandle, u stor
 	if err != nil {
 		return totp.Key{}, fmt.Errorf("reading TOTP key: %w", err)
 	}
-	key, err := m.Cipher.Open(s.Ciphertext, s.KeyID, totpAD(tenant.TenantID(), u.ID))
+	key, err := m.Cipher.Open(s.Ciphertext, s.KeyID, TOTPSealAD(tenant.TenantID(), u.ID))
 	if err != nil {
 		return totp.Key{}, fmt.Errorf("opening TOTP key: %w", err)
 	}
@@ -156,7 +157,7 @@ func (m *MFA) VerifyTOTP(ctx context.Context, tenant store.TenantHandle, userID,
 
 // spend matches code and records its step atomically.
 func (m *MFA) spend(ctx context.Context, tenant store.TenantHandle, userID string, s store.TOTPSecret, code string) error {
-	key, err := m.Cipher.Open(s.Ciphertext, s.KeyID, totpAD(tenant.TenantID(), userID))
+	key, err := m.Cipher.Open(s.Ciphertext, s.KeyID, TOTPSealAD(tenant.TenantID(), userID))
 	if err != nil {
 		return fmt.Errorf("opening TOTP key: %w", err)
 	}

@@ -33,6 +33,12 @@ type Store interface {
 	SigningKeys() SigningKeyStore
 	// AuditKeys keeps the deployment's audit-checkpoint signing keys (Ed25519).
 	AuditKeys() AuditKeyStore
+	// DataKeys keeps the deployment's sealed data keys (the audit digest key, the
+	// refresh-successor key): random or once derived, then fixed across rotations.
+	DataKeys() DataKeyStore
+	// SealedFields is every value sealed with a master key, across tenants: what a
+	// master key rotation re-seals.
+	SealedFields() SealedFieldStore
 	// Ping checks that the backend is reachable.
 	Ping(ctx context.Context) error
 	// Close releases connections.
@@ -707,4 +713,64 @@ type PeriodStore interface {
 	MarkPeriodDone(ctx context.Context, job, period string, at time.Time) (bool, error)
 	// PeriodDone reports whether job was recorded done for period.
 	PeriodDone(ctx context.Context, job, period string) (bool, error)
+}
+
+// DataKey is a deployment-wide key kept sealed with the master key (secret.FieldCipher,
+// associated data naming the purpose), so that it stays the same when the master key
+// is rotated: what it keyed (audit digests, refresh-token successors) keeps verifying.
+type DataKey struct {
+	Purpose   string
+	Sealed    []byte
+	SealKeyID string
+	CreatedAt time.Time
+}
+
+// DataKeyStore keeps the data keys.
+type DataKeyStore interface {
+	// DataKey returns the key for purpose (ErrNotFound when there is none yet).
+	DataKey(ctx context.Context, purpose string) (DataKey, error)
+	// CreateDataKey stores k (ErrConflict when the purpose has a key: of several
+	// instances starting together one creates it, the others read it).
+	CreateDataKey(ctx context.Context, k DataKey) error
+}
+
+// Kinds of sealed values (SealedField.Kind).
+const (
+	SealedTOTP       = "totp_secret" // a member's TOTP key: Tenant and ID (the user id)
+	SealedSigningKey = "signing_key" // a token-signing key: ID is the kid
+	SealedAuditKey   = "audit_key"   // an audit-checkpoint key: ID is the kid
+	SealedDataKey    = "data_key"    // a data key: ID is the purpose
+)
+
+// SealedKinds lists every kind of sealed value, in the order a rotation visits them.
+var SealedKinds = []string{SealedDataKey, SealedSigningKey, SealedAuditKey, SealedTOTP}
+
+// SealedField is one value sealed with a field key (secret.FieldCipher).
+type SealedField struct {
+	Kind   string
+	Tenant string // the tenant of a TOTP key; "" for deployment-wide kinds
+	ID     string
+	Sealed []byte
+	KeyID  string // the field key that sealed it
+}
+
+// SealedCount is how many values of Kind are sealed under KeyID.
+type SealedCount struct {
+	Kind, KeyID string
+	N           int64
+}
+
+// SealedFieldStore reads and re-seals sealed values across tenants, for a master key
+// rotation. Soft-deleted rows are included: they are still secrets at rest.
+type SealedFieldStore interface {
+	// CountSealed counts the sealed values by kind and key id.
+	CountSealed(ctx context.Context) ([]SealedCount, error)
+	// SealedNotUnder returns up to limit values of kind sealed under a key other than
+	// keyID, ordered by (Tenant, ID), starting after position after (the zero value:
+	// from the start).
+	SealedNotUnder(ctx context.Context, kind, keyID string, after SealedField, limit int) ([]SealedField, error)
+	// Reseal stores sealed under keyID in place of f, only if the row still holds
+	// f.Sealed under f.KeyID; false when it changed meanwhile (re-enrolled, re-sealed
+	// by another rotation) or is gone: then it is left as it is.
+	Reseal(ctx context.Context, f SealedField, sealed []byte, keyID string) (bool, error)
 }

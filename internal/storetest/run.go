@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Periods", periodTests},
 		{"PrivacyRequests", privacyTests},
 		{"SigningKeys", signingKeyTests},
+		{"Sealed", sealedTests},
 		{"AuditCheckpoints", checkpointTests},
 		{"AuditCuts", auditCutTests},
 		{"Maintenance", maintenanceTests},

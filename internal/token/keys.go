@@ -114,7 +114,7 @@ func (k *KeyRing) open(s store.SigningKey) (*ecdsa.PrivateKey, error) {
 	if k.Cipher == nil {
 		return nil, errors.New("no master key here")
 	}
-	der, err := k.Cipher.Open(s.PrivateKey, s.SealKeyID, sealAD(s.KID))
+	der, err := k.Cipher.Open(s.PrivateKey, s.SealKeyID, SigningKeySealAD(s.KID))
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +129,8 @@ func (k *KeyRing) open(s store.SigningKey) (*ecdsa.PrivateKey, error) {
 	return priv, nil
 }
 
-func sealAD(kid string) []byte { return secret.AD("signing-key", kid) }
+// SigningKeySealAD is the associated data a signing key is sealed with: its kid.
+func SigningKeySealAD(kid string) []byte { return secret.AD("signing-key", kid) }
 
 // Ensure makes sure a key can sign now: it loads the keys and, when none can, creates
 // one that signs at once (there is nothing yet that verifiers could have cached). Of
@@ -196,7 +197,7 @@ func (k *KeyRing) create(ctx context.Context, created, activates time.Time) (str
 		return "", err
 	}
 	kid := thumbprint(&priv.PublicKey)
-	sealed, sealKey := k.Cipher.Seal(der, sealAD(kid))
+	sealed, sealKey := k.Cipher.Seal(der, SigningKeySealAD(kid))
 	if err := k.Store.CreateSigningKey(ctx, store.SigningKey{KID: kid, Algorithm: "ES256", PublicKey: pub,
 		PrivateKey: sealed, SealKeyID: sealKey, CreatedAt: created, ActivatesAt: activates}); err != nil {
 		return "", fmt.Errorf("storing signing key: %w", err)
