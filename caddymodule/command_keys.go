@@ -227,14 +227,7 @@ func writeKeyStatus(w io.Writer, st masterkeys.Status) error {
 		fmt.Fprintln(tw)
 	}
 	for _, k := range st.Keys {
-		state := "in use"
-		switch {
-		case k.Current:
-			state = "current"
-		case k.Total() == 0:
-			state = "unused"
-		}
-		row(fmt.Sprintf("v%d", k.Version), k.KeyID, state, k.Sealed)
+		row(fmt.Sprintf("v%d", k.Version), k.KeyID, k.State(), k.Sealed)
 	}
 	unknown := map[string]map[string]int64{}
 	var ids []string
@@ -269,14 +262,7 @@ type keyStatusJSON struct {
 func writeKeyStatusJSON(w io.Writer, st masterkeys.Status) error {
 	out := []keyStatusJSON{}
 	for _, k := range st.Keys {
-		state := "in use"
-		switch {
-		case k.Current:
-			state = "current"
-		case k.Total() == 0:
-			state = "unused"
-		}
-		out = append(out, keyStatusJSON{Version: k.Version, KeyID: k.KeyID, State: state, Sealed: k.Sealed})
+		out = append(out, keyStatusJSON{Version: k.Version, KeyID: k.KeyID, State: k.State(), Sealed: k.Sealed})
 	}
 	for _, c := range st.Unknown {
 		i := slices.IndexFunc(out, func(k keyStatusJSON) bool { return k.State == "missing" && k.KeyID == c.KeyID })

@@ -25,6 +25,17 @@ func (k KeyStatus) Total() int64 {
 	return n
 }
 
+// State is "current" (seals new values), "in use" (still seals values) or "unused".
+func (k KeyStatus) State() string {
+	switch {
+	case k.Current:
+		return "current"
+	case k.Total() == 0:
+		return "unused"
+	}
+	return "in use"
+}
+
 // Status is what is sealed under which master key version.
 type Status struct {
 	Keys []KeyStatus // newest first
