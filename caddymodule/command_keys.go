@@ -63,7 +63,7 @@ master_key "v2:NEW v1:OLD", reload them, then run "gatehouse keys rotate --resum
 			switch {
 			case path == "" && !resume:
 				return errors.New("the master key is given as a value (master_key): put a new version first in it on every gateway (master_key \"v2:NEW v1:OLD\"), reload them, and run gatehouse keys rotate --resume")
-			case path != "":
+			case path != "" && !resume: // --resume only reads the file (it may be a read-only mount)
 				unlock, err := secret.LockMasterKeyFile(path)
 				if err != nil {
 					return err
@@ -72,15 +72,13 @@ master_key "v2:NEW v1:OLD", reload them, then run "gatehouse keys rotate --resum
 				if keys, err = secret.ReadMasterKeyFile(path); err != nil {
 					return err
 				}
-				if !resume {
-					nk := secret.NewMasterKey(keys)
-					keys = append([]secret.MasterKey{nk}, keys...)
-					if err := secret.WriteMasterKeyFile(path, keys); err != nil {
-						return err
-					}
-					fmt.Fprintf(out, "added master key v%d (%s) to %s\n", nk.Version, nk.KeyID(), path)
-					settle = keyReloadInterval + time.Second // until every gateway seals under it
+				nk := secret.NewMasterKey(keys)
+				keys = append([]secret.MasterKey{nk}, keys...)
+				if err := secret.WriteMasterKeyFile(path, keys); err != nil {
+					return err
 				}
+				fmt.Fprintf(out, "added master key v%d (%s) to %s\n", nk.Version, nk.KeyID(), path)
+				settle = keyReloadInterval + time.Second // until every gateway seals under it
 			}
 			fc, err := secret.NewVersionedFieldCipher(keys)
 			if err != nil {
