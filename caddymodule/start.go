@@ -165,6 +165,9 @@ func (a *App) start() error {
 	if err := a.startBackups(jobs, st, holder, clk); err != nil { // the backup block (backup.go)
 		return err
 	}
+	go (&admin.RequestReminders{Store: st, Service: a.svc.admin, Leases: st.Maintenance(), Outbox: outboxer.Outbox(), // data-subject requests near their deadline
+		Kick: worker.Kick, Templates: a.templates, PortalURL: a.tenantPortalURL, Holder: holder,
+		Logger: a.logger.Named("request-reminders")}).Run(jobs)
 	if review := a.reviewJob(a.PermissionReview, st, outboxer.Outbox(), worker.Kick, holder, clk); review != nil { // permission review mail (review.go)
 		go review.Run(jobs)
 	}

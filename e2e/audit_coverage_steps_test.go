@@ -354,6 +354,20 @@ func (w *coverageWalk) dataSubject() {
 	w.signIn(covSubject)
 }
 
+// emailChange moves the subject to a new address with the API and the link mailed
+// to it, then back, so that the later steps find them under their address.
+func (w *coverageWalk) emailChange() {
+	t := w.t
+	c := w.signIn(covSubject)
+	prev := ""
+	for _, to := range []string{"rita.new@cov.test", covSubject} {
+		w.api(c, "asking for "+to, http.StatusAccepted, "PUT", "/auth/api/v1/me/email", map[string]string{"email": to})
+		link := w.g.newMailedLink(emailLinkRE, prev)
+		w.api(browser(t), "confirming "+to, http.StatusOK, "POST", "/auth/api/v1/me/email/confirm", map[string]string{"token": tokenOf(t, link)})
+		prev = link
+	}
+}
+
 func (w *coverageWalk) roles() {
 	w.api(w.owner, "adding a role", http.StatusCreated, "PUT", "/auth/api/v1/admin/roles/auditor",
 		map[string]any{"description": "Reads the books", "permissions": []string{"books:read:tenant"}})

@@ -26,7 +26,24 @@ func (g *gateway) mailedLink(re *regexp.Regexp) string {
 	return link
 }
 
+// newMailedLink waits for a link matching re, other than prev, to be mailed (in the
+// log) and returns the latest.
+func (g *gateway) newMailedLink(re *regexp.Regexp, prev string) string {
+	g.t.Helper()
+	var link string
+	waitFor(g.t, "a new mailed link "+re.String(), func() bool {
+		m := re.FindAllString(g.logs(), -1)
+		if len(m) == 0 || m[len(m)-1] == prev {
+			return false
+		}
+		link = m[len(m)-1]
+		return true
+	})
+	return link
+}
+
 var (
+	emailLinkRE  = regexp.MustCompile(`http://[^"\\ ]+/auth/settings/email/confirm\?token=[A-Za-z0-9_-]+`)
 	inviteLinkRE = regexp.MustCompile(`http://[^"\\ ]+/auth/invite\?token=[A-Za-z0-9_-]+`)
 	resetLinkRE  = regexp.MustCompile(`http://[^"\\ ]+/auth/password/reset\?token=[A-Za-z0-9_-]+`)
 )

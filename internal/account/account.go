@@ -40,6 +40,8 @@ type PasskeyRegistration interface {
 type Sessions interface {
 	// Forget drops a cached session, so its next request reads the user afresh.
 	Forget(sessionID string)
+	// ForgetUser drops every cached session of a user (after a change to the user).
+	ForgetUser(userID string)
 	Revoke(ctx context.Context, tenant store.TenantHandle, sessionID string) error
 	RevokeUser(ctx context.Context, tenant store.TenantHandle, userID, except string) (int, error)
 }

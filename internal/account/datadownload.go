@@ -17,17 +17,26 @@ import (
 // only: never a password hash, TOTP secret, recovery code, passkey public key or
 // session token.
 type MyData struct {
-	Generated     time.Time     `json:"generated_at"`
-	Workspace     DataWorkspace `json:"workspace"`
-	Profile       DataProfile   `json:"profile"`
-	Roles         []string      `json:"roles"`
-	Teams         []DataTeam    `json:"teams"`
-	Sessions      []DataSession `json:"sessions"`
-	Factors       DataFactors   `json:"factors"`
-	LastSignIn    *DataSignIn   `json:"last_sign_in,omitempty"`
-	Requests      []DataRequest `json:"privacy_requests"`
-	AuditRecords  []DataAudit   `json:"audit_records"`
-	AuditTruncate bool          `json:"audit_records_truncated,omitempty"`
+	Generated  time.Time     `json:"generated_at"`
+	Workspace  DataWorkspace `json:"workspace"`
+	Profile    DataProfile   `json:"profile"`
+	Roles      []string      `json:"roles"`
+	Teams      []DataTeam    `json:"teams"`
+	Sessions   []DataSession `json:"sessions"`
+	Factors    DataFactors   `json:"factors"`
+	LastSignIn *DataSignIn   `json:"last_sign_in,omitempty"`
+	// PendingEmail is an e-mail change waiting for its link to be opened.
+	PendingEmail  *DataEmailChange `json:"pending_email_change,omitempty"`
+	Requests      []DataRequest    `json:"privacy_requests"`
+	AuditRecords  []DataAudit      `json:"audit_records"`
+	AuditTruncate bool             `json:"audit_records_truncated,omitempty"`
+}
+
+// DataEmailChange is a pending change of the member's address.
+type DataEmailChange struct {
+	NewEmail  string    `json:"new_email"`
+	Requested time.Time `json:"requested_at"`
+	Expires   time.Time `json:"expires_at"`
 }
 
 // DataWorkspace names the workspace.
@@ -182,6 +191,12 @@ func (s *Service) dataAccount(ctx context.Context, ws store.Workspace, u store.U
 	d.Factors.Passkeys = []DataPasskey{}
 	for _, p := range pks {
 		d.Factors.Passkeys = append(d.Factors.Passkeys, DataPasskey{ID: p.ID, Name: p.Name, Created: p.CreatedAt, LastUsed: p.LastUsedAt})
+	}
+	switch c, err := ws.EmailChanges().EmailChangeOf(ctx, u.ID); {
+	case err == nil && now.Before(c.ExpiresAt):
+		d.PendingEmail = &DataEmailChange{NewEmail: c.NewEmail, Requested: c.CreatedAt, Expires: c.ExpiresAt}
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("reading the pending e-mail change: %w", err)
 	}
 	if e, err := ws.LoginHistory().LastLoginEvent(ctx, u.ID); err == nil {
 		d.LastSignIn = &DataSignIn{At: e.At, IP: e.IP, Country: e.Country, City: e.City, Device: e.DeviceLabel}

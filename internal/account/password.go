@@ -15,7 +15,8 @@ const ActionPasswordChanged = "password.changed"
 
 // ChangePassword replaces the user's password after checking the current one (which
 // is the re-authentication), optionally ending their other sessions. Reset links
-// still out for the old password die with it; the user is mailed a notice. It returns
+// still out for the old password die with it, and so does a pending e-mail change
+// (authn.CancelEmailChange); the user is mailed a notice. It returns
 // how many other sessions ended.
 func (s *Service) ChangePassword(ctx context.Context, ws store.Workspace, me Self, current, next string, endOthers bool) (int, error) {
 	u := me.user()
@@ -35,6 +36,9 @@ func (s *Service) ChangePassword(ctx context.Context, ws store.Workspace, me Sel
 	now := s.Clock.Now()
 	if err := ws.OneTimeTokens().RevokeSubjectTokens(ctx, authn.PurposeReset, u.ID, now); err != nil {
 		return 0, fmt.Errorf("ending reset links: %w", err)
+	}
+	if err := authn.CancelEmailChange(ctx, ws, u.ID, now); err != nil {
+		return 0, err
 	}
 	ended := 0
 	if endOthers {

@@ -18,4 +18,10 @@ const (
 	ActionUserRestricted = "user.restricted"
 	// ActionRestrictionLifted: an administrator lifted a member's restriction.
 	ActionRestrictionLifted = "user.restriction_lifted"
+	// ActionEmailChangeRequested: a member asked to change their e-mail address; a
+	// link went to the new one (details: the new address).
+	ActionEmailChangeRequested = "user.email_change_requested"
+	// ActionEmailChanged: a member confirmed the change from the link sent to the new
+	// address (details: the rectification request, the old and the new address).
+	ActionEmailChanged = "user.email_changed"
 )

@@ -17,6 +17,10 @@ const (
 	PurposeInvite      = "invite"
 	ResetLinkLifetime  = 30 * time.Minute
 	InviteLinkLifetime = 7 * 24 * time.Hour
+	// PurposeEmailChange: the link mailed to the new address of an e-mail change
+	// (package account); a new password ends it (CancelEmailChange).
+	PurposeEmailChange      = "email_change"
+	EmailChangeLinkLifetime = 24 * time.Hour
 )
 
 // Links runs the flows of the links Gatehouse mails — password resets and
@@ -68,4 +72,17 @@ func useLink(ctx context.Context, ws store.Workspace, purpose, token string, now
 		return ErrLinkClosed
 	}
 	return err
+}
+
+// CancelEmailChange ends the user's pending e-mail change, link and all: a new
+// password (changed or reset) cancels it, in case whoever asked for it only had the
+// old one.
+func CancelEmailChange(ctx context.Context, ws store.Workspace, userID string, now time.Time) error {
+	if err := ws.OneTimeTokens().RevokeSubjectTokens(ctx, PurposeEmailChange, userID, now); err != nil {
+		return fmt.Errorf("ending the e-mail change link: %w", err)
+	}
+	if err := ws.EmailChanges().DeleteEmailChange(ctx, userID); err != nil {
+		return fmt.Errorf("cancelling the e-mail change: %w", err)
+	}
+	return nil
 }

@@ -115,6 +115,9 @@ func (s Links) ResetPassword(ctx context.Context, ws store.Workspace, c Client, 
 	if err := ws.Users().SetPasswordHash(ctx, u.ID, hash); err != nil {
 		return store.User{}, fmt.Errorf("storing the new password: %w", err)
 	}
+	if err := CancelEmailChange(ctx, ws, u.ID, now); err != nil {
+		return store.User{}, err
+	}
 	ended, err := s.Sessions.RevokeUser(ctx, ws, u.ID, "")
 	if err != nil {
 		return store.User{}, err

@@ -127,7 +127,10 @@ type kindSpec struct {
 var sampleTime = time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC)
 
 var kinds = map[string]kindSpec{
-	KindPermissionReview: {sample: samplePermissionReview}, // review.go
+	KindPermissionReview:     {sample: samplePermissionReview},     // review.go
+	KindEmailChangeConfirm:   {sample: sampleEmailChangeConfirm},   // privacy.go
+	KindEmailChangeRequested: {sample: sampleEmailChangeRequested}, // privacy.go
+	KindRequestReminder:      {sample: sampleRequestReminder},      // privacy.go
 	KindAccountLocked: {sample: AccountLocked{
 		TenantName:   "Example Clinic",
 		UserEmail:    "ada@example.com",

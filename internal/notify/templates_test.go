@@ -91,7 +91,8 @@ func TestEmbeddedTemplatesLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{KindAccountLocked, KindInvite, KindNewSignIn, KindPasswordChanged, KindPasswordReset, KindPermissionReview}
+	want := []string{KindAccountLocked, KindEmailChangeConfirm, KindEmailChangeRequested, KindInvite, KindNewSignIn, KindPasswordChanged,
+		KindPasswordReset, KindPermissionReview, KindRequestReminder}
 	if got := Kinds(); !slices.Equal(got, want) {
 		t.Fatalf("Kinds() = %v", got)
 	}

@@ -65,6 +65,7 @@ type TenantHandle interface {
 	Checkpoints() CheckpointStore
 	AuditCuts() AuditCutStore
 	PrivacyRequests() PrivacyRequestStore
+	EmailChanges() EmailChangeStore
 }
 
 // Workspace is a tenant with the handle bound to it: what a use case acts on. The
@@ -154,6 +155,10 @@ type UserStore interface {
 	SetNoLocationProfiling(ctx context.Context, userID string, objects bool) error
 	// SetDisplayName changes the user's display name.
 	SetDisplayName(ctx context.Context, userID, name string) error
+	// SetEmail changes a live user's (case-folded) e-mail; ErrConflict, changing
+	// nothing, when another user of the tenant has it (a deleted one not yet purged
+	// included), ErrNotFound when no live user has the id.
+	SetEmail(ctx context.Context, userID, email string) error
 	// SetRoles replaces the user's roles, and SetStatus their status. Both are atomic
 	// against concurrent changes: each returns ErrLastOwner, changing nothing, when it
 	// would leave the tenant without an active owner (an active user with the role
@@ -174,9 +179,11 @@ type UserStore interface {
 	RestoreUser(ctx context.Context, userID string) error
 	// PurgeUser removes for good a user deleted before deletedBefore, with their
 	// sessions, factors (TOTP, recovery codes, passkeys), refresh tokens, one-time
-	// links and sign-in history, in one transaction; ErrNotFound when no user with
-	// the id was deleted before then (a live one is never purged). The audit trail is
-	// the caller's business (AuditStore.ErasePersonal).
+	// links, pending e-mail change and sign-in history, and the tenant's mail still
+	// in the backend's outbox addressed to them (their address, or the one a pending
+	// change was to confirm; queued or failed alike), in one transaction; ErrNotFound
+	// when no user with the id was deleted before then (a live one is never purged).
+	// The audit trail is the caller's business (AuditStore.ErasePersonal).
 	PurgeUser(ctx context.Context, userID string, deletedBefore time.Time) error
 }
 
@@ -479,7 +486,8 @@ type Maintenance interface {
 	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, error)
 	// Purge deletes, in every tenant, what nobody needs any more: sessions revoked or
 	// expired before p.Sessions (pending ones included), TOTP steps used before
-	// p.TOTPSteps, one-time tokens used or expired before p.Tokens, refresh tokens
+	// p.TOTPSteps, one-time tokens used or expired before p.Tokens (and pending e-mail
+	// changes whose link expired before it, counted with the tokens), refresh tokens
 	// whose family expired or that were revoked before p.RefreshTokens. Nothing live is
 	// touched.
 	Purge(ctx context.Context, p PurgeBefore) (PurgeResult, error)

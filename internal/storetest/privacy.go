@@ -15,6 +15,8 @@ var privacyTests = []test{
 	{"ConcurrentResolve", testPrivacyConcurrentResolve},
 	{"OtherTenant", testPrivacyOtherTenant},
 	{"OutlivesPurgedUser", testPrivacyOutlivesPurge},
+	{"ReminderOnce", testPrivacyReminderOnce},
+	{"ConcurrentReminder", testPrivacyConcurrentReminder},
 }
 
 // newRequest stores an open request of userID of kind, created at created.
@@ -134,5 +136,66 @@ func testPrivacyOutlivesPurge(t *testing.T, st store.Store) {
 	noErr(t, "ResolvePrivacyRequest", h.PrivacyRequests().ResolvePrivacyRequest(ctx(t), r.ID, store.RequestFulfilled, "us-admin", "", base))
 	if got, err := h.PrivacyRequests().PrivacyRequestByID(ctx(t), r.ID); err != nil || got.Status != store.RequestFulfilled || got.UserID != u.ID {
 		t.Errorf("request after the purge = %+v, %v", got, err)
+	}
+}
+
+// testPrivacyReminderOnce: each reminder of an open request is claimed once, kept
+// with the request, and can be released for a retry; a resolved request gets none.
+func testPrivacyReminderOnce(t *testing.T, st store.Store) {
+	h := st.Tenant(newTenant(t, st).ID)
+	u := newUser(t, h)
+	r := newRequest(t, h, u.ID, store.RequestErasure, base)
+	ps := h.PrivacyRequests()
+	at := base.Add(23 * 24 * time.Hour)
+	claim := func(what, reminder string, want bool) {
+		t.Helper()
+		got, err := ps.ClaimReminder(ctx(t), r.ID, reminder, at)
+		noErr(t, what, err)
+		if got != want {
+			t.Fatalf("%s = %v, want %v", what, got, want)
+		}
+	}
+	claim("ClaimReminder 7d", store.Reminder7Days, true)
+	claim("ClaimReminder 7d again", store.Reminder7Days, false)
+	got, err := ps.PrivacyRequestByID(ctx(t), r.ID)
+	noErr(t, "PrivacyRequestByID", err)
+	if !got.Reminded7d.Equal(at) || !got.Reminded2d.IsZero() {
+		t.Fatalf("after the 7-day reminder: 7d %v, 2d %v", got.Reminded7d, got.Reminded2d)
+	}
+	noErr(t, "ReleaseReminder", ps.ReleaseReminder(ctx(t), r.ID, store.Reminder7Days))
+	claim("ClaimReminder 7d after the release", store.Reminder7Days, true)
+	claim("ClaimReminder 2d", store.Reminder2Days, true)
+	list, err := ps.ListPrivacyRequests(ctx(t), "")
+	noErr(t, "ListPrivacyRequests", err)
+	if len(list) != 1 || !list[0].Reminded7d.Equal(at) || !list[0].Reminded2d.Equal(at) {
+		t.Fatalf("listed after both reminders: %+v", list)
+	}
+	if _, err := ps.ClaimReminder(ctx(t), r.ID, "tomorrow", at); err == nil {
+		t.Error("ClaimReminder of an unknown reminder succeeded")
+	}
+	done := newRequest(t, h, u.ID, store.RequestRestriction, base)
+	noErr(t, "ResolvePrivacyRequest", ps.ResolvePrivacyRequest(ctx(t), done.ID, store.RequestFulfilled, "us-a", "", base))
+	if ok, err := ps.ClaimReminder(ctx(t), done.ID, store.Reminder2Days, at); err != nil || ok {
+		t.Errorf("ClaimReminder of a resolved request = %v, %v; want false", ok, err)
+	}
+	other := st.Tenant(newTenant(t, st).ID)
+	if ok, err := other.PrivacyRequests().ClaimReminder(ctx(t), newRequest(t, h, u.ID, store.RequestAccess, base).ID, store.Reminder7Days, at); err != nil || ok {
+		t.Errorf("another tenant claimed a reminder of this one's request: %v, %v", ok, err)
+	}
+}
+
+func testPrivacyConcurrentReminder(t *testing.T, st store.Store) {
+	h := st.Tenant(newTenant(t, st).ID)
+	u := newUser(t, h)
+	for range raceRounds {
+		r := newRequest(t, h, u.ID, store.RequestErasure, base)
+		claim := func() error {
+			ok, err := h.PrivacyRequests().ClaimReminder(ctx(t), r.ID, store.Reminder2Days, base)
+			if err == nil && !ok {
+				return store.ErrConflict
+			}
+			return err
+		}
+		exactlyOneWins(t, "concurrent reminder claims", raceEach(claim, claim, claim), store.ErrConflict)
 	}
 }

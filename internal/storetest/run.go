@@ -40,6 +40,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Teams", teamTests},
 		{"Periods", periodTests},
 		{"PrivacyRequests", privacyTests},
+		{"EmailChanges", emailChangeTests},
+		{"OutboxErasure", outboxErasureTests},
 		{"SigningKeys", signingKeyTests},
 		{"Sealed", sealedTests},
 		{"AuditCheckpoints", checkpointTests},

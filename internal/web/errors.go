@@ -171,6 +171,12 @@ func useCaseError(err error) *httpError {
 		return errorf(http.StatusConflict, "restore_window_over", "This member was deleted more than 30 days ago and cannot be restored.")
 	case errors.Is(err, account.ErrInvalidName):
 		return errorf(http.StatusBadRequest, "invalid_name", "A name is 1 to 200 characters, without control characters.")
+	case errors.Is(err, account.ErrInvalidEmail):
+		return errorf(http.StatusBadRequest, "invalid_email", "That is not an e-mail address.")
+	case errors.Is(err, account.ErrSameEmail):
+		return errorf(http.StatusBadRequest, "same_email", "That is your address already.")
+	case errors.Is(err, account.ErrEmailTaken):
+		return errorf(http.StatusConflict, "email_taken", takenMessage)
 	case errors.Is(err, account.ErrRequestPending):
 		return errorf(http.StatusConflict, "request_pending", "You have asked for this already; the request is open.")
 	case errors.Is(err, admin.ErrNoSuchRequest):

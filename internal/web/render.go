@@ -26,7 +26,7 @@ var staticFS embed.FS
 // pageNames are the templates, each rendered inside layout.html.
 var pageNames = []string{"login", "logout", "setup", "message", "2fa", "security", "totp_enroll", "codes", "admin_security",
 	"sessions", "password", "forgot", "newpassword", "reauth", "members", "member", "review", "roles", "role", "stepup", "audit", "audit_record", "exports",
-	"requests"}
+	"requests", "emailchange"}
 
 // methodNames says how a session signed in, in words ("password + authenticator app").
 func methodNames(methods []string) string {

@@ -206,4 +206,5 @@ func (p *Portal) routes() {
 	// Data-subject requests: the member's on the security page, the admins' Requests
 	// page (privacy.go).
 	p.privacyRoutes(api)
+	emailPages{p}.routes(api, login) // e-mail changes confirmed by a mailed link (emailchange.go)
 }

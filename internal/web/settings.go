@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
 	"github.com/gatehouse-dev/gatehouse/internal/mfa/totp"
@@ -18,6 +19,11 @@ type securityPage struct {
 	LocationProfiling bool
 	Requests          []store.PrivacyRequest // the member's data-subject requests
 	Name              string                 // the member's name, to correct
+	Email             string                 // the member's address, to correct
+	// PendingEmail is the address a change waits to be confirmed for, until
+	// PendingUntil ("" when none is pending).
+	PendingEmail string
+	PendingUntil time.Time
 }
 
 // securityPage serves the user's own security settings.
@@ -34,9 +40,15 @@ func (p accountPages) renderSecurity(c *call, status int, notice, errMsg string)
 	if err != nil {
 		return unavailable(err)
 	}
-	p.render(c, status, "security", pageInfo{Title: "Security", Nav: "security", Notice: notice, Error: errMsg}, securityPage{
-		TOTP: ov.Factors.TOTP, SecondFactor: ov.Factors.Any(), Codes: ov.Factors.RecoveryCodes,
-		Passkeys: ov.Passkeys, LocationProfiling: ov.LocationProfiling, Requests: reqs, Name: c.me.User.DisplayName})
+	page := securityPage{TOTP: ov.Factors.TOTP, SecondFactor: ov.Factors.Any(), Codes: ov.Factors.RecoveryCodes,
+		Passkeys: ov.Passkeys, LocationProfiling: ov.LocationProfiling, Requests: reqs, Name: c.me.User.DisplayName, Email: c.me.User.Email}
+	switch ch, err := c.Workspace.EmailChanges().EmailChangeOf(c.r.Context(), c.me.User.ID); {
+	case err == nil && p.Clock.Now().Before(ch.ExpiresAt):
+		page.PendingEmail, page.PendingUntil = ch.NewEmail, ch.ExpiresAt
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return unavailable(err)
+	}
+	p.render(c, status, "security", pageInfo{Title: "Security", Nav: "security", Notice: notice, Error: errMsg}, page)
 	return nil
 }
 

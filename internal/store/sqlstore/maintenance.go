@@ -73,6 +73,14 @@ func (m maintenance) Purge(ctx context.Context, p store.PurgeBefore) (store.Purg
 	if r.Tokens, err = m.purge(ctx, p.Tokens, `DELETE FROM one_time_tokens WHERE used_at < ? OR expires_at < ?`, 2); err != nil {
 		return r, fmt.Errorf("sqlstore: purging one-time tokens: %w", err)
 	}
+	// A pending e-mail change whose link expired with the tokens goes with them (the
+	// address it names is personal data nobody can confirm any more). Counted with
+	// the tokens: the change is the rest of its link.
+	n, err := m.purge(ctx, p.Tokens, `DELETE FROM email_changes WHERE expires_at < ?`, 1)
+	if err != nil {
+		return r, fmt.Errorf("sqlstore: purging expired e-mail changes: %w", err)
+	}
+	r.Tokens += n
 	// A refresh token goes when its family has expired or it was revoked; a spent
 	// (used) one stays until then, since presenting it again is how theft is detected.
 	if r.RefreshTokens, err = m.purge(ctx, p.RefreshTokens, `DELETE FROM refresh_tokens WHERE expires_at < ? OR revoked_at < ?`, 2); err != nil {

@@ -208,3 +208,7 @@ func (o *Outbox) DropExpired(ctx context.Context, before, now time.Time) (int, e
 	n, err := res.RowsAffected()
 	return int(n), mapErr(err)
 }
+
+// MailOutbox is Outbox as a notify.Outbox, for the conformance suite
+// (storetest.MailOutbox): a purge must take a member's mail out of it.
+func (s *Store) MailOutbox() notify.Outbox { return s.Outbox() }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -16,6 +17,9 @@ func (h handle) PrivacyRequests() store.PrivacyRequestStore { return privacyStor
 type privacyStore handle
 
 const privacyColumns = `id, user_id, kind, status, created_at, deadline, resolved_at, resolved_by, reason`
+
+// privacySelect reads a request row (scanPrivacy), reminder times included.
+const privacySelect = `SELECT ` + privacyColumns + `, reminded_7d_at, reminded_2d_at FROM privacy_requests`
 
 // CreatePrivacyRequest stores r under the handle's tenant; a taken id is ErrConflict.
 func (ps privacyStore) CreatePrivacyRequest(ctx context.Context, r store.PrivacyRequest) error {
@@ -35,7 +39,7 @@ func (ps privacyStore) CreatePrivacyRequest(ctx context.Context, r store.Privacy
 // PrivacyRequestByID finds one request of the tenant.
 func (ps privacyStore) PrivacyRequestByID(ctx context.Context, id string) (store.PrivacyRequest, error) {
 	s := ps.s
-	r, err := scanPrivacy(s.db.QueryRowContext(ctx, s.q(`SELECT `+privacyColumns+` FROM privacy_requests WHERE tenant_id = ? AND id = ?`), ps.tenantID, id))
+	r, err := scanPrivacy(s.db.QueryRowContext(ctx, s.q(privacySelect+` WHERE tenant_id = ? AND id = ?`), ps.tenantID, id))
 	r.TenantID = ps.tenantID
 	return r, err
 }
@@ -43,7 +47,7 @@ func (ps privacyStore) PrivacyRequestByID(ctx context.Context, id string) (store
 // ListPrivacyRequests returns the tenant's requests (or one member's), newest first.
 func (ps privacyStore) ListPrivacyRequests(ctx context.Context, userID string) ([]store.PrivacyRequest, error) {
 	s := ps.s
-	query, args := `SELECT `+privacyColumns+` FROM privacy_requests WHERE tenant_id = ?`, []any{ps.tenantID}
+	query, args := privacySelect+` WHERE tenant_id = ?`, []any{ps.tenantID}
 	if userID != "" {
 		query, args = query+` AND user_id = ?`, append(args, userID)
 	}
@@ -79,13 +83,56 @@ func (ps privacyStore) ResolvePrivacyRequest(ctx context.Context, id, status, by
 	return oneRow(res, err, store.ErrNotFound)
 }
 
+// reminderColumn names the column that records a reminder.
+func reminderColumn(reminder string) (string, error) {
+	switch reminder {
+	case store.Reminder7Days:
+		return "reminded_7d_at", nil
+	case store.Reminder2Days:
+		return "reminded_2d_at", nil
+	}
+	return "", fmt.Errorf("sqlstore: no reminder %q", reminder)
+}
+
+// ClaimReminder is one conditional UPDATE: of concurrent claims exactly one finds
+// the column still NULL.
+func (ps privacyStore) ClaimReminder(ctx context.Context, id, reminder string, at time.Time) (bool, error) {
+	col, err := reminderColumn(reminder)
+	if err != nil {
+		return false, err
+	}
+	when, err := requiredTime("reminder time", at)
+	if err != nil {
+		return false, err
+	}
+	res, err := ps.s.exec(ctx, `UPDATE privacy_requests SET `+col+` = ?
+		WHERE tenant_id = ? AND id = ? AND status = ? AND `+col+` IS NULL`, when, ps.tenantID, id, store.RequestOpen)
+	if err := oneRow(res, err, store.ErrNotFound); errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// ReleaseReminder clears a claim.
+func (ps privacyStore) ReleaseReminder(ctx context.Context, id, reminder string) error {
+	col, err := reminderColumn(reminder)
+	if err != nil {
+		return err
+	}
+	_, err = ps.s.exec(ctx, `UPDATE privacy_requests SET `+col+` = NULL WHERE tenant_id = ? AND id = ?`, ps.tenantID, id)
+	return err
+}
+
 func scanPrivacy(sc scanner) (store.PrivacyRequest, error) {
 	var r store.PrivacyRequest
-	var created, deadline, resolved sql.NullInt64
-	if err := sc.Scan(&r.ID, &r.UserID, &r.Kind, &r.Status, &created, &deadline, &resolved, &r.ResolvedBy, &r.Reason); err != nil {
+	var created, deadline, resolved, r7, r2 sql.NullInt64
+	if err := sc.Scan(&r.ID, &r.UserID, &r.Kind, &r.Status, &created, &deadline, &resolved, &r.ResolvedBy, &r.Reason, &r7, &r2); err != nil {
 		return store.PrivacyRequest{}, mapErr(err)
 	}
 	r.CreatedAt, r.Deadline, r.ResolvedAt = timeOf(created), timeOf(deadline), timeOf(resolved)
+	r.Reminded7d, r.Reminded2d = timeOf(r7), timeOf(r2)
 	return r, nil
 }
 

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/store"
@@ -23,9 +24,10 @@ func (us userStore) RestoreUser(ctx context.Context, userID string) error {
 	return oneRow(res, err, store.ErrNotFound)
 }
 
-// PurgeUser deletes a user deleted before deletedBefore. Their sessions and one-time
-// links are deleted here (sessions carry no ON DELETE CASCADE, links name the user
-// only as their subject); factors, refresh tokens and sign-in history go by the
+// PurgeUser deletes a user deleted before deletedBefore. Their sessions, one-time
+// links, pending e-mail change and queued mail are deleted here (sessions carry no ON
+// DELETE CASCADE, links name the user only as their subject, the outbox only by
+// address); factors, refresh tokens and sign-in history go by the
 // foreign keys' ON DELETE CASCADE. The user row is checked first, inside the
 // transaction, so a user restored meanwhile is never purged.
 func (us userStore) PurgeUser(ctx context.Context, userID string, deletedBefore time.Time) error {
@@ -38,7 +40,22 @@ func (us userStore) PurgeUser(ctx context.Context, userID string, deletedBefore 
 		if err := s.lockDeleted(ctx, tx, "users", "id", us.tenantID, userID, before); err != nil {
 			return err
 		}
+		// Their mail still in the outbox, to their address or to the one a pending
+		// change was to confirm: no copy of either, nor of what was written to them,
+		// stays behind (the outbox has no user id; the recipient is the address as
+		// queued, case-folded like the user's). A pending address that another member
+		// has is left alone: that member's own mail goes there.
+		const theirs = `SELECT email FROM users WHERE tenant_id = ? AND id = ?
+			UNION SELECT new_email FROM email_changes WHERE tenant_id = ? AND user_id = ?
+				AND new_email NOT IN (SELECT email FROM users WHERE tenant_id = ? AND id <> ?)`
+		args := []any{us.tenantID, userID, us.tenantID, userID, us.tenantID, userID}
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM mail_outbox WHERE tenant_id = ?
+			AND (recipient IN (`+theirs+`) OR lower(recipient) IN (`+theirs+`))`),
+			slices.Concat([]any{us.tenantID}, args, args)...); err != nil {
+			return err
+		}
 		for _, q := range []string{
+			`DELETE FROM email_changes WHERE tenant_id = ? AND user_id = ?`,
 			`DELETE FROM sessions WHERE tenant_id = ? AND user_id = ?`,
 			`DELETE FROM one_time_tokens WHERE tenant_id = ? AND subject = ?`,
 			`DELETE FROM users WHERE tenant_id = ? AND id = ?`,

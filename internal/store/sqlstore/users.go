@@ -85,6 +85,12 @@ func (us userStore) SetDisplayName(ctx context.Context, userID, name string) err
 	return us.update(ctx, `UPDATE users SET display_name = ? WHERE tenant_id = ? AND id = ?`+liveUser, name, userID)
 }
 
+// SetEmail changes a live user's address; the UNIQUE (tenant_id, email) constraint
+// refuses one that another row of the tenant has (ErrConflict), atomically.
+func (us userStore) SetEmail(ctx context.Context, userID, email string) error {
+	return us.update(ctx, `UPDATE users SET email = ? WHERE tenant_id = ? AND id = ?`+liveUser, email, userID)
+}
+
 func (us userStore) SetLastLogin(ctx context.Context, userID string, at time.Time) error {
 	return us.update(ctx, `UPDATE users SET last_login_at = ? WHERE tenant_id = ? AND id = ?`+liveUser, timeArg(at), userID)
 }
