@@ -234,6 +234,19 @@ func (w *coverageWalk) totpRemoved() {
 	}
 }
 
+func (w *coverageWalk) factorRestored() {
+	t := w.t
+	id := w.memberID(covTOTPGone)
+	if r := removedFactors(t, w.owner, w.g.url, id); len(r) != 1 || r[0].Kind != "totp" {
+		t.Fatalf("the member's removed factors: %+v", r)
+	}
+	w.api(w.owner, "restoring the app", http.StatusOK, "POST", "/auth/api/v1/admin/members/"+id+"/factors/restore", map[string]string{"kind": "totp"})
+	_, body := passwordStep(t, w.g.url, covTOTPGone, covPW)
+	if !strings.Contains(body, `"totp"`) || strings.Contains(body, `"signed_in"`) {
+		t.Fatalf("the password step after the restore: %s, want the app due", body)
+	}
+}
+
 func (w *coverageWalk) sessions() {
 	t, g := w.t, w.g
 	a, b, c := w.signIn(covMember), w.signIn(covMember), w.signIn(covMember)

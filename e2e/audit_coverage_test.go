@@ -81,6 +81,8 @@ var auditCoverageWalk = []coverageStep{
 		(*coverageWalk).factorsReset},
 	{"a member removes their authenticator app", []wantRecord{ok("mfa.totp_removed", covTOTPGone)},
 		(*coverageWalk).totpRemoved},
+	{"the owner restores the member's removed authenticator app", []wantRecord{ok("mfa.factor_restored", covOwner)},
+		(*coverageWalk).factorRestored},
 	{"sessions: one ended, the others ended, the owner signs the member out everywhere",
 		[]wantRecord{ok("session.revoked", covMember), ok("session.revoked_others", covMember), ok("session.revoked_by_admin", covOwner)},
 		(*coverageWalk).sessions},

@@ -148,7 +148,7 @@ func (s *Service) DeletePasskey(ctx context.Context, ws store.Workspace, me Self
 	if err := s.fresh(me); err != nil {
 		return err
 	}
-	err := ws.Passkeys().DeletePasskey(ctx, me.user().ID, id)
+	err := ws.Passkeys().DeletePasskey(ctx, me.user().ID, id, s.Clock.Now())
 	if errors.Is(err, store.ErrNotFound) {
 		return ErrNoSuchPasskey
 	}

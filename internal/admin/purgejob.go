@@ -17,8 +17,9 @@ type Leaser interface {
 }
 
 // MemberPurger is the background job that purges members (Deletions.Purge),
-// teams and roles (Teams.PurgeDeleted, Roles.PurgeDeleted) deleted longer ago than the restore
-// window, in every workspace. Several instances may
+// teams and roles (Teams.PurgeDeleted, Roles.PurgeDeleted) deleted, and second
+// factors (FactorRestores.Purge) removed, longer ago than the restore window, in
+// every workspace. Several instances may
 // run one each: a lease lets one purge at a time.
 type MemberPurger struct {
 	Store    store.Store
@@ -40,8 +41,8 @@ func (p *MemberPurger) interval() time.Duration {
 }
 
 // Once purges, when this instance gets the lease, every workspace's members, teams
-// and roles deleted longer ago than the restore window; ran reports whether it had
-// the lease, purged counts all three. A failure
+// and roles deleted, and second factors removed, longer ago than the restore window;
+// ran reports whether it had the lease, purged counts all four. A failure
 // in one workspace does not stop the others.
 func (p *MemberPurger) Once(ctx context.Context) (ran bool, purged int, err error) {
 	ttl := p.interval() - p.interval()/10
@@ -58,8 +59,9 @@ func (p *MemberPurger) Once(ctx context.Context) (ran bool, purged int, err erro
 		n, err := p.Service.Deletions().Purge(ctx, ws)
 		nt, teamErr := p.Service.Teams().PurgeDeleted(ctx, ws)
 		nr, roleErr := p.Service.Roles().PurgeDeleted(ctx, ws)
-		purged += n + nt + nr
-		if err = errors.Join(err, teamErr, roleErr); err != nil {
+		nf, factorErr := p.Service.FactorRestores().Purge(ctx, ws)
+		purged += n + nt + nr + nf
+		if err = errors.Join(err, teamErr, roleErr, factorErr); err != nil {
 			errs = append(errs, fmt.Errorf("tenant %s: %w", tn.Slug, err))
 		}
 	}
@@ -78,9 +80,9 @@ func (p *MemberPurger) Run(ctx context.Context) {
 	for {
 		switch ran, n, err := p.Once(ctx); {
 		case err != nil:
-			log.Warn("purging deleted members, teams and roles", zap.Error(err))
+			log.Warn("purging deleted members, teams, roles and removed factors", zap.Error(err))
 		case ran && n > 0:
-			log.Info("purged deleted members, teams and roles", zap.Int("purged", n))
+			log.Info("purged deleted members, teams, roles and removed factors", zap.Int("purged", n))
 		}
 		select {
 		case <-ctx.Done():

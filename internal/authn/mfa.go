@@ -176,9 +176,10 @@ func (m *MFA) spend(ctx context.Context, tenant store.TenantHandle, userID strin
 	return nil
 }
 
-// DisableTOTP removes the user's authenticator app.
+// DisableTOTP removes the user's authenticator app. It is kept, unusable, for
+// store.RemovedFactorWindow, in which an administrator may restore it (FactorRestores).
 func (m *MFA) DisableTOTP(ctx context.Context, tenant store.TenantHandle, userID string) error {
-	if err := tenant.TOTP().DeleteTOTP(ctx, userID); err != nil {
+	if err := tenant.TOTP().DeleteTOTP(ctx, userID, m.Clock.Now()); err != nil {
 		return fmt.Errorf("removing TOTP: %w", err)
 	}
 	return nil
@@ -199,7 +200,9 @@ func (m *MFA) UseRecoveryCode(ctx context.Context, tenant store.TenantHandle, us
 	return n, nil
 }
 
-// RegenerateRecoveryCodes replaces the user's codes with a new set (shown once).
+// RegenerateRecoveryCodes replaces the user's codes with a new set (shown once). The
+// replaced set is kept removed until the purge, never to work again: the new set
+// supersedes it, so it cannot be restored.
 func (m *MFA) RegenerateRecoveryCodes(ctx context.Context, tenant store.TenantHandle, userID string) ([]string, error) {
 	codes, hashes := recovery.Generate()
 	if err := tenant.RecoveryCodes().ReplaceRecoveryCodes(ctx, userID, hashes, m.Clock.Now()); err != nil {
@@ -208,12 +211,15 @@ func (m *MFA) RegenerateRecoveryCodes(ctx context.Context, tenant store.TenantHa
 	return codes, nil
 }
 
-// ResetFactors removes every second factor of a user (admin reset).
+// ResetFactors removes every second factor of a user (admin reset). Like the user's
+// own removals, they are kept, unusable, for store.RemovedFactorWindow, so that a
+// mistaken reset can be undone (admin.FactorRestores).
 func (m *MFA) ResetFactors(ctx context.Context, tenant store.TenantHandle, userID string) error {
-	if err := tenant.TOTP().DeleteTOTP(ctx, userID); err != nil {
+	now := m.Clock.Now()
+	if err := tenant.TOTP().DeleteTOTP(ctx, userID, now); err != nil {
 		return fmt.Errorf("removing TOTP: %w", err)
 	}
-	if err := tenant.RecoveryCodes().DeleteRecoveryCodes(ctx, userID); err != nil {
+	if err := tenant.RecoveryCodes().DeleteRecoveryCodes(ctx, userID, now); err != nil {
 		return fmt.Errorf("removing recovery codes: %w", err)
 	}
 	pks, err := tenant.Passkeys().ListPasskeys(ctx, userID)
@@ -221,7 +227,7 @@ func (m *MFA) ResetFactors(ctx context.Context, tenant store.TenantHandle, userI
 		return fmt.Errorf("listing passkeys: %w", err)
 	}
 	for _, p := range pks {
-		if err := tenant.Passkeys().DeletePasskey(ctx, userID, p.ID); err != nil {
+		if err := tenant.Passkeys().DeletePasskey(ctx, userID, p.ID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("removing passkey: %w", err)
 		}
 	}

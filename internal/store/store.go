@@ -336,28 +336,61 @@ type TOTPSecret struct {
 	KeyID       string    // which field key sealed it
 	CreatedAt   time.Time // enrolment started
 	ConfirmedAt time.Time // zero: enrolment pending (a correct code not yet seen): not a factor
+	// DeletedAt is when the secret was removed (soft delete; RemovedTOTP only), zero
+	// for a live one.
+	DeletedAt time.Time
 }
 
-// TOTPStore keeps one TOTP secret per user and the time steps already accepted.
+// RemovedFactorWindow is how long a removed second factor (authenticator app,
+// passkey, recovery-code set) can be restored; after it the background job purges it
+// for good. It is the members' window.
+const RemovedFactorWindow = DeletedUserRestoreWindow
+
+// TOTPStore keeps one TOTP secret per user and the time steps already accepted. A
+// removed secret (soft delete) is invisible to every method but RemovedTOTP,
+// RestoreTOTP and PurgeRemovedTOTP.
 type TOTPStore interface {
-	// PutPendingTOTP stores an unconfirmed secret, replacing an earlier unconfirmed one;
-	// ErrConflict if the user has a confirmed secret (remove it first).
+	// PutPendingTOTP stores an unconfirmed secret, replacing an earlier unconfirmed or
+	// a removed one (which ends the removed one's restore window); ErrConflict if the
+	// user has a live confirmed secret (remove it first).
 	PutPendingTOTP(ctx context.Context, s TOTPSecret) error
 	// ConfirmTOTP marks the pending secret confirmed; ErrNotFound if there is none.
 	ConfirmTOTP(ctx context.Context, userID string, at time.Time) error
-	// TOTPByUser returns the user's secret, confirmed or pending; ErrNotFound if none.
+	// TOTPByUser returns the user's live secret, confirmed or pending; ErrNotFound if
+	// none.
 	TOTPByUser(ctx context.Context, userID string) (TOTPSecret, error)
-	// DeleteTOTP removes the user's secret (idempotent).
-	DeleteTOTP(ctx context.Context, userID string) error
+	// DeleteTOTP removes the user's secret (idempotent): a confirmed one is marked
+	// removed at at (restorable), a pending one, never a factor, is deleted.
+	DeleteTOTP(ctx context.Context, userID string, at time.Time) error
+	// RemovedTOTP returns the user's removed secret, DeletedAt set; ErrNotFound if none.
+	RemovedTOTP(ctx context.Context, userID string) (TOTPSecret, error)
+	// RestoreTOTP makes the secret removed at or after since live again; ErrConflict
+	// when a newer enrolment took its place, ErrNotFound when there is none.
+	RestoreTOTP(ctx context.Context, userID string, since time.Time) error
+	// PurgeRemovedTOTP deletes the secrets removed before before; it returns how many.
+	PurgeRemovedTOTP(ctx context.Context, before time.Time) (int64, error)
 	// UseTOTPStep atomically records that time step 'step' was accepted for the user:
 	// nil exactly once per (user, step), ErrConflict for every later call, also under
 	// concurrency (an insert that fails on the duplicate, never check-then-act).
 	UseTOTPStep(ctx context.Context, userID string, step int64, at time.Time) error
 }
 
-// RecoveryCodeStore keeps a user's single-use recovery codes, by hash.
+// RemovedCodeSet is a user's removed set of recovery codes.
+type RemovedCodeSet struct {
+	Unused    int // codes not used before the removal
+	DeletedAt time.Time
+	// Superseded: the user has a live set (used up or not), so RestoreRecoveryCodes
+	// refuses this one.
+	Superseded bool
+}
+
+// RecoveryCodeStore keeps a user's single-use recovery codes, by hash: a live set
+// and at most one removed set (soft delete), which only RemovedRecoveryCodes,
+// RestoreRecoveryCodes and PurgeRemovedRecoveryCodes see.
 type RecoveryCodeStore interface {
-	// ReplaceRecoveryCodes deletes the user's codes and stores these (all unused).
+	// ReplaceRecoveryCodes stores these (all unused) as the user's live set; the set
+	// they replace becomes the removed one (it can never be restored: a live set
+	// supersedes it), and an earlier removed set is deleted.
 	ReplaceRecoveryCodes(ctx context.Context, userID string, hashes [][]byte, at time.Time) error
 	// UseRecoveryCode atomically marks the code used and returns how many unused codes
 	// remain; ErrNotFound for an unknown or already used code (exactly one of several
@@ -365,8 +398,18 @@ type RecoveryCodeStore interface {
 	UseRecoveryCode(ctx context.Context, userID string, hash []byte, at time.Time) (remaining int, err error)
 	// CountRecoveryCodes returns the number of unused codes.
 	CountRecoveryCodes(ctx context.Context, userID string) (int, error)
-	// DeleteRecoveryCodes removes all of the user's codes (idempotent).
-	DeleteRecoveryCodes(ctx context.Context, userID string) error
+	// DeleteRecoveryCodes marks the user's live set removed at at, deleting an earlier
+	// removed set; with no live codes nothing changes.
+	DeleteRecoveryCodes(ctx context.Context, userID string, at time.Time) error
+	// RemovedRecoveryCodes returns the user's removed set; ErrNotFound if none.
+	RemovedRecoveryCodes(ctx context.Context, userID string) (RemovedCodeSet, error)
+	// RestoreRecoveryCodes makes the set removed at or after since live again (its used
+	// codes stay used); ErrConflict while the user has a live set, ErrNotFound when
+	// there is no such removed set.
+	RestoreRecoveryCodes(ctx context.Context, userID string, since time.Time) error
+	// PurgeRemovedRecoveryCodes deletes the codes removed before before; it returns how
+	// many.
+	PurgeRemovedRecoveryCodes(ctx context.Context, before time.Time) (int64, error)
 }
 
 // Passkey is a registered WebAuthn credential.
@@ -384,13 +427,20 @@ type Passkey struct {
 	Name            string
 	CreatedAt       time.Time
 	LastUsedAt      time.Time // zero: never
+	// DeletedAt is when the passkey was removed (soft delete; RemovedPasskeys only),
+	// zero for a live one.
+	DeletedAt time.Time
 }
 
-// PasskeyStore keeps the passkeys of a tenant's users.
+// PasskeyStore keeps the passkeys of a tenant's users. A removed passkey (soft
+// delete) is invisible to every method but RemovedPasskeys, RestorePasskey,
+// PurgeRemovedPasskeys and AddPasskey's credential-id check.
 type PasskeyStore interface {
-	// AddPasskey stores p; ErrConflict if the credential id is registered already.
+	// AddPasskey stores p; ErrConflict if the credential id is registered already by
+	// anyone, except a passkey of p's user that was removed: that one is deleted for
+	// good (the same credential registered again supersedes it), in one transaction.
 	AddPasskey(ctx context.Context, p Passkey) error
-	// ListPasskeys returns the user's passkeys, oldest first.
+	// ListPasskeys returns the user's live passkeys, oldest first.
 	ListPasskeys(ctx context.Context, userID string) ([]Passkey, error)
 	// PasskeyByCredentialID finds a passkey of this tenant; ErrNotFound if none.
 	PasskeyByCredentialID(ctx context.Context, credentialID []byte) (Passkey, error)
@@ -401,7 +451,17 @@ type PasskeyStore interface {
 	// RenamePasskey and DeletePasskey act on one of the user's passkeys (ErrNotFound
 	// if it is not the user's).
 	RenamePasskey(ctx context.Context, userID, id, name string) error
-	DeletePasskey(ctx context.Context, userID, id string) error
+	// DeletePasskey marks the passkey removed at at.
+	DeletePasskey(ctx context.Context, userID, id string, at time.Time) error
+	// RemovedPasskeys returns the user's removed passkeys, most recently removed
+	// first, DeletedAt set.
+	RemovedPasskeys(ctx context.Context, userID string) ([]Passkey, error)
+	// RestorePasskey makes the user's passkey removed at or after since live again
+	// (ErrNotFound if there is none).
+	RestorePasskey(ctx context.Context, userID, id string, since time.Time) error
+	// PurgeRemovedPasskeys deletes the passkeys removed before before; it returns how
+	// many.
+	PurgeRemovedPasskeys(ctx context.Context, before time.Time) (int64, error)
 }
 
 // SecuritySettings is a tenant's sign-in policy.

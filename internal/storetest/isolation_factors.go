@@ -27,7 +27,7 @@ func testIsolationTOTP(t *testing.T, st store.Store) {
 	bsec := newTOTPSecret(u.ID, base.Add(time.Hour))
 	noErr(t, "B: PutPendingTOTP", b.TOTP().PutPendingTOTP(ctx(t), bsec))
 	checkTOTP(t, "B's pending secret", readTOTP(t, b, u.ID), bsec)
-	noErr(t, "B: DeleteTOTP", b.TOTP().DeleteTOTP(ctx(t), u.ID))
+	noErr(t, "B: DeleteTOTP", b.TOTP().DeleteTOTP(ctx(t), u.ID, base.Add(2*time.Hour)))
 	checkTOTP(t, "A's secret after B's calls", readTOTP(t, a, u.ID), sec)
 
 	// Used steps are per tenant too: B using a step does not spend A's, nor the reverse.
@@ -55,7 +55,7 @@ func testIsolationRecoveryCodes(t *testing.T, st store.Store) {
 	wantErr(t, "B: UseRecoveryCode of A's code", err, store.ErrNotFound)
 	noErr(t, "B: ReplaceRecoveryCodes", b.RecoveryCodes().ReplaceRecoveryCodes(ctx(t), u.ID, codes[:1], base))
 	wantCodes(t, "B after its replacement", b, u.ID, 1)
-	noErr(t, "B: DeleteRecoveryCodes", b.RecoveryCodes().DeleteRecoveryCodes(ctx(t), u.ID))
+	noErr(t, "B: DeleteRecoveryCodes", b.RecoveryCodes().DeleteRecoveryCodes(ctx(t), u.ID, base.Add(4*time.Hour)))
 
 	wantCodes(t, "A after B's calls", a, u.ID, 3)
 	useCode(t, a, u.ID, codes[0], 2)
@@ -77,7 +77,7 @@ func testIsolationPasskeys(t *testing.T, st store.Store) {
 	}
 	wantErr(t, "B: RecordPasskeyUse of A's credential", b.Passkeys().RecordPasskeyUse(ctx(t), p.CredentialID, 1000, true, base.Add(time.Hour)), store.ErrNotFound)
 	wantErr(t, "B: RenamePasskey of A's passkey", b.Passkeys().RenamePasskey(ctx(t), u.ID, p.ID, "stolen"), store.ErrNotFound)
-	wantErr(t, "B: DeletePasskey of A's passkey", b.Passkeys().DeletePasskey(ctx(t), u.ID, p.ID), store.ErrNotFound)
+	wantErr(t, "B: DeletePasskey of A's passkey", b.Passkeys().DeletePasskey(ctx(t), u.ID, p.ID, base.Add(time.Hour)), store.ErrNotFound)
 	checkPasskey(t, "A's passkey after B's calls", readPasskey(t, a, p.CredentialID), p)
 
 	// The sign count B tried to record did not move A's forward: 6 is still accepted.

@@ -158,12 +158,12 @@ func testPasskeyRenameDelete(t *testing.T, st store.Store) {
 
 	// Another user of the same tenant can neither rename nor delete it.
 	wantErr(t, "RenamePasskey by another user", pk.RenamePasskey(ctx(t), other.ID, p.ID, "Mine now"), store.ErrNotFound)
-	wantErr(t, "DeletePasskey by another user", pk.DeletePasskey(ctx(t), other.ID, p.ID), store.ErrNotFound)
+	wantErr(t, "DeletePasskey by another user", pk.DeletePasskey(ctx(t), other.ID, p.ID, base.Add(time.Hour)), store.ErrNotFound)
 	wantErr(t, "RenamePasskey unknown", pk.RenamePasskey(ctx(t), u.ID, "pk-missing", "x"), store.ErrNotFound)
 	checkPasskey(t, "passkey after others' attempts", readPasskey(t, h, p.CredentialID), p)
 
-	noErr(t, "DeletePasskey", pk.DeletePasskey(ctx(t), u.ID, p.ID))
-	wantErr(t, "DeletePasskey again", pk.DeletePasskey(ctx(t), u.ID, p.ID), store.ErrNotFound)
+	noErr(t, "DeletePasskey", pk.DeletePasskey(ctx(t), u.ID, p.ID, base.Add(time.Hour)))
+	wantErr(t, "DeletePasskey again", pk.DeletePasskey(ctx(t), u.ID, p.ID, base.Add(time.Hour)), store.ErrNotFound)
 	_, err := pk.PasskeyByCredentialID(ctx(t), p.CredentialID)
 	wantErr(t, "PasskeyByCredentialID after DeletePasskey", err, store.ErrNotFound)
 	wantErr(t, "RecordPasskeyUse after DeletePasskey", pk.RecordPasskeyUse(ctx(t), p.CredentialID, 9, false, base), store.ErrNotFound)

@@ -84,11 +84,11 @@ func testRecoveryReplace(t *testing.T, st store.Store) {
 	wantErr(t, "UseRecoveryCode of a replaced code", err, store.ErrNotFound)
 	useCode(t, h, u.ID, fresh[1], 1)
 
-	noErr(t, "DeleteRecoveryCodes", rc.DeleteRecoveryCodes(ctx(t), u.ID))
+	noErr(t, "DeleteRecoveryCodes", rc.DeleteRecoveryCodes(ctx(t), u.ID, base.Add(4*time.Hour)))
 	wantCodes(t, "after DeleteRecoveryCodes", h, u.ID, 0)
 	_, err = rc.UseRecoveryCode(ctx(t), u.ID, fresh[0], base.Add(3*time.Hour))
 	wantErr(t, "UseRecoveryCode after DeleteRecoveryCodes", err, store.ErrNotFound)
-	noErr(t, "DeleteRecoveryCodes again (idempotent)", rc.DeleteRecoveryCodes(ctx(t), u.ID))
+	noErr(t, "DeleteRecoveryCodes again (idempotent)", rc.DeleteRecoveryCodes(ctx(t), u.ID, base.Add(4*time.Hour)))
 	wantCodes(t, "other user's codes", h, other.ID, 3)
 
 	noErr(t, "ReplaceRecoveryCodes with none", rc.ReplaceRecoveryCodes(ctx(t), other.ID, nil, base))

@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Users", userTests},
 		{"SoftDelete", softDeleteTests},
 		{"SoftDeleteRBAC", softDeleteRBACTests},
+		{"SoftDeleteFactors", softDeleteFactorTests},
 		{"Sessions", sessionTests},
 		{"Audit", auditTests},
 		{"OneTimeTokens", tokenTests},

@@ -82,11 +82,11 @@ func testTOTPDelete(t *testing.T, st store.Store) {
 	noErr(t, "PutPendingTOTP other", totp.PutPendingTOTP(ctx(t), keep))
 	noErr(t, "ConfirmTOTP", totp.ConfirmTOTP(ctx(t), u.ID, base.Add(time.Minute)))
 
-	noErr(t, "DeleteTOTP", totp.DeleteTOTP(ctx(t), u.ID))
+	noErr(t, "DeleteTOTP", totp.DeleteTOTP(ctx(t), u.ID, base.Add(2*time.Hour)))
 	_, err := totp.TOTPByUser(ctx(t), u.ID)
 	wantErr(t, "TOTPByUser after DeleteTOTP", err, store.ErrNotFound)
-	noErr(t, "DeleteTOTP again (idempotent)", totp.DeleteTOTP(ctx(t), u.ID))
-	noErr(t, "DeleteTOTP of a user without a secret", totp.DeleteTOTP(ctx(t), "us-missing"))
+	noErr(t, "DeleteTOTP again (idempotent)", totp.DeleteTOTP(ctx(t), u.ID, base.Add(2*time.Hour)))
+	noErr(t, "DeleteTOTP of a user without a secret", totp.DeleteTOTP(ctx(t), "us-missing", base.Add(2*time.Hour)))
 	checkTOTP(t, "other user's secret", readTOTP(t, h, other.ID), keep)
 
 	// After removal the user can enrol again.

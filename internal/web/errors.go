@@ -167,6 +167,11 @@ func useCaseError(err error) *httpError {
 		return errorf(http.StatusServiceUnavailable, "no_base_url", "Links cannot be mailed: the gateway's public address (base_url) is not configured.")
 	case errors.Is(err, admin.ErrDeletedMember):
 		return errorf(http.StatusConflict, "deleted_member", "That address belongs to a deleted member: restore them, or wait until they are purged.")
+	case errors.Is(err, admin.ErrFactorSuperseded):
+		return errorf(http.StatusConflict, "factor_superseded", "This factor cannot be restored: the member has a working one of its kind in its place "+
+			"(an authenticator app set up again or restored already, or newer recovery codes).")
+	case errors.Is(err, admin.ErrNoSuchFactor):
+		return errorf(http.StatusNotFound, "no_such_factor", "There is no such removed factor: it was restored meanwhile, or removed more than 30 days ago and purged.")
 	case errors.Is(err, admin.ErrRestoreWindowOver):
 		return errorf(http.StatusConflict, "restore_window_over", "This member was deleted more than 30 days ago and cannot be restored.")
 	case errors.Is(err, account.ErrInvalidName):

@@ -98,10 +98,13 @@ func (p memberPages) memberError(c *call, err error, userID string) error {
 
 type memberPage struct {
 	admin.MemberDetail
-	Roles []string // the workspace's roles, its own included
-	Teams memberTeams
-	Self  bool // the viewer's own entry
-	Owner bool
+	// Removed: the member's removed second factors within the restore window (for a
+	// member the viewer manages).
+	Removed []admin.RemovedFactor
+	Roles   []string // the workspace's roles, its own included
+	Teams   memberTeams
+	Self    bool // the viewer's own entry
+	Owner   bool
 }
 
 // memberPage shows one member: role, state, sessions, and the actions on them.
@@ -123,12 +126,18 @@ func (p memberPages) renderMember(c *call, status int, id, notice, errMsg string
 	if err != nil {
 		return err
 	}
+	var removed []admin.RemovedFactor
+	if d.Manageable {
+		if removed, err = p.Admin.FactorRestores().Removed(c.r.Context(), c.Workspace, by, admin.Target{UserID: d.User.ID}); err != nil {
+			return err
+		}
+	}
 	title := d.User.Email
 	if d.User.DisplayName != "" {
 		title = d.User.DisplayName
 	}
 	p.render(c, status, "member", pageInfo{Title: title, Nav: "members", Wide: true, Notice: notice, Error: errMsg},
-		memberPage{MemberDetail: d, Roles: roles.Names(), Teams: teams, Self: d.User.ID == by.UserID, Owner: by.IsOwner()})
+		memberPage{MemberDetail: d, Removed: removed, Roles: roles.Names(), Teams: teams, Self: d.User.ID == by.UserID, Owner: by.IsOwner()})
 	return nil
 }
 
@@ -170,7 +179,7 @@ func (p memberPages) unlockMemberForm(c *call, by admin.Admin, t admin.Target) (
 
 func (p memberPages) resetFactorsForm(c *call, by admin.Admin, t admin.Target) (string, error) {
 	_, err := p.Admin.ResetFactors(c.r.Context(), c.Workspace, by, t)
-	return "Their second factors are removed; they enrol again at their next sign-in.", err
+	return "Their second factors are removed; they enrol again at their next sign-in. A mistake? Restore them below within 30 days.", err
 }
 
 func (p memberPages) sendResetForm(c *call, by admin.Admin, t admin.Target) (string, error) {

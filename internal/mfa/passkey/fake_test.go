@@ -123,7 +123,9 @@ func (f *fakePasskeys) RenamePasskey(_ context.Context, userID, id, name string)
 	return store.ErrNotFound
 }
 
-func (f *fakePasskeys) DeletePasskey(_ context.Context, userID, id string) error {
+// DeletePasskey drops the passkey at once: the fake keeps no removed passkeys (the
+// live view is the same; the soft delete itself is in internal/storetest).
+func (f *fakePasskeys) DeletePasskey(_ context.Context, userID, id string, _ time.Time) error {
 	f.b.mu.Lock()
 	defer f.b.mu.Unlock()
 	for i, p := range f.b.passkeys {
@@ -133,6 +135,18 @@ func (f *fakePasskeys) DeletePasskey(_ context.Context, userID, id string) error
 		}
 	}
 	return store.ErrNotFound
+}
+
+func (f *fakePasskeys) RemovedPasskeys(context.Context, string) ([]store.Passkey, error) {
+	return nil, nil
+}
+
+func (f *fakePasskeys) RestorePasskey(context.Context, string, string, time.Time) error {
+	return store.ErrNotFound
+}
+
+func (f *fakePasskeys) PurgeRemovedPasskeys(context.Context, time.Time) (int64, error) {
+	return 0, nil
 }
 
 // Interface guards

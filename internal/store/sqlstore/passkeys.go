@@ -15,22 +15,45 @@ const passkeyColumns = `id, user_id, credential_id, public_key, attestation_type
 
 // AddPasskey stores p under the handle's tenant. A credential id registered anywhere
 // (in any tenant) or a taken passkey id is ErrConflict; an unknown user ErrNotFound.
+// A removed passkey of the same user with p's credential id is deleted first, in the
+// same transaction: the credential registered again supersedes it (it would otherwise
+// block the registration, or come back with a restore beside its successor). Anyone
+// else's credential id, live or removed, stays taken.
 func (ps passkeyStore) AddPasskey(ctx context.Context, p store.Passkey) error {
-	_, err := ps.s.exec(ctx, `INSERT INTO passkeys (tenant_id, `+passkeyColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		ps.tenantID, p.ID, p.UserID, p.CredentialID, p.PublicKey, p.AttestationType, bytesArg(p.AAGUID),
-		int64(p.SignCount), listArg(p.Transports), p.BackupEligible, p.BackupState, cleanText(p.Name),
-		timeArg(p.CreatedAt), timeArg(p.LastUsedAt))
-	return mapErr(err)
+	s := ps.s
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM passkeys
+			WHERE tenant_id = ? AND user_id = ? AND credential_id = ? AND deleted_at IS NOT NULL`),
+			ps.tenantID, p.UserID, p.CredentialID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO passkeys (tenant_id, `+passkeyColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			ps.tenantID, p.ID, p.UserID, p.CredentialID, p.PublicKey, p.AttestationType, bytesArg(p.AAGUID),
+			int64(p.SignCount), listArg(p.Transports), p.BackupEligible, p.BackupState, cleanText(p.Name),
+			timeArg(p.CreatedAt), timeArg(p.LastUsedAt))
+		return err
+	})
 }
 
-// ListPasskeys returns the user's passkeys oldest first; a zero creation time (NULL)
+// ListPasskeys returns the user's live passkeys oldest first; a zero creation time (NULL)
 // sorts first on both backends, as the zero time.Time is the earliest.
 func (ps passkeyStore) ListPasskeys(ctx context.Context, userID string) ([]store.Passkey, error) {
+	return ps.list(ctx, `SELECT `+passkeyColumns+`, deleted_at FROM passkeys
+		WHERE tenant_id = ? AND user_id = ? AND deleted_at IS NULL
+		ORDER BY created_at IS NOT NULL, created_at, id`, userID)
+}
+
+// RemovedPasskeys returns the user's removed passkeys, most recently removed first.
+func (ps passkeyStore) RemovedPasskeys(ctx context.Context, userID string) ([]store.Passkey, error) {
+	return ps.list(ctx, `SELECT `+passkeyColumns+`, deleted_at FROM passkeys
+		WHERE tenant_id = ? AND user_id = ? AND deleted_at IS NOT NULL
+		ORDER BY deleted_at DESC, id`, userID)
+}
+
+func (ps passkeyStore) list(ctx context.Context, query, userID string) ([]store.Passkey, error) {
 	s := ps.s
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+passkeyColumns+` FROM passkeys
-		WHERE tenant_id = ? AND user_id = ?
-		ORDER BY created_at IS NOT NULL, created_at, id`), ps.tenantID, userID)
+	rows, err := s.db.QueryContext(ctx, s.q(query), ps.tenantID, userID)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -50,8 +73,8 @@ func (ps passkeyStore) ListPasskeys(ctx context.Context, userID string) ([]store
 // another tenant is ErrNotFound, as if it did not exist.
 func (ps passkeyStore) PasskeyByCredentialID(ctx context.Context, credentialID []byte) (store.Passkey, error) {
 	s := ps.s
-	row := s.db.QueryRowContext(ctx, s.q(`SELECT `+passkeyColumns+` FROM passkeys
-		WHERE tenant_id = ? AND credential_id = ?`), ps.tenantID, credentialID)
+	row := s.db.QueryRowContext(ctx, s.q(`SELECT `+passkeyColumns+`, deleted_at FROM passkeys
+		WHERE tenant_id = ? AND credential_id = ? AND deleted_at IS NULL`), ps.tenantID, credentialID)
 	return scanPasskey(row)
 }
 
@@ -70,7 +93,7 @@ func (ps passkeyStore) RecordPasskeyUse(ctx context.Context, credentialID []byte
 	// CAST: PostgreSQL would otherwise type the bare parameter as a 32-bit integer
 	// from the literal 0, and counts above 2^31-1 would not fit.
 	res, err := s.exec(ctx, `UPDATE passkeys SET sign_count = ?, backup_state = ?, last_used_at = ?
-		WHERE tenant_id = ? AND credential_id = ?
+		WHERE tenant_id = ? AND credential_id = ? AND deleted_at IS NULL
 		AND (sign_count < ? OR (sign_count = 0 AND CAST(? AS BIGINT) = 0))`,
 		count, backupState, used, ps.tenantID, credentialID, count, count)
 	if err != nil {
@@ -81,7 +104,7 @@ func (ps passkeyStore) RecordPasskeyUse(ctx context.Context, credentialID []byte
 		return mapErr(err)
 	}
 	var exists int
-	err = s.db.QueryRowContext(ctx, s.q(`SELECT 1 FROM passkeys WHERE tenant_id = ? AND credential_id = ?`),
+	err = s.db.QueryRowContext(ctx, s.q(`SELECT 1 FROM passkeys WHERE tenant_id = ? AND credential_id = ? AND deleted_at IS NULL`),
 		ps.tenantID, credentialID).Scan(&exists)
 	if err != nil {
 		return mapErr(err)
@@ -90,24 +113,47 @@ func (ps passkeyStore) RecordPasskeyUse(ctx context.Context, credentialID []byte
 }
 
 func (ps passkeyStore) RenamePasskey(ctx context.Context, userID, id, name string) error {
-	res, err := ps.s.exec(ctx, `UPDATE passkeys SET name = ? WHERE tenant_id = ? AND user_id = ? AND id = ?`,
+	res, err := ps.s.exec(ctx, `UPDATE passkeys SET name = ? WHERE tenant_id = ? AND user_id = ? AND id = ? AND deleted_at IS NULL`,
 		cleanText(name), ps.tenantID, userID, id)
 	return oneRowOrNotFound(res, err)
 }
 
-func (ps passkeyStore) DeletePasskey(ctx context.Context, userID, id string) error {
-	res, err := ps.s.exec(ctx, `DELETE FROM passkeys WHERE tenant_id = ? AND user_id = ? AND id = ?`,
-		ps.tenantID, userID, id)
+// DeletePasskey marks a live passkey removed (a removed one is ErrNotFound: it keeps
+// its time of removal).
+func (ps passkeyStore) DeletePasskey(ctx context.Context, userID, id string, at time.Time) error {
+	removed, err := requiredTime("passkey removal time", at)
+	if err != nil {
+		return err
+	}
+	res, err := ps.s.exec(ctx, `UPDATE passkeys SET deleted_at = ? WHERE tenant_id = ? AND user_id = ? AND id = ? AND deleted_at IS NULL`,
+		removed, ps.tenantID, userID, id)
 	return oneRowOrNotFound(res, err)
+}
+
+// RestorePasskey clears the removal mark of a passkey removed at or after since.
+func (ps passkeyStore) RestorePasskey(ctx context.Context, userID, id string, since time.Time) error {
+	from, err := requiredTime("restore window start", since)
+	if err != nil {
+		return err
+	}
+	res, err := ps.s.exec(ctx, `UPDATE passkeys SET deleted_at = NULL
+		WHERE tenant_id = ? AND user_id = ? AND id = ? AND deleted_at IS NOT NULL AND deleted_at >= ?`,
+		ps.tenantID, userID, id, from)
+	return oneRowOrNotFound(res, err)
+}
+
+// PurgeRemovedPasskeys deletes the tenant's passkeys removed before before.
+func (ps passkeyStore) PurgeRemovedPasskeys(ctx context.Context, before time.Time) (int64, error) {
+	return ps.s.purgeRemoved(ctx, "passkeys", ps.tenantID, before)
 }
 
 func scanPasskey(sc scanner) (store.Passkey, error) {
 	var p store.Passkey
 	var count int64
 	var transports string
-	var created, lastUsed sql.NullInt64
+	var created, lastUsed, deleted sql.NullInt64
 	err := sc.Scan(&p.ID, &p.UserID, &p.CredentialID, &p.PublicKey, &p.AttestationType, &p.AAGUID,
-		&count, &transports, &p.BackupEligible, &p.BackupState, &p.Name, &created, &lastUsed)
+		&count, &transports, &p.BackupEligible, &p.BackupState, &p.Name, &created, &lastUsed, &deleted)
 	if err != nil {
 		return store.Passkey{}, mapErr(err)
 	}
@@ -115,7 +161,7 @@ func scanPasskey(sc scanner) (store.Passkey, error) {
 	if p.Transports, err = listOf("passkeys.transports", transports); err != nil {
 		return store.Passkey{}, err
 	}
-	p.CreatedAt, p.LastUsedAt = timeOf(created), timeOf(lastUsed)
+	p.CreatedAt, p.LastUsedAt, p.DeletedAt = timeOf(created), timeOf(lastUsed), timeOf(deleted)
 	return p, nil
 }
 
