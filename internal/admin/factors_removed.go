@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
+	"github.com/gatehouse-dev/gatehouse/internal/notify"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
 
@@ -174,7 +175,25 @@ func (f FactorRestores) Restore(ctx context.Context, ws store.Workspace, by Admi
 		details["passkey"] = id
 	}
 	rf.Superseded = false
-	return rf, s.record(ctx, ws, by, ActionFactorRestored, audit.UserTarget(u.ID), details)
+	if err := s.record(ctx, ws, by, ActionFactorRestored, audit.UserTarget(u.ID), details); err != nil {
+		return rf, err
+	}
+	if s.Mail != nil { // the member hears of it: they may have removed it because it was stolen
+		who := by.Email
+		if by.UserID == audit.CLI.UserID {
+			who = "the operator"
+		}
+		security := ""
+		if by.PortalURL != "" {
+			security = by.PortalURL + "/settings/security"
+		}
+		if _, err := s.Mail.Notify(ctx, ws.TenantID(), u.Email, notify.KindFactorRestored, notify.FactorRestored{
+			TenantName: ws.Name, UserEmail: u.Email, Factor: kind, PasskeyName: rf.Name, By: who,
+			RemovedAt: rf.RemovedAt, RestoredAt: s.Clock.Now(), SecurityURL: security}); err != nil {
+			return rf, fmt.Errorf("queueing the notice to the member: %w", err)
+		}
+	}
+	return rf, nil
 }
 
 // Purge deletes for good the workspace's factors removed longer ago than the restore

@@ -10,6 +10,7 @@ import (
 	otptotp "github.com/pquerna/otp/totp"
 
 	"github.com/gatehouse-dev/gatehouse/internal/authn"
+	"github.com/gatehouse-dev/gatehouse/internal/notify"
 	"github.com/gatehouse-dev/gatehouse/internal/secret"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 )
@@ -150,6 +151,15 @@ func TestResetFactorsIsUndoneByARestore(t *testing.T) {
 		if last.Action != ActionFactorRestored || last.Target != "user:"+mem.ID || last.ActorID != asOwner.UserID ||
 			last.Details["kind"] != r.Kind || last.Details["email"] != mem.Email {
 			t.Fatalf("audit record of restoring %s: %+v", r.Kind, last)
+		}
+		// The member is told, whoever restored it: they may have removed it because it was stolen.
+		c.mail.mu.Lock()
+		m := c.mail.sent[len(c.mail.sent)-1]
+		c.mail.mu.Unlock()
+		notice, ok := m.data.(notify.FactorRestored)
+		if m.to != mem.Email || m.kind != notify.KindFactorRestored || !ok || notice.Factor != r.Kind || notice.By != asOwner.Email ||
+			notice.PasskeyName != r.Name || !notice.RemovedAt.Equal(r.RemovedAt) {
+			t.Fatalf("notice of restoring %s: %+v", r.Kind, m)
 		}
 	}
 	if _, err := c.svc.FactorRestores().Restore(ctx, c.ws, asOwner, Target{UserID: mem.ID}, FactorPasskey, pk.ID); !errors.Is(err, ErrNoSuchFactor) {

@@ -131,6 +131,7 @@ var kinds = map[string]kindSpec{
 	KindEmailChangeConfirm:   {sample: sampleEmailChangeConfirm},   // privacy.go
 	KindEmailChangeRequested: {sample: sampleEmailChangeRequested}, // privacy.go
 	KindRequestReminder:      {sample: sampleRequestReminder},      // privacy.go
+	KindFactorRestored:       {sample: sampleFactorRestored},       // factors.go
 	KindAccountLocked: {sample: AccountLocked{
 		TenantName:   "Example Clinic",
 		UserEmail:    "ada@example.com",

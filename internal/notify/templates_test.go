@@ -91,7 +91,7 @@ func TestEmbeddedTemplatesLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{KindAccountLocked, KindEmailChangeConfirm, KindEmailChangeRequested, KindInvite, KindNewSignIn, KindPasswordChanged,
+	want := []string{KindAccountLocked, KindEmailChangeConfirm, KindEmailChangeRequested, KindFactorRestored, KindInvite, KindNewSignIn, KindPasswordChanged,
 		KindPasswordReset, KindPermissionReview, KindRequestReminder}
 	if got := Kinds(); !slices.Equal(got, want) {
 		t.Fatalf("Kinds() = %v", got)
