@@ -2,7 +2,7 @@
 GO      ?= go
 BIN     := bin/gatehouse
 
-.PHONY: run build test test-deps lint bench bench-go bench-proxy vulncheck clean
+.PHONY: run build test test-deps lint fuzz bench bench-go bench-proxy vulncheck clean
 
 build:
 	@echo "== building $(BIN): the first build downloads and compiles Caddy and takes a few minutes; packages are listed as they compile"
@@ -16,6 +16,10 @@ run: build
 ## test: every test, with the race detector, against real PostgreSQL (started if needed)
 test:
 	./scripts/test.sh
+
+## fuzz: every Go fuzz target in turn, FUZZTIME each (default 60s; e.g. make fuzz FUZZTIME=10m FUZZ=Verify)
+fuzz:
+	FUZZTIME=$(or $(FUZZTIME),60s) FUZZ='$(FUZZ)' ./scripts/fuzz.sh
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo 'gofmt: files above need formatting'; exit 1)

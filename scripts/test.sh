@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command (make test). It makes sure what the tests need is there —
-# a reachable PostgreSQL — and runs vet, gofmt and every test with the race detector.
+# a reachable PostgreSQL — and runs vet, gofmt, every test with the race detector, and
+# a short run of each fuzz target (FUZZTIME, default 3s each; FUZZTIME=0 skips it).
 # With CI set, tests that need a service fail instead of skipping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,3 +19,8 @@ go vet ./...
 
 echo "== go test -race"
 go test -race -count=1 -timeout 30m ./... "$@"
+
+if [ "${FUZZTIME:-3s}" != "0" ]; then
+  echo "== fuzz, ${FUZZTIME:-3s} per target (make fuzz runs them longer)"
+  FUZZTIME="${FUZZTIME:-3s}" ./scripts/fuzz.sh
+fi

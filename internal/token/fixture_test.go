@@ -47,7 +47,7 @@ func (e *events) count(ev string) int {
 
 var site = Site{HTTPS: true, Host: "app.example.com"}
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := newStoreFixture(t)
 	if err := f.keys.Ensure(context.Background()); err != nil {
@@ -57,7 +57,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // newStoreFixture is the fixture before any instance made a key.
-func newStoreFixture(t *testing.T) *fixture {
+func newStoreFixture(t testing.TB) *fixture {
 	t.Helper()
 	st := testdb.Store(t)
 	f := &fixture{st: st, ws: testdb.Workspace(t, st, "acme"), clk: clock.NewFake(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)), events: new(events)}
@@ -80,7 +80,7 @@ func (f *fixture) ring(holder string) *KeyRing {
 }
 
 // signedIn creates a user with a full session and returns the session's entry.
-func (f *fixture) signedIn(t *testing.T, email string) *session.Entry {
+func (f *fixture) signedIn(t testing.TB, email string) *session.Entry {
 	t.Helper()
 	ctx := context.Background()
 	u, err := authn.PrepareUser(authn.NewUser{Email: email, Roles: []string{"member"}}, &identity.Hasher{Cost: 4}, identity.PasswordRules{}, f.clk)
@@ -145,7 +145,7 @@ func jwksKids(t *testing.T, k *KeyRing) []string {
 
 // issued signs email in and issues the session's first tokens, for a browser client of
 // the test site.
-func (f *fixture) issued(t *testing.T, email string) (*session.Entry, Grant) {
+func (f *fixture) issued(t testing.TB, email string) (*session.Entry, Grant) {
 	t.Helper()
 	e := f.signedIn(t, email)
 	g, err := f.svc.Issue(context.Background(), f.ws, Client{Site: site}, e)

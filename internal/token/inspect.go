@@ -40,8 +40,14 @@ func (k *KeyRing) Inspect(raw string, now time.Time) (Inspection, error) {
 		in.Problem = fmt.Sprintf("type %q is none of Gatehouse's (%s, %s)", typ, TypeAccess, TypeAssertion)
 		return in, nil
 	}
-	// The signature alone, so that an expired token still shows whose it is.
-	_, err = jwt.NewParser(jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}), jwt.WithoutClaimsValidation()).
+	// The signature alone, so that an expired token still shows whose it is; spelled
+	// as signed (see parse).
+	if err := compactSpelling(raw); err != nil {
+		in.Problem = err.Error()
+		return in, nil
+	}
+	_, err = jwt.NewParser(jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}), jwt.WithoutClaimsValidation(),
+		jwt.WithStrictDecoding()).
 		Parse(raw, func(t *jwt.Token) (any, error) {
 			kid, _ := t.Header["kid"].(string)
 			if kk := k.public(kid); kk != nil {

@@ -2,6 +2,7 @@ package token
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -75,10 +76,16 @@ var ErrInvalidToken = errors.New("invalid token")
 // parse verifies a compact JWT of type typ against the ring's public keys: ES256 only
 // (alg none, HS256 keyed with a public key and every other algorithm are refused),
 // a known kid, the signature, and exp/nbf/iat with Leeway. Issuer, audience and
-// tenant are the caller's to check.
+// tenant are the caller's to check. A token has one spelling: only base64url
+// characters and dots (Go's base64 decoder skips CR and LF, so a signature with one
+// inserted would still verify), decoded strictly (a character's unused low bits must
+// be zero; a lenient decoder accepts 15 other spellings of every signature).
 func (k *KeyRing) parse(raw, typ string, now time.Time) (*Claims, error) {
+	if err := compactSpelling(raw); err != nil {
+		return nil, errors.Join(ErrInvalidToken, err)
+	}
 	c := new(Claims)
-	p := jwt.NewParser(jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}), jwt.WithLeeway(Leeway),
+	p := jwt.NewParser(jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}), jwt.WithLeeway(Leeway), jwt.WithStrictDecoding(),
 		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithTimeFunc(func() time.Time { return now }))
 	_, err := p.ParseWithClaims(raw, c, func(t *jwt.Token) (any, error) {
 		if got, _ := t.Header["typ"].(string); got != typ {
@@ -95,4 +102,17 @@ func (k *KeyRing) parse(raw, typ string, now time.Time) (*Claims, error) {
 		return nil, errors.Join(ErrInvalidToken, err)
 	}
 	return c, nil
+}
+
+// compactSpelling refuses a token with a character outside base64url and '.', the
+// only ones a compact JWS is written with.
+func compactSpelling(raw string) error {
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return fmt.Errorf("character %q at %d: a token is base64url and dots", c, i)
+		}
+	}
+	return nil
 }
