@@ -11,8 +11,11 @@ import (
 // Restoring a member's removed second factors (issue 12 §4): the list and buttons on
 // the member's page, and their JSON twins.
 
+// factorPages are the member page's removed-factor actions.
+type factorPages struct{ memberPages }
+
 // restoreFactorForm restores one removed factor from the member's page.
-func (p memberPages) restoreFactorForm(c *call, by admin.Admin, t admin.Target) (string, error) {
+func (p factorPages) restoreFactorForm(c *call, by admin.Admin, t admin.Target) (string, error) {
 	rf, err := p.Admin.FactorRestores().Restore(c.r.Context(), c.Workspace, by, t, c.r.PostFormValue("kind"), c.r.PostFormValue("factor"))
 	return factorLabel(rf) + " is restored: it signs them in again.", err
 }
@@ -45,7 +48,7 @@ func removedFactorJSON(rf admin.RemovedFactor) map[string]any {
 
 // apiRemovedFactors: GET /api/v1/admin/members/{id}/factors/removed →
 // {"removed_factors": [...]}, most recently removed first.
-func (p memberPages) apiRemovedFactors(c *call) error {
+func (p factorPages) apiRemovedFactors(c *call) error {
 	list, err := p.Admin.FactorRestores().Removed(c.r.Context(), c.Workspace, p.adminOf(c), admin.Target{UserID: c.r.PathValue("id")})
 	if err != nil {
 		return err
@@ -62,7 +65,7 @@ func (p memberPages) apiRemovedFactors(c *call) error {
 // {"kind": "totp"|"passkey"|"recovery_codes", "id": passkey id} → 200 the restored
 // factor; 409 factor_superseded when a newer factor took its place, 404
 // no_such_factor when there is no such removed factor within the window.
-func (p memberPages) apiRestoreFactor(c *call) error {
+func (p factorPages) apiRestoreFactor(c *call) error {
 	var body struct {
 		Kind string `json:"kind"`
 		ID   string `json:"id"`

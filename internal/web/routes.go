@@ -20,6 +20,7 @@ func (p *Portal) routes() {
 		free   = ratelimit.Class("")
 	)
 	in, lnk, acc, adm, mem := signinPages{p}, linkPages{p}, accountPages{p}, adminPages{p}, memberPages{p}
+	fac := factorPages{mem}
 	su, tm := stepUpPages{p}, teamPages{p}
 	static := http.StripPrefix(p.Prefix+"/static", staticFiles())
 	p.route("GET /static/", free, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -131,7 +132,7 @@ func (p *Portal) routes() {
 	p.route("POST /admin/members/{id}/enable", api, p.browserForm(adminOnly, mem.memberAction(mem.enableForm)))
 	p.route("POST /admin/members/{id}/unlock", api, p.browserForm(adminOnly, mem.memberAction(mem.unlockMemberForm)))
 	p.route("POST /admin/members/{id}/reset-2fa", api, p.browserForm(adminOnly, mem.memberAction(mem.resetFactorsForm)))
-	p.route("POST /admin/members/{id}/factors/restore", api, p.browserForm(adminOnly, mem.memberAction(mem.restoreFactorForm)))
+	p.route("POST /admin/members/{id}/factors/restore", api, p.browserForm(adminOnly, mem.memberAction(fac.restoreFactorForm)))
 	p.route("POST /admin/members/{id}/reset-password", api, p.browserForm(adminOnly, mem.memberAction(mem.sendResetForm)))
 	p.route("POST /admin/members/{id}/sessions/revoke", api, p.browserForm(adminOnly, mem.memberAction(mem.revokeMemberSessionsForm)))
 	p.route("POST /admin/members/{id}/delete", api, p.browserForm(adminOnly, mem.deleteForm))
@@ -139,8 +140,8 @@ func (p *Portal) routes() {
 	p.route("GET /api/v1/admin/members", api, p.apiJSON(adminOnly, mem.apiMembers))
 	p.route("POST /api/v1/admin/members", api, p.apiJSON(adminOnly, mem.apiInvite))
 	p.route("GET /api/v1/admin/members/{id}", api, p.apiJSON(adminOnly, mem.apiMember))
-	p.route("GET /api/v1/admin/members/{id}/factors/removed", api, p.apiJSON(adminOnly, mem.apiRemovedFactors))
-	p.route("POST /api/v1/admin/members/{id}/factors/restore", api, p.apiJSON(adminOnly, mem.apiRestoreFactor))
+	p.route("GET /api/v1/admin/members/{id}/factors/removed", api, p.apiJSON(adminOnly, fac.apiRemovedFactors))
+	p.route("POST /api/v1/admin/members/{id}/factors/restore", api, p.apiJSON(adminOnly, fac.apiRestoreFactor))
 	p.route("PUT /api/v1/admin/members/{id}/role", api, p.apiJSON(adminOnly, mem.apiMemberRole))
 	p.route("POST /api/v1/admin/members/{id}/disable", api, p.apiJSON(adminOnly, mem.apiMemberStatus(true)))
 	p.route("POST /api/v1/admin/members/{id}/enable", api, p.apiJSON(adminOnly, mem.apiMemberStatus(false)))
