@@ -215,12 +215,12 @@ func cliDigester(ctx context.Context, st store.Store, masters []secret.MasterKey
 	if err != nil {
 		return nil, err
 	}
-	dk, err := masterkeys.EnsureDataKeys(ctx, st.DataKeys(), fc, masters[0].Key, create, time.Now())
+	dk, err := masterkeys.EnsureDataKeys(ctx, st.DataKeys(), fc, masters, create, time.Now())
 	if errors.Is(err, secret.ErrUnknownKey) && !create {
 		// Another master key than the store's: a command that only reads still runs,
 		// with the digest key this master key would give — audit verify then says the
 		// digests were made with another key instead of checking them.
-		return audit.NewDigester(masters[0].Key)
+		return audit.NewDigester(masterkeys.Oldest(masters).Key)
 	}
 	if err != nil {
 		return nil, err

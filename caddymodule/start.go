@@ -69,7 +69,7 @@ func (a *App) start() error {
 	}
 	// The data keys outlive master key versions: stored sealed, derived from the
 	// master key only the first time.
-	dataKeys, err := masterkeys.EnsureDataKeys(ctx, st.DataKeys(), cipher, masters[0].Key, true, time.Now())
+	dataKeys, err := masterkeys.EnsureDataKeys(ctx, st.DataKeys(), cipher, masters, true, time.Now())
 	if err != nil {
 		return err
 	}

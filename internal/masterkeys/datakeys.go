@@ -93,9 +93,15 @@ func initialKey(master []byte, purpose string) ([]byte, error) {
 }
 
 // EnsureDataKeys loads (creating when create is set) every data key, each initially
-// derived from master, the newest master key version.
-func EnsureDataKeys(ctx context.Context, ks DataKeys, fc *secret.FieldCipher, master []byte, create bool, now time.Time) (DataKeySet, error) {
+// derived from the oldest of masters: before data keys were kept, every key was derived
+// from the one master key there was, which is version 1 — also when an operator lists a
+// new version before the first start of a version that keeps them.
+func EnsureDataKeys(ctx context.Context, ks DataKeys, fc *secret.FieldCipher, masters []secret.MasterKey, create bool, now time.Time) (DataKeySet, error) {
 	var set DataKeySet
+	if len(masters) == 0 {
+		return set, errors.New("no master key")
+	}
+	master := Oldest(masters).Key
 	for _, p := range []struct {
 		purpose string
 		dst     *[]byte
@@ -109,4 +115,15 @@ func EnsureDataKeys(ctx context.Context, ks DataKeys, fc *secret.FieldCipher, ma
 		}
 	}
 	return set, nil
+}
+
+// Oldest is the lowest version of keys.
+func Oldest(keys []secret.MasterKey) secret.MasterKey {
+	o := keys[0]
+	for _, k := range keys[1:] {
+		if k.Version < o.Version {
+			o = k
+		}
+	}
+	return o
 }

@@ -38,7 +38,7 @@ func newDeployment(t *testing.T, totps int) *deployment {
 	d.v2 = secret.NewMasterKey([]secret.MasterKey{d.v1})
 	c1 := d.cipher(t, d.v1)
 	var err error
-	if d.dataKeys, err = masterkeys.EnsureDataKeys(ctx, d.st.DataKeys(), c1, d.v1.Key, true, time.Now()); err != nil {
+	if d.dataKeys, err = masterkeys.EnsureDataKeys(ctx, d.st.DataKeys(), c1, []secret.MasterKey{d.v1}, true, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	ring := &token.KeyRing{Store: d.st.SigningKeys(), Leases: d.st.Maintenance(), Cipher: c1, Holder: "a", Clock: clock.Real{}}
@@ -99,7 +99,7 @@ func (d *deployment) checkOpensWithOnly(t *testing.T, k secret.MasterKey) {
 	if _, err := (&audit.KeyStore{Store: d.st.AuditKeys(), Cipher: only}).Load(ctx); err != nil {
 		t.Fatalf("audit key with v%d alone: %v", k.Version, err)
 	}
-	dk, err := masterkeys.EnsureDataKeys(ctx, d.st.DataKeys(), only, k.Key, false, time.Now())
+	dk, err := masterkeys.EnsureDataKeys(ctx, d.st.DataKeys(), only, []secret.MasterKey{k}, false, time.Now())
 	if err != nil {
 		t.Fatalf("data keys with v%d alone: %v", k.Version, err)
 	}
@@ -264,7 +264,7 @@ func TestDataKeysStartAsTheDerivedKeysAndStay(t *testing.T) {
 
 	// A read-only command before any instance stored them gets the derived keys, and
 	// stores nothing.
-	ro, err := masterkeys.EnsureDataKeys(ctx, st.DataKeys(), fc, v1.Key, false, time.Now())
+	ro, err := masterkeys.EnsureDataKeys(ctx, st.DataKeys(), fc, []secret.MasterKey{v1}, false, time.Now())
 	if err != nil || !bytes.Equal(ro.AuditDigest, legacyDigest) {
 		t.Fatalf("read-only: %v", err)
 	}
@@ -276,7 +276,7 @@ func TestDataKeysStartAsTheDerivedKeysAndStay(t *testing.T) {
 	for i := range sets {
 		go func() {
 			var err error
-			sets[i], err = masterkeys.EnsureDataKeys(ctx, st.DataKeys(), fc, v1.Key, true, time.Now())
+			sets[i], err = masterkeys.EnsureDataKeys(ctx, st.DataKeys(), fc, []secret.MasterKey{v1}, true, time.Now())
 			errs <- err
 		}()
 	}
@@ -293,13 +293,21 @@ func TestDataKeysStartAsTheDerivedKeysAndStay(t *testing.T) {
 	// After a rotation, with a newer master key current, the stored keys win.
 	v2 := secret.NewMasterKey([]secret.MasterKey{v1})
 	both, _ := secret.NewVersionedFieldCipher([]secret.MasterKey{v2, v1})
-	later, err := masterkeys.EnsureDataKeys(ctx, st.DataKeys(), both, v2.Key, true, time.Now())
+	later, err := masterkeys.EnsureDataKeys(ctx, st.DataKeys(), both, []secret.MasterKey{v2, v1}, true, time.Now())
 	if err != nil || !bytes.Equal(later.AuditDigest, legacyDigest) {
 		t.Fatalf("data key after a new master key version: %v", err)
 	}
+	// An operator who lists a new version before the first start of a gateway that
+	// keeps data keys still gets the keys derived from version 1, the one the old
+	// gateway derived them from.
+	fresh := testdb.Store(t)
+	early, err := masterkeys.EnsureDataKeys(ctx, fresh.DataKeys(), both, []secret.MasterKey{v2, v1}, true, time.Now())
+	if err != nil || !bytes.Equal(early.AuditDigest, legacyDigest) || !bytes.Equal(early.RefreshSuccessor, legacySuccessor) {
+		t.Fatalf("data keys with v2 listed before the first start: %v", err)
+	}
 	// A stored key that does not open (wrong master key) is an error, never a new key.
 	stranger, _ := secret.NewVersionedFieldCipher([]secret.MasterKey{secret.NewMasterKey(nil)})
-	if _, err := masterkeys.EnsureDataKeys(ctx, st.DataKeys(), stranger, v2.Key, true, time.Now()); !errors.Is(err, secret.ErrUnknownKey) {
+	if _, err := masterkeys.EnsureDataKeys(ctx, st.DataKeys(), stranger, []secret.MasterKey{v2}, true, time.Now()); !errors.Is(err, secret.ErrUnknownKey) {
 		t.Fatalf("foreign master key: %v", err)
 	}
 }
