@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -246,4 +247,30 @@ func TestMasterKeyRotationFromAConfiguredValue(t *testing.T) {
 	g.start()
 	totpSignIn(t, g.url, email, pw, key)
 	cliOK(t, g, "chain intact", "audit", "verify")
+
+	// A master key that is not the store's: nothing that writes starts with it — the
+	// gateway refuses to run, and so does a writing command — naming the cause.
+	g.stop()
+	stranger := secret.NewMasterKey(nil)
+	cfg = []byte(strings.Replace(string(cfg), "v2:"+base64.StdEncoding.EncodeToString(nk.Key), base64.StdEncoding.EncodeToString(stranger.Key), 1))
+	if err := os.WriteFile(g.config, cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const cause = "not the master key the store was sealed with"
+	if out, err := g.cli(pw+"\n", "user", "add", "--email", "late@example.com", "--role", "member", "--password-stdin"); err == nil || !strings.Contains(out, cause) {
+		t.Fatalf("user add with a foreign master key: %v\n%s", err, out)
+	}
+	run := exec.Command(binary, "run", "--config", g.config, "--adapter", "caddyfile")
+	run.Env = append(os.Environ(), "XDG_DATA_HOME="+g.dir, "XDG_CONFIG_HOME="+g.dir, "HOME="+g.dir)
+	done := make(chan []byte, 1)
+	go func() { out, _ := run.CombinedOutput(); done <- out }()
+	select {
+	case out := <-done:
+		if !strings.Contains(string(out), cause) {
+			t.Fatalf("the gateway with a foreign master key stopped without naming the cause:\n%s", out)
+		}
+	case <-time.After(30 * time.Second):
+		_ = run.Process.Kill()
+		t.Fatal("the gateway started with a master key that is not the store's")
+	}
 }
