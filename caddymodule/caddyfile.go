@@ -205,6 +205,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //	                   [audit=on|off|<METHOD>,...]
 //	    policy_file    <file.yaml>
 //	    limit          <path pattern> <per-IP count/period> [<per-user count/period>]
+//	    security_headers [override] [{ hsts|csp|frame_options|referrer_policy|nosniff <value> }]
 //	}
 func parseHandlerDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	d := h.Dispenser
@@ -289,6 +290,8 @@ func parseHandlerDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 			if _, perr := (&Handler{Limits: []RouteLimit{l}}).routeLimits(); perr != nil {
 				err = d.Errf("gatehouse: %v", perr)
 			}
+		case "security_headers":
+			hd.SecurityHeaders, err = securityHeadersBlock(d)
 		case "rule":
 			var r Rule
 			r, err = ruleArgs(d)

@@ -96,7 +96,13 @@ type Handler struct {
 	// Default false: the upstream gets the verified identity, not the credential.
 	ForwardAuthorization bool `json:"forward_authorization,omitempty"`
 
+	// SecurityHeaders adds HSTS (HTTPS only), nosniff, frame options, a referrer
+	// policy and an operator's CSP to the upstream's responses where the app set none
+	// (README "Response headers"). Default: none added.
+	SecurityHeaders *SecurityHeaders `json:"security_headers,omitempty"`
+
 	app    *App
+	secHdr *secHeaders // compiled SecurityHeaders; nil: none
 	log    *zap.Logger
 	policy *policy.Policy
 	strip  *identity.Stripper
@@ -211,6 +217,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if h.strip, err = identity.NewStripper(h.StripHeaders, h.KeepHeaders); err != nil {
 		errs = append(errs, fmt.Errorf("strip_header/keep_header: %w", err))
+	}
+	if h.SecurityHeaders != nil {
+		if h.secHdr, err = h.SecurityHeaders.compile(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err
@@ -432,6 +443,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			repl.Set("http.auth.user.email", d.Entry.User.Email)
 			repl.Set("http.auth.user.tenant", d.Workspace.Slug)
 			repl.Set("http.auth.user.session_id", d.Entry.Session.ID)
+		}
+		if h.secHdr != nil {
+			w = h.secHdr.wrap(w, r.TLS != nil)
 		}
 		return s.audit.proxy(w, r, d, repl, next, gw)
 	case gateway.Portal:
