@@ -153,6 +153,7 @@ func (a *App) start() error {
 	jobs, stop := context.WithCancel(context.Background())
 	a.stopJobs = stop
 	go a.svc.denials.Run(jobs)
+	go limiter.Watch(jobs, 0) // gatehouse_redis_degraded follows Redis without traffic
 	go keys.Run(jobs)
 	auditKeys := &audit.KeyStore{Store: st.AuditKeys(), Leases: st.Maintenance(), Cipher: cipher, Holder: holder, Clock: clk}
 	go (&audit.Checkpointer{Store: st, Keys: auditKeys, Leases: st.Maintenance(), Holder: holder,

@@ -138,3 +138,32 @@ func TestRedisOutage(t *testing.T) {
 		t.Errorf("no log line about the Redis outage:\n%s", g.logs())
 	}
 }
+
+// TestRedisDegradedGaugeWithoutTraffic: gatehouse_redis_degraded follows Redis going
+// away and coming back while no request arrives at all (a background probe, README:
+// within a few seconds), so an alert on it neither misses an idle outage nor stays on.
+func TestRedisDegradedGaugeWithoutTraffic(t *testing.T) {
+	rd := kvtest.StartPrivateRedis(t)
+	admin := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	startGatewayWith(t, gatewayConfig{dsn: "sqlite://" + t.TempDir() + "/gh.db", upstream: newRecorder(t).URL, site: siteConfig,
+		admin: admin, app: "redis " + rd.URL()})
+	waitGauge := func(want float64, what string) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second) // the probe runs every 2 s; generous for a loaded machine
+		for {
+			v, ok := scrape(t, admin)["gatehouse_redis_degraded"]
+			if ok && v == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: gatehouse_redis_degraded = %v (present %v), want %v, with no traffic", what, v, ok, want)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	waitGauge(0, "Redis up")
+	rd.Stop()
+	waitGauge(1, "Redis stopped")
+	rd.Start()
+	waitGauge(0, "Redis back")
+}

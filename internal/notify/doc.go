@@ -31,6 +31,8 @@
 // that dies mid-send does not strand its messages.
 //
 // Delivery is at least once: if a worker sends a message and dies before recording
-// it, the message goes out again after the lease. Each message keeps its Message-ID
-// across attempts so that receiving systems can recognise the repeat.
+// it, the message goes out again after the lease. If only the record fails (the
+// database is down after the handover), the worker retries the record, not the send,
+// while its claim lasts, so a short outage sends nothing twice. Each message keeps its
+// Message-ID across attempts so that receiving systems can recognise a repeat.
 package notify

@@ -62,6 +62,8 @@ type Worker struct {
 	cfg    WorkerConfig
 	log    *zap.Logger
 	kick   chan struct{}
+	// markWait is the first wait before retrying a failed MarkSent (0: defaultMarkWait).
+	markWait time.Duration
 
 	mu     sync.Mutex
 	cancel context.CancelFunc
@@ -219,6 +221,9 @@ func (w *Worker) sendBatch(ctx context.Context, msgs []Message) (sent int, err e
 	if len(msgs) == 0 {
 		return 0, nil
 	}
+	// The claim is ours until about now+lease: until then no other worker takes
+	// these messages, so a delivery whose record failed can still be recorded.
+	claimEnd := time.Now().Add(w.cfg.Lease - w.cfg.Lease/10)
 	bctx, cancel := context.WithTimeout(ctx, w.cfg.Lease/2)
 	defer cancel()
 	for _, m := range msgs {
@@ -236,7 +241,7 @@ func (w *Worker) sendBatch(ctx context.Context, msgs []Message) (sent int, err e
 		now := w.clock.Now()
 		if sendErr == nil {
 			sent++
-			if err := w.record(ctx, func(rctx context.Context) error { return w.outbox.MarkSent(rctx, m.ID, now) }); err != nil {
+			if err := w.recordSent(ctx, m, now, claimEnd); err != nil {
 				return sent, fmt.Errorf("marking mail %s sent: %w", m.ID, err)
 			}
 			continue
@@ -265,6 +270,44 @@ func (w *Worker) record(ctx context.Context, update func(context.Context) error)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	return update(rctx)
+}
+
+// Waits between tries to record a delivery: markWait, doubling, at most markWaitMax.
+const (
+	defaultMarkWait = time.Second
+	markWaitMax     = 10 * time.Second
+)
+
+// recordSent records a delivery, retrying the record — never the send — while the
+// outbox fails (a database outage between the SMTP handover and the record) until
+// the message's claim is about to end at claimEnd, or the worker stops. Only if
+// the outbox stays unreachable past that does the claim lapse and the message go out
+// again, with the same Message-ID header (README: at-least-once).
+func (w *Worker) recordSent(ctx context.Context, m Message, at, claimEnd time.Time) error {
+	wait := cmp.Or(w.markWait, defaultMarkWait)
+	for try := 1; ; try++ {
+		err := w.record(ctx, func(rctx context.Context) error { return w.outbox.MarkSent(rctx, m.ID, at) })
+		if err == nil || (try > 1 && errors.Is(err, ErrMessageNotFound)) {
+			// Not found on a retry: an earlier try committed but its answer was lost.
+			return nil
+		}
+		if ctx.Err() != nil || time.Now().Add(wait).After(claimEnd) {
+			w.log.Error("mail delivered but not recorded as sent: it may be delivered again, with the same Message-ID, once its claim ends",
+				zap.String("message_id", m.ID), zap.String("tenant_id", m.TenantID), zap.Int("tries", try), zap.Error(err))
+			return err
+		}
+		if try == 1 {
+			w.log.Warn("mail delivered but recording it failed; retrying the record, not the send",
+				zap.String("message_id", m.ID), zap.Time("claim_ends", claimEnd), zap.Error(err))
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+		wait = min(wait*2, markWaitMax)
+	}
 }
 
 func truncate(s string, n int) string {

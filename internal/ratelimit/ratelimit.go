@@ -121,18 +121,71 @@ func (l *Limiter) get(ctx context.Context, key string, rate limiter.Rate) limite
 	if l.primary != l.fallback && (!l.degraded.Load() || time.Since(time.Unix(0, l.failedAt.Load())) >= retryShared) {
 		c, err := l.primary.Get(ctx, key, rate)
 		if err == nil {
-			if l.degraded.CompareAndSwap(true, false) && l.OnDegraded != nil {
-				l.OnDegraded(false, nil)
-			}
+			l.recovered()
 			return c
 		}
-		l.failedAt.Store(time.Now().UnixNano())
-		if l.degraded.CompareAndSwap(false, true) && l.OnDegraded != nil {
-			l.OnDegraded(true, err)
-		}
+		l.failed(err)
 	}
 	c, _ := l.fallback.Get(ctx, key, rate) // the memory store does not fail
 	return c
+}
+
+func (l *Limiter) failed(err error) {
+	l.failedAt.Store(time.Now().UnixNano())
+	if l.degraded.CompareAndSwap(false, true) && l.OnDegraded != nil {
+		l.OnDegraded(true, err)
+	}
+}
+
+func (l *Limiter) recovered() {
+	if l.degraded.CompareAndSwap(true, false) && l.OnDegraded != nil {
+		l.OnDegraded(false, nil)
+	}
+}
+
+// ProbeInterval is how often Watch asks the shared store whether it answers: the
+// degraded state (and its metric) follows an outage and a recovery within about this
+// long plus the store's 500 ms timeout, with or without traffic.
+const ProbeInterval = 2 * time.Second
+
+// Probe asks the shared store whether it answers and updates the degraded state
+// (calling OnDegraded on a change). It returns the store's error; with a memory-only
+// limiter, or a shared store that cannot be pinged, it does nothing.
+func (l *Limiter) Probe(ctx context.Context) error {
+	p, ok := l.primary.(interface{ Ping(context.Context) error })
+	if l.primary == l.fallback || !ok {
+		return nil
+	}
+	if err := p.Ping(ctx); err != nil {
+		l.failed(err)
+		return err
+	}
+	l.recovered()
+	return nil
+}
+
+// Watch probes the shared store every interval (ProbeInterval when 0) until ctx ends,
+// so the degraded state tells the truth when no rate-limited request arrives. It
+// returns at once for a memory-only limiter.
+func (l *Limiter) Watch(ctx context.Context, interval time.Duration) {
+	if _, ok := l.primary.(interface{ Ping(context.Context) error }); l.primary == l.fallback || !ok {
+		return
+	}
+	if interval <= 0 {
+		interval = ProbeInterval
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			pctx, cancel := context.WithTimeout(ctx, time.Second)
+			_ = l.Probe(pctx)
+			cancel()
+		}
+	}
 }
 
 // IPKey groups client addresses: IPv4 as is, IPv6 by its /64.

@@ -57,3 +57,6 @@ func (l *lazyRedis) Get(ctx context.Context, key string, rate limiter.Rate) (lim
 
 // Close releases the connection pool.
 func (l *lazyRedis) Close() error { return l.client.Close() }
+
+// Ping asks Redis whether it answers (the limiter's background probe).
+func (l *lazyRedis) Ping(ctx context.Context) error { return l.client.Ping(ctx).Err() }
