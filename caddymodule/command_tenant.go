@@ -73,10 +73,10 @@ func tenantListCmd() *cobra.Command {
 
 func tenantSecurityCmd() *cobra.Command {
 	var c commonFlags
-	var tenant, require2FA, passkeysForAdmins, grace, onAnomaly, lockDur, lockMax string
+	var tenant, require2FA, passkeysForAdmins, grace, onAnomaly, lockDur, lockMax, contact, expires string
 	var lockThreshold int
 	cmd := &cobra.Command{
-		Use:   "security --config <file> [--tenant <slug>] [--require-2fa on|off] [--grace 7d] [--passkeys-for-admins on|off] [--on-anomaly alert|second_factor|block] [--lockout-threshold n] [--lockout-duration d] [--lockout-max d]",
+		Use:   "security --config <file> [--tenant <slug>] [--require-2fa on|off] [--grace 7d] [--passkeys-for-admins on|off] [--on-anomaly alert|second_factor|block] [--lockout-threshold n] [--lockout-duration d] [--lockout-max d] [--disclosure-contact mailto:…|https:… --disclosure-expires 2027-06-30]",
 		Short: "Show or change a tenant's sign-in policy",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -103,6 +103,16 @@ func tenantSecurityCmd() *cobra.Command {
 			if lockThreshold >= 0 {
 				ch.LockoutThreshold = &lockThreshold
 			}
+			if cmd.Flags().Changed("disclosure-contact") {
+				ch.DisclosureContact = &contact
+			}
+			if expires != "" {
+				at, err := parseExpiry(expires)
+				if err != nil {
+					return err
+				}
+				ch.DisclosureExpires = &at
+			}
 			ctx := cmd.Context()
 			env, err := openCLI(ctx, c, false)
 			if err != nil {
@@ -121,7 +131,8 @@ func tenantSecurityCmd() *cobra.Command {
 			}
 			if err != nil {
 				return flagError(err, map[string]string{"grace_period": "--grace", "anomaly_action": "--on-anomaly",
-					"lockout_threshold": "--lockout-threshold", "lockout_duration": "--lockout-duration", "lockout_max": "--lockout-max"})
+					"lockout_threshold": "--lockout-threshold", "lockout_duration": "--lockout-duration", "lockout_max": "--lockout-max",
+					"disclosure_contact": "--disclosure-contact", "disclosure_expires": "--disclosure-expires"})
 			}
 			printSecurity(cmd.OutOrStdout(), ws.Slug, ws.Name, sec)
 			return nil
@@ -136,7 +147,21 @@ func tenantSecurityCmd() *cobra.Command {
 	cmd.Flags().IntVar(&lockThreshold, "lockout-threshold", -1, "failures that lock an account (0: the gateway's default)")
 	cmd.Flags().StringVar(&lockDur, "lockout-duration", "", "first lock's length, doubling after (0: the gateway's default)")
 	cmd.Flags().StringVar(&lockMax, "lockout-max", "", "cap of the doubling (0: the gateway's default)")
+	cmd.Flags().StringVar(&contact, "disclosure-contact", "", `where to report vulnerabilities, for /.well-known/security.txt (mailto: or https:; "" removes it)`)
+	cmd.Flags().StringVar(&expires, "disclosure-expires", "", "when that contact stops being valid (2027-06-30 or RFC 3339; at most a year ahead)")
 	return cmd
+}
+
+// parseExpiry reads --disclosure-expires: a date (the start of that day, UTC) or an
+// RFC 3339 time.
+func parseExpiry(v string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse("2006-01-02", v); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("--disclosure-expires %q: give a date (2027-06-30) or an RFC 3339 time (2027-06-30T00:00:00Z)", v)
 }
 
 // printSecurity shows the policy as it is in effect, durations as people write them.
@@ -160,6 +185,11 @@ func printSecurity(w io.Writer, slug, name string, s admin.Security) {
 	fmt.Fprintf(tw, "  on unusual sign-in:\t%s\n", s.AnomalyAction)
 	fmt.Fprintf(tw, "  lockout:\tafter %d failures (%s), for %s (%s), doubling up to %s (%s)\n",
 		l.Threshold, source(o.Threshold > 0), admin.FormatDuration(l.Base), source(o.Base > 0), admin.FormatDuration(l.Max), source(o.Max > 0))
+	if s.DisclosureContact != "" {
+		fmt.Fprintf(tw, "  security.txt:	contact %s, expires %s\n", s.DisclosureContact, s.DisclosureExpires.UTC().Format(time.RFC3339))
+	} else {
+		fmt.Fprintf(tw, "  security.txt:	none (no disclosure contact)\n")
+	}
 	_ = tw.Flush()
 }
 

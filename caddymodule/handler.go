@@ -103,10 +103,12 @@ type Handler struct {
 
 	app    *App
 	secHdr *secHeaders // compiled SecurityHeaders; nil: none
-	log    *zap.Logger
-	policy *policy.Policy
-	strip  *identity.Stripper
-	limits []gateway.RouteLimit
+	// securityTxt answers /.well-known/security.txt from the workspace's settings.
+	securityTxt *securityTxts
+	log         *zap.Logger
+	policy      *policy.Policy
+	strip       *identity.Stripper
+	limits      []gateway.RouteLimit
 
 	wired *wiring
 }
@@ -218,6 +220,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.strip, err = identity.NewStripper(h.StripHeaders, h.KeepHeaders); err != nil {
 		errs = append(errs, fmt.Errorf("strip_header/keep_header: %w", err))
 	}
+	h.securityTxt = &securityTxts{}
 	if h.SecurityHeaders != nil {
 		if h.secHdr, err = h.SecurityHeaders.compile(); err != nil {
 			errs = append(errs, err)
@@ -425,8 +428,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return nil
 	}
 	https := session.SecureRequest(r) // Secure, __Host- cookies unless plain HTTP on loopback
-	ip := clientIP(r)
 	gw := s.gw
+	if r.URL.Path == securityTxtPath && h.securityTxt.serve(w, r, gw, r.TLS != nil, h.log) {
+		return nil // the workspace's RFC 9116 file: public, whatever the rules say
+	}
+	ip := clientIP(r)
 	d := gw.Decide(r, https, ip)
 	switch d.Outcome {
 	case gateway.Allow:

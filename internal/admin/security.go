@@ -3,7 +3,9 @@ package admin
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
@@ -30,8 +32,11 @@ type Security struct {
 	// PermissionReview: the owners get the periodic permission review by e-mail (the
 	// default; store.SecuritySettings.PermissionReviewOff is its opposite).
 	PermissionReview bool
-	UpdatedAt        time.Time
-	UpdatedBy        string
+	// DisclosureContact and DisclosureExpires make the workspace's security.txt.
+	DisclosureContact string
+	DisclosureExpires time.Time
+	UpdatedAt         time.Time
+	UpdatedBy         string
 }
 
 // Security reads the workspace's policy.
@@ -47,9 +52,10 @@ func (s *Service) view(set store.SecuritySettings) Security {
 	out := Security{
 		Require2FA: set.Require2FA, Require2FASince: set.Require2FASince, Grace: set.GracePeriod,
 		PasskeysForAdmins: set.RequirePasskeysForAdmins, AnomalyAction: set.AnomalyAction,
-		LockoutOverride:  authn.LockoutPolicy{Threshold: set.LockoutThreshold, Base: set.LockoutDuration, Max: set.LockoutMax},
-		PermissionReview: !set.PermissionReviewOff,
-		UpdatedAt:        set.UpdatedAt, UpdatedBy: set.UpdatedBy,
+		LockoutOverride:   authn.LockoutPolicy{Threshold: set.LockoutThreshold, Base: set.LockoutDuration, Max: set.LockoutMax},
+		PermissionReview:  !set.PermissionReviewOff,
+		DisclosureContact: set.DisclosureContact, DisclosureExpires: set.DisclosureExpires,
+		UpdatedAt: set.UpdatedAt, UpdatedBy: set.UpdatedBy,
 	}
 	if out.Grace <= 0 && set.UpdatedAt.IsZero() {
 		out.Grace = authn.DefaultGracePeriod // never configured; a configured 0 means no grace
@@ -75,6 +81,10 @@ type SecurityChange struct {
 	LockoutDuration   *time.Duration // 0: the gateway's
 	LockoutMax        *time.Duration // 0: the gateway's
 	PermissionReview  *bool          // false: no permission-review mail for this tenant
+	// DisclosureContact is a mailto: or https: URI ("" removes the security.txt);
+	// DisclosureExpires must be in the future, at most a year ahead (RFC 9116).
+	DisclosureContact *string
+	DisclosureExpires *time.Time
 }
 
 // validate reports the first unusable value as a *FieldError.
@@ -90,6 +100,8 @@ func (c SecurityChange) validate() error {
 		return &FieldError{Field: "lockout_duration", Msg: "must not be negative (0: the gateway's default)"}
 	case c.LockoutMax != nil && *c.LockoutMax < 0:
 		return &FieldError{Field: "lockout_max", Msg: "must not be negative (0: the gateway's default)"}
+	case c.DisclosureContact != nil && *c.DisclosureContact != "" && !validDisclosureContact(*c.DisclosureContact):
+		return &FieldError{Field: "disclosure_contact", Msg: "must be a mailto: or https: address"}
 	}
 	return nil
 }
@@ -126,6 +138,13 @@ func (s *Service) UpdateSecurity(ctx context.Context, ws store.Workspace, by Adm
 		}
 		next.PermissionReviewOff = !*c.PermissionReview
 	}
+	set(&next.DisclosureContact, c.DisclosureContact)
+	set(&next.DisclosureExpires, c.DisclosureExpires)
+	if c.DisclosureContact != nil || c.DisclosureExpires != nil {
+		if err := checkDisclosure(next.DisclosureContact, next.DisclosureExpires, s.Clock.Now()); err != nil {
+			return Security{}, err
+		}
+	}
 	if next.LockoutMax > 0 && next.LockoutDuration > next.LockoutMax {
 		return Security{}, &FieldError{Field: "lockout_max", Msg: "must not be below the lockout duration"}
 	}
@@ -143,6 +162,7 @@ func (s *Service) UpdateSecurity(ctx context.Context, ws store.Workspace, by Adm
 		"was_anomaly_action":              old.AnomalyAction,
 		"permission_review":               strconv.FormatBool(!next.PermissionReviewOff),
 		"was_permission_review":           strconv.FormatBool(!old.PermissionReviewOff),
+		"disclosure_contact":              next.DisclosureContact,
 	}
 	if err := s.record(ctx, ws, by, audit.ActionSecuritySettings, "tenant:"+ws.Slug, details); err != nil {
 		return Security{}, err
@@ -171,4 +191,65 @@ func FormatDuration(d time.Duration) string {
 		return fmt.Sprintf("%ds", d/time.Second)
 	}
 	return d.String()
+}
+
+// validDisclosureContact accepts what RFC 9116 allows for Contact and a browser or mail
+// client can act on: a mailto: address or an https: URL, one line, no spaces.
+func validDisclosureContact(c string) bool {
+	if len(c) > 500 || strings.ContainsAny(c, " \t\r\n") {
+		return false
+	}
+	u, err := url.Parse(c)
+	if err != nil {
+		return false
+	}
+	switch u.Scheme {
+	case "mailto":
+		return strings.Contains(u.Opaque, "@")
+	case "https":
+		return u.Host != ""
+	}
+	return false
+}
+
+// checkDisclosure: a contact needs an expiry in the future, at most a year ahead
+// (RFC 9116 §2.5.5 recommends less than a year).
+func checkDisclosure(contact string, expires, now time.Time) error {
+	if contact == "" {
+		return nil
+	}
+	switch {
+	case expires.IsZero():
+		return &FieldError{Field: "disclosure_expires", Msg: "is required with a disclosure contact (RFC 3339, e.g. 2027-06-30T00:00:00Z)"}
+	case !expires.After(now):
+		return &FieldError{Field: "disclosure_expires", Msg: "must be in the future"}
+	case expires.After(now.Add(366 * 24 * time.Hour)):
+		return &FieldError{Field: "disclosure_expires", Msg: "must be at most a year ahead (RFC 9116)"}
+	}
+	return nil
+}
+
+// SecurityTxtOf reads the workspace's settings and returns its security.txt (see
+// SecurityTxt); "" when it has none.
+func SecurityTxtOf(ctx context.Context, ws store.Workspace, canonical string, now time.Time) (string, error) {
+	set, err := ws.Settings().SecuritySettings(ctx)
+	if err != nil {
+		return "", fmt.Errorf("reading security settings: %w", err)
+	}
+	return SecurityTxt(set, canonical, now), nil
+}
+
+// SecurityTxt is the workspace's /.well-known/security.txt (RFC 9116), or "" when it
+// has no disclosure contact or its expiry has passed (a stale file misleads).
+func SecurityTxt(set store.SecuritySettings, canonical string, now time.Time) string {
+	if set.DisclosureContact == "" || !set.DisclosureExpires.After(now) {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("Contact: " + set.DisclosureContact + "\n")
+	b.WriteString("Expires: " + set.DisclosureExpires.UTC().Format(time.RFC3339) + "\n")
+	if canonical != "" {
+		b.WriteString("Canonical: " + canonical + "\n")
+	}
+	return b.String()
 }

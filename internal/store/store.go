@@ -485,8 +485,12 @@ type SecuritySettings struct {
 	// PermissionReviewOff: the owners turned the periodic permission-review mail off
 	// for this tenant (the review page stays).
 	PermissionReviewOff bool
-	UpdatedAt           time.Time
-	UpdatedBy           string // user id
+	// DisclosureContact (a mailto: or https: URI) and DisclosureExpires make the
+	// workspace's /.well-known/security.txt (RFC 9116); no contact: none is served.
+	DisclosureContact string
+	DisclosureExpires time.Time
+	UpdatedAt         time.Time
+	UpdatedBy         string // user id
 }
 
 // SettingsStore keeps a tenant's settings.

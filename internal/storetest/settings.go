@@ -38,10 +38,11 @@ func checkSettings(t *testing.T, what string, got, want store.SecuritySettings) 
 		got.RequirePasskeysForAdmins != want.RequirePasskeysForAdmins || got.UpdatedBy != want.UpdatedBy ||
 		got.AnomalyAction != want.AnomalyAction || got.LockoutThreshold != want.LockoutThreshold ||
 		got.LockoutDuration != want.LockoutDuration || got.LockoutMax != want.LockoutMax ||
-		got.PermissionReviewOff != want.PermissionReviewOff {
+		got.PermissionReviewOff != want.PermissionReviewOff || got.DisclosureContact != want.DisclosureContact {
 		t.Errorf("%s: got %+v, want %+v", what, got, want)
 	}
 	sameTime(t, what+" Require2FASince", got.Require2FASince, want.Require2FASince)
+	sameTime(t, what+" DisclosureExpires", got.DisclosureExpires, want.DisclosureExpires)
 	sameTime(t, what+" UpdatedAt", got.UpdatedAt, want.UpdatedAt)
 }
 
@@ -66,6 +67,8 @@ func testSettingsRoundTrip(t *testing.T, st store.Store) {
 		LockoutDuration:          5 * time.Minute,
 		LockoutMax:               3 * time.Hour,
 		PermissionReviewOff:      true,
+		DisclosureContact:        "mailto:security@example.test",
+		DisclosureExpires:        base.Add(90 * 24 * time.Hour),
 		UpdatedAt:                base.Add(time.Minute),
 		UpdatedBy:                "us-" + randHex(6),
 	}

@@ -17,14 +17,15 @@ type settingsStore handle
 func (ss settingsStore) SecuritySettings(ctx context.Context) (store.SecuritySettings, error) {
 	s := ss.s
 	var out store.SecuritySettings
-	var since, updated sql.NullInt64
+	var since, updated, disclosure sql.NullInt64
 	var grace, lockThreshold, lockBase, lockMax int64
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT require_2fa, require_2fa_since, grace_period_ns,
 		require_passkeys_admins, updated_at, updated_by, anomaly_action,
-		lockout_threshold, lockout_base_ns, lockout_max_ns, permission_review_off
+		lockout_threshold, lockout_base_ns, lockout_max_ns, permission_review_off,
+		disclosure_contact, disclosure_expires
 		FROM tenant_settings WHERE tenant_id = ?`), ss.tenantID).
 		Scan(&out.Require2FA, &since, &grace, &out.RequirePasskeysForAdmins, &updated, &out.UpdatedBy, &out.AnomalyAction,
-			&lockThreshold, &lockBase, &lockMax, &out.PermissionReviewOff)
+			&lockThreshold, &lockBase, &lockMax, &out.PermissionReviewOff, &out.DisclosureContact, &disclosure)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.SecuritySettings{}, nil
 	}
@@ -32,6 +33,7 @@ func (ss settingsStore) SecuritySettings(ctx context.Context) (store.SecuritySet
 		return store.SecuritySettings{}, mapErr(err)
 	}
 	out.Require2FASince, out.GracePeriod, out.UpdatedAt = timeOf(since), time.Duration(grace), timeOf(updated)
+	out.DisclosureExpires = timeOf(disclosure)
 	out.LockoutThreshold, out.LockoutDuration, out.LockoutMax = int(lockThreshold), time.Duration(lockBase), time.Duration(lockMax)
 	return out, nil
 }
@@ -41,8 +43,9 @@ func (ss settingsStore) SecuritySettings(ctx context.Context) (store.SecuritySet
 func (ss settingsStore) PutSecuritySettings(ctx context.Context, set store.SecuritySettings) error {
 	_, err := ss.s.exec(ctx, `INSERT INTO tenant_settings (tenant_id, require_2fa, require_2fa_since,
 			grace_period_ns, require_passkeys_admins, updated_at, updated_by, anomaly_action,
-			lockout_threshold, lockout_base_ns, lockout_max_ns, permission_review_off)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			lockout_threshold, lockout_base_ns, lockout_max_ns, permission_review_off,
+			disclosure_contact, disclosure_expires)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (tenant_id) DO UPDATE SET
 			require_2fa = excluded.require_2fa, require_2fa_since = excluded.require_2fa_since,
 			grace_period_ns = excluded.grace_period_ns,
@@ -50,10 +53,12 @@ func (ss settingsStore) PutSecuritySettings(ctx context.Context, set store.Secur
 			updated_at = excluded.updated_at, updated_by = excluded.updated_by,
 			anomaly_action = excluded.anomaly_action, lockout_threshold = excluded.lockout_threshold,
 			lockout_base_ns = excluded.lockout_base_ns, lockout_max_ns = excluded.lockout_max_ns,
-			permission_review_off = excluded.permission_review_off`,
+			permission_review_off = excluded.permission_review_off,
+			disclosure_contact = excluded.disclosure_contact, disclosure_expires = excluded.disclosure_expires`,
 		ss.tenantID, set.Require2FA, timeArg(set.Require2FASince), int64(set.GracePeriod),
 		set.RequirePasskeysForAdmins, timeArg(set.UpdatedAt), set.UpdatedBy, set.AnomalyAction,
-		int64(set.LockoutThreshold), int64(set.LockoutDuration), int64(set.LockoutMax), set.PermissionReviewOff)
+		int64(set.LockoutThreshold), int64(set.LockoutDuration), int64(set.LockoutMax), set.PermissionReviewOff,
+		set.DisclosureContact, timeArg(set.DisclosureExpires))
 	return mapErr(err)
 }
 
