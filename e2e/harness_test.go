@@ -140,6 +140,7 @@ type gatewayConfig struct {
 	app                 string // more lines inside the gatehouse global option
 	global              string // more global options (e.g. servers { trusted_proxies … })
 	port                int    // default: a free port
+	bcryptCost          int    // default 4 (fast tests); a realistic cost for load tests
 }
 
 func startGatewayWith(t *testing.T, c gatewayConfig) *gateway {
@@ -147,6 +148,9 @@ func startGatewayWith(t *testing.T, c gatewayConfig) *gateway {
 	dir := t.TempDir()
 	if c.admin == "" {
 		c.admin = "off"
+	}
+	if c.bcryptCost == 0 {
+		c.bcryptCost = 4
 	}
 	port := c.port
 	if port == 0 {
@@ -160,7 +164,7 @@ func startGatewayWith(t *testing.T, c gatewayConfig) *gateway {
 	%s
 	gatehouse {
 		store %s
-		bcrypt_cost 4
+		bcrypt_cost %d
 		base_url http://127.0.0.1:%d
 		%s
 	}
@@ -171,7 +175,7 @@ http://127.0.0.1:%d {
 	}
 	reverse_proxy %s
 }
-`, c.admin, filepath.Join(dir, "caddy"), c.global, c.dsn, port, c.app, port, c.site, strings.TrimPrefix(c.upstream, "http://"))
+`, c.admin, filepath.Join(dir, "caddy"), c.global, c.dsn, c.bcryptCost, port, c.app, port, c.site, strings.TrimPrefix(c.upstream, "http://"))
 	g := &gateway{t: t, url: fmt.Sprintf("http://127.0.0.1:%d", port), config: filepath.Join(dir, "Caddyfile"), dir: dir}
 	if err := os.WriteFile(g.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
