@@ -206,6 +206,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //	    policy_file    <file.yaml>
 //	    limit          <path pattern> <per-IP count/period> [<per-user count/period>]
 //	    security_headers [override] [{ hsts|csp|frame_options|referrer_policy|nosniff <value> }]
+//	    forward_auth_endpoint <path>
 //	}
 func parseHandlerDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	d := h.Dispenser
@@ -292,6 +293,12 @@ func parseHandlerDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 			}
 		case "security_headers":
 			hd.SecurityHeaders, err = securityHeadersBlock(d)
+		case "forward_auth_endpoint":
+			if hd.ForwardAuthEndpoint, err = oneArg(d); err == nil {
+				if verr := validForwardAuthEndpoint(hd.ForwardAuthEndpoint, ""); verr != nil {
+					err = d.Errf("gatehouse: %v", verr)
+				}
+			}
 		case "rule":
 			var r Rule
 			r, err = ruleArgs(d)

@@ -101,6 +101,11 @@ type Handler struct {
 	// (README "Response headers"). Default: none added.
 	SecurityHeaders *SecurityHeaders `json:"security_headers,omitempty"`
 
+	// ForwardAuthEndpoint is the path of a verify route for a front proxy (nginx
+	// auth_request, Traefik forwardAuth, Caddy forward_auth) that decides the request
+	// named by its X-Forwarded-* headers (README "Forward auth"). Default: none.
+	ForwardAuthEndpoint string `json:"forward_auth_endpoint,omitempty"`
+
 	app    *App
 	secHdr *secHeaders // compiled SecurityHeaders; nil: none
 	// securityTxt answers /.well-known/security.txt from the workspace's settings.
@@ -271,6 +276,9 @@ func (h *Handler) Validate() error {
 	if a, err := policy.ParseAccess(h.DefaultPolicy); err != nil || a == policy.Public {
 		errs = append(errs, fmt.Errorf("default_policy %q: must be signed_in or deny", h.DefaultPolicy))
 	}
+	if err := validForwardAuthEndpoint(h.ForwardAuthEndpoint, h.Portal); err != nil {
+		errs = append(errs, err)
+	}
 	if !validHomeURL(h.HomeURL) {
 		errs = append(errs, fmt.Errorf("home_url %q: must be a same-site path such as / or an absolute http(s) URL", h.HomeURL))
 	}
@@ -429,6 +437,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	https := session.SecureRequest(r) // Secure, __Host- cookies unless plain HTTP on loopback
 	gw := s.gw
+	if h.ForwardAuthEndpoint != "" && r.URL.Path == h.ForwardAuthEndpoint {
+		h.serveForwardAuth(w, r, s)
+		return nil
+	}
 	if r.URL.Path == securityTxtPath && h.securityTxt.serve(w, r, gw, r.TLS != nil, h.log) {
 		return nil // the workspace's RFC 9116 file: public, whatever the rules say
 	}

@@ -18,10 +18,17 @@ type ProxiedRequest struct {
 	Origin             Origin
 	Method, Host, Path string // the path as sent, without the query (which may carry secrets)
 	Rule               string // the name of the route rule that allowed it
-	Status             int    // the upstream's status
+	Status             int    // the upstream's status; 0 when Gatehouse does not see it (forward auth)
 	Start              time.Time
 	Duration           time.Duration
+	// Via is ViaForwardAuth for a request a front proxy asked about and then sent on
+	// itself; "" for one Gatehouse proxied.
+	Via string
 }
+
+// ViaForwardAuth marks a proxied-request record of forward auth: the decision was
+// Gatehouse's, the proxying (and so the status and duration) the front proxy's.
+const ViaForwardAuth = "forward_auth"
 
 // Record is the audit record of p: action proxy.request, the path as target, the
 // outcome by status (success below 400; denied for 401 and 403; failure otherwise).
@@ -39,6 +46,11 @@ func (p ProxiedRequest) Record() store.AuditRecord {
 	r.Details = map[string]string{
 		"method": Clip(p.Method, 32), "path": r.Target, "host": Clip(p.Host, 255), "rule": p.Rule,
 		"status": strconv.Itoa(p.Status), "duration_ms": strconv.FormatFloat(float64(p.Duration.Microseconds())/1000, 'f', 3, 64),
+	}
+	if p.Via != "" {
+		delete(r.Details, "status")
+		delete(r.Details, "duration_ms")
+		r.Details["via"] = p.Via
 	}
 	return r
 }

@@ -44,6 +44,22 @@ func TestProxiedRequestRecord(t *testing.T) {
 	}
 }
 
+// TestProxiedRequestViaForwardAuth: a request a front proxy sent on after Gatehouse
+// allowed it is recorded as allowed (success), marked as forward auth, without the
+// status and duration Gatehouse never saw.
+func TestProxiedRequestViaForwardAuth(t *testing.T) {
+	p := ProxiedRequest{TenantID: "tn-1", Method: "POST", Host: "app.example.test", Path: "/api/deals", Rule: "rules[2]", Via: ViaForwardAuth}
+	r := p.Record()
+	if r.Action != ActionProxyRequest || r.Outcome != Success || r.Details["via"] != "forward_auth" || r.Details["method"] != "POST" {
+		t.Fatalf("record %+v", r)
+	}
+	for _, k := range []string{"status", "duration_ms"} {
+		if _, ok := r.Details[k]; ok {
+			t.Errorf("details[%s] = %q for a status Gatehouse did not see", k, r.Details[k])
+		}
+	}
+}
+
 // TestDenialsAggregate: a scanner's thousands of denials make one record per actor,
 // rule and minute, with the count.
 func TestDenialsAggregate(t *testing.T) {

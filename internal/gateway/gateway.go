@@ -241,24 +241,34 @@ func (g *Gateway) Apply(r *http.Request, d Decision) error {
 			delete(r.Header, "Authorization")
 		}
 	}
-	if d.Entry != nil {
-		d.Entry.Headers.Apply(r.Header)
-		if d.Verdict.Permission != "" {
-			r.Header[identity.HeaderPermission] = []string{d.Verdict.Permission}
-			r.Header[identity.HeaderScope] = scopeValues[d.Verdict.Scope]
-		}
-		if g.RemoteHeaders {
-			d.Entry.Remote.Apply(r.Header)
-		}
-		if g.Assertions != nil {
-			a, err := g.Assertions.For(&d.Entry.Facts, token.Site{HTTPS: d.HTTPS, Host: r.Host})
-			if err != nil {
-				return err
-			}
-			r.Header[assertionHeader] = []string{a}
-		}
+	if err := g.identityHeaders(r.Header, d, r.Host); err != nil {
+		return err
 	}
 	prepareUpstream(r, g.Strip)
+	return nil
+}
+
+// identityHeaders sets the verified identity of a signed-in decision in h — with the
+// signed assertion for host when the site sends one; nothing when d has no session.
+func (g *Gateway) identityHeaders(h http.Header, d Decision, host string) error {
+	if d.Entry == nil {
+		return nil
+	}
+	d.Entry.Headers.Apply(h)
+	if d.Verdict.Permission != "" {
+		h[identity.HeaderPermission] = []string{d.Verdict.Permission}
+		h[identity.HeaderScope] = scopeValues[d.Verdict.Scope]
+	}
+	if g.RemoteHeaders {
+		d.Entry.Remote.Apply(h)
+	}
+	if g.Assertions != nil {
+		a, err := g.Assertions.For(&d.Entry.Facts, token.Site{HTTPS: d.HTTPS, Host: host})
+		if err != nil {
+			return err
+		}
+		h[assertionHeader] = []string{a}
+	}
 	return nil
 }
 

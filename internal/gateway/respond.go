@@ -18,12 +18,7 @@ func (g *Gateway) Respond(w http.ResponseWriter, r *http.Request, d Decision) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	switch d.Outcome {
 	case RedirectLogin:
-		rd, ok := redirect.Safe(r.URL.RequestURI())
-		target := g.Prefix + "/login"
-		if ok && rd != "/" {
-			target += "?rd=" + url.QueryEscape(rd)
-		}
-		http.Redirect(w, r, target, http.StatusFound)
+		http.Redirect(w, r, g.redirectTarget(r, d), http.StatusFound)
 	case Unauthorized:
 		if d.BearerRefused {
 			// RFC 6750: the token is the problem, and the client can tell.
@@ -54,14 +49,29 @@ func (g *Gateway) Respond(w http.ResponseWriter, r *http.Request, d Decision) {
 				Message: "This needs a session signed in with a second factor.", Permission: d.Verdict.Permission}, 0)
 			return
 		}
-		target := g.Prefix + "/step-up"
-		if rd, ok := redirect.Safe(r.URL.RequestURI()); ok {
-			target += "?rd=" + url.QueryEscape(rd)
-		}
-		http.Redirect(w, r, target, http.StatusFound)
+		http.Redirect(w, r, g.redirectTarget(r, d), http.StatusFound)
 	default:
 		plainOrJSON(w, r, http.StatusForbidden, "forbidden", "This is not allowed.", 0)
 	}
+}
+
+// redirectTarget is where a browser goes for RedirectLogin (the sign-in) and StepUp
+// (the second-factor step): a portal page with rd = the request's own path and query,
+// when that is a safe same-site target.
+func (g *Gateway) redirectTarget(r *http.Request, d Decision) string {
+	rd, ok := redirect.Safe(r.URL.RequestURI())
+	if d.Outcome == StepUp {
+		target := g.Prefix + "/step-up"
+		if ok {
+			target += "?rd=" + url.QueryEscape(rd)
+		}
+		return target
+	}
+	target := g.Prefix + "/login"
+	if ok && rd != "/" {
+		target += "?rd=" + url.QueryEscape(rd)
+	}
+	return target
 }
 
 // forbiddenPage tells a signed-in browser user that their roles do not reach this
