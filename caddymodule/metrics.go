@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/internal/gateway"
 	"github.com/gatehouse-dev/gatehouse/internal/notify"
 	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
+	"github.com/gatehouse-dev/gatehouse/internal/risk"
 )
 
 // metrics are Gatehouse's Prometheus series. Like Caddy's own, the collectors are
@@ -33,6 +34,8 @@ type metrics struct {
 	tokens      *prometheus.CounterVec
 	outbox      prometheus.GaugeFunc
 	audit       []prometheus.Collector
+	sessions    *sessionsGauge
+	sessionsCol prometheus.Collector
 
 	committer atomic.Pointer[audit.Committer] // the current config's audit committer
 
@@ -99,6 +102,21 @@ func newMetrics() *metrics {
 		return float64(n)
 	})
 	m.audit = m.auditCollectors()
+	m.sessions, m.sessionsCol = newSessionsGauge()
+	// Known label values start at 0, so they are on /metrics (and rate() works) before
+	// the first event.
+	for _, o := range []string{"success", "failure", "locked", "busy", "overloaded", "error"} {
+		m.signIns.WithLabelValues(o)
+	}
+	for c := range ratelimit.DefaultRules {
+		m.rateLimited.WithLabelValues(string(c))
+	}
+	for _, k := range []string{risk.KindNewDevice, risk.KindNewCountry, risk.KindImpossibleTravel} {
+		m.anomalies.WithLabelValues(k)
+	}
+	for _, e := range []string{"issued", "refreshed", "reuse_detected", "revoked"} {
+		m.tokens.WithLabelValues(e)
+	}
 	for o := range m.decisions {
 		m.decisions[o] = m.decisionVec.WithLabelValues(gateway.Outcome(o).String())
 	}
@@ -106,7 +124,7 @@ func newMetrics() *metrics {
 }
 
 func (m *metrics) register(reg prometheus.Registerer) {
-	for _, c := range append([]prometheus.Collector{m.signIns, m.decisionVec, m.lockouts, m.rateLimited, m.degraded, m.anomalies, m.tokens, m.outbox}, m.audit...) {
+	for _, c := range append([]prometheus.Collector{m.signIns, m.decisionVec, m.lockouts, m.rateLimited, m.degraded, m.anomalies, m.tokens, m.outbox, m.sessionsCol}, m.audit...) {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {
@@ -118,6 +136,10 @@ func (m *metrics) register(reg prometheus.Registerer) {
 
 // watchOutbox makes the outbox gauge read w (the config that started last).
 func (m *metrics) watchOutbox(w *notify.Worker) { m.worker.Store(w) }
+
+// watchSessions makes the active-sessions gauge count in c's store (the config that
+// started last).
+func (m *metrics) watchSessions(c activeSessionCounter) { m.sessions.watch(c) }
 
 // watchAudit makes the audit series read c (the config that started last).
 func (m *metrics) watchAudit(c *audit.Committer) { m.committer.Store(c) }

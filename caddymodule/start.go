@@ -98,6 +98,7 @@ func (a *App) start() error {
 	}
 	a.mailWorker = worker
 	a.metrics.watchOutbox(worker)
+	a.metrics.watchSessions(st.Maintenance())
 
 	hashCost := authn.MeasureHash(a.hasher) // also computes the dummy hash: the first unknown-user sign-in is not faster
 	rules := identity.PasswordRules{MinLength: a.MinPasswordLength}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Makes what the tests use available: oathtool, Chromium, pdftotext (poppler-utils), nginx, Python's jwt, Redis (127.0.0.1:6379), and PostgreSQL on 127.0.0.1:5432 (trust auth,
+# Makes what the tests use available: oathtool, Chromium, pdftotext (poppler-utils), nginx, Python's jwt, podman, Redis (127.0.0.1:6379), and PostgreSQL on 127.0.0.1:5432 (trust auth,
 # database "test"). If none answers, it starts the local cluster, or installs and starts
 # one when the machine has none (needs root and apt-get, as in CI).
 set -uo pipefail
@@ -15,6 +15,10 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 command -v pdftotext >/dev/null || missing+=(poppler-utils)
 # nginx (auth_request) in front of Gatehouse's forward-auth route; run as a private process.
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+# The container tests: util-linux's unshare/setpriv run the binary as the image does;
+# podman builds the image (FROM scratch) to check what it declares.
+command -v setpriv >/dev/null || missing+=(util-linux)
+command -v podman >/dev/null || missing+=(podman)
 # An independent JWT implementation (Debian's python3-jwt with python3-cryptography,
 # under /usr/bin/python3) checks Gatehouse's tokens against the served JWKS.
 /usr/bin/python3 -c 'import jwt, cryptography' 2>/dev/null || missing+=(python3-jwt python3-cryptography)

@@ -555,6 +555,9 @@ type Maintenance interface {
 	// whose family expired or that were revoked before p.RefreshTokens. Nothing live is
 	// touched.
 	Purge(ctx context.Context, p PurgeBefore) (PurgeResult, error)
+	// ActiveSessions counts, in every tenant, the sessions live at now: created at or
+	// before it, neither expired nor revoked by then, and not pending a second factor.
+	ActiveSessions(ctx context.Context, now time.Time) (int64, error)
 }
 
 // PurgeBefore gives the cut-off time of each kind of record. RefreshTokens: refresh

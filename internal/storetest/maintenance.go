@@ -14,6 +14,7 @@ var maintenanceTests = []test{
 	{"LeaseConcurrent", testLeaseConcurrent},
 	{"Purge", testPurge},
 	{"PurgeRefreshTokens", testPurgeRefreshTokens},
+	{"ActiveSessions", testActiveSessions},
 }
 
 // acquire calls AcquireLease and checks its answer.
@@ -270,5 +271,48 @@ func testPurgeRefreshTokens(t *testing.T, st store.Store) {
 	noErr(t, "Purge after every family ended", err)
 	if got.RefreshTokens != int64(len(kept)) {
 		t.Errorf("Purge after every family ended deleted %d refresh tokens, want %d", got.RefreshTokens, len(kept))
+	}
+}
+
+// testActiveSessions: the count spans tenants and takes only the sessions live at
+// the instant asked: not pending, created by then, neither expired nor revoked by
+// then. The test works in 1995, before anything other tests create, so the count is
+// exactly its own sessions whatever the database holds.
+func testActiveSessions(t *testing.T, st store.Store) {
+	m := st.Maintenance()
+	now := time.Date(1995, 5, 5, 12, 0, 0, 987654321, time.UTC)
+	count := func(at time.Time) int64 {
+		t.Helper()
+		n, err := m.ActiveSessions(ctx(t), at)
+		noErr(t, "ActiveSessions", err)
+		return n
+	}
+	if n := count(now); n != 0 {
+		t.Fatalf("ActiveSessions in 1995 before the test = %d, want 0", n)
+	}
+	a, b := st.Tenant(newTenant(t, st).ID), st.Tenant(newTenant(t, st).ID)
+	ua, ub := newUser(t, a), newUser(t, b)
+	session := func(h store.TenantHandle, userID string, created, expires, revoked time.Time, pending bool) {
+		t.Helper()
+		s := store.Session{ID: "se-" + randHex(6), UserID: userID, TokenHash: randBytes(32), AuthMethods: []string{"pwd"},
+			CreatedAt: created, ExpiresAt: expires, RevokedAt: revoked, Pending: pending}
+		noErr(t, "CreateSession", h.Sessions().CreateSession(ctx(t), s))
+	}
+	var never time.Time
+	hour := time.Hour
+	session(a, ua.ID, now.Add(-hour), now.Add(hour), never, false)                // live
+	session(b, ub.ID, now.Add(-hour), now.Add(hour), now.Add(time.Minute), false) // live, other tenant, revoked later
+	session(a, ua.ID, now.Add(-hour), now, never, false)                          // expires at now: gone
+	session(a, ua.ID, now.Add(-hour), now.Add(hour), now, false)                  // revoked at now: gone
+	session(b, ub.ID, now.Add(-hour), now.Add(hour), never, true)                 // pending: not a sign-in yet
+	session(a, ua.ID, now.Add(time.Nanosecond), now.Add(hour), never, false)      // created after now
+	if n := count(now); n != 2 {
+		t.Errorf("ActiveSessions = %d, want 2 (one live per tenant)", n)
+	}
+	if n := count(now.Add(time.Minute)); n != 2 {
+		t.Errorf("ActiveSessions a minute later = %d, want 2 (one revoked, one created since)", n)
+	}
+	if n := count(now.Add(2 * hour)); n != 0 {
+		t.Errorf("ActiveSessions after every expiry = %d, want 0", n)
 	}
 }

@@ -89,6 +89,23 @@ func (m maintenance) Purge(ctx context.Context, p store.PurgeBefore) (store.Purg
 	return r, nil
 }
 
+// ActiveSessions is one COUNT over the sessions table, across tenants (the metrics'
+// active-sessions gauge).
+func (m maintenance) ActiveSessions(ctx context.Context, now time.Time) (int64, error) {
+	at, err := requiredTime("active sessions time", now)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	err = m.s.db.QueryRowContext(ctx, m.s.q(`SELECT COUNT(*) FROM sessions
+		WHERE pending = ? AND created_at <= ? AND expires_at > ? AND (revoked_at IS NULL OR revoked_at > ?)`),
+		false, at, at, at).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: counting active sessions: %w", mapErr(err))
+	}
+	return n, nil
+}
+
 // purge runs query with the cut-off bound to each of its n placeholders and returns
 // the number of rows deleted; 0 without running it when before is zero.
 func (m maintenance) purge(ctx context.Context, before time.Time, query string, n int) (int64, error) {
