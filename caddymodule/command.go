@@ -140,7 +140,7 @@ func openCLI(ctx context.Context, f commonFlags, withRedis bool) (*cli, error) {
 		r, err := kv.OpenRedis(ctx, url, kv.RedisOptions{KeyPrefix: prefix})
 		if err != nil {
 			st.Close()
-			return nil, fmt.Errorf("redis %s: %w", redactDSN(url), err)
+			return nil, fmt.Errorf("redis: %w", err) // the error names the URL, passwords redacted
 		}
 		c.redis, lockout.KV = r, r
 	}

@@ -53,18 +53,10 @@ func (a *App) hotState(ctx context.Context) (*hot, error) {
 		defer cancel()
 		r, err := kv.OpenRedis(openCtx, url, kv.RedisOptions{KeyPrefix: prefix, Lazy: true})
 		if err != nil {
-			return nil, fmt.Errorf("redis %s: %w", redactDSN(url), err)
+			return nil, fmt.Errorf("redis: %w", err)
 		}
-		rl, err := ratelimit.NewRedisStore(url, prefix+"rl")
-		if err != nil {
-			r.Close()
-			return nil, fmt.Errorf("redis %s: %w", redactDSN(url), err)
-		}
-		h := &hot{kv: r, limiter: ratelimit.New(rl, nil), closers: []func() error{r.Close}}
-		if c, ok := rl.(interface{ Close() error }); ok {
-			h.closers = append(h.closers, c.Close)
-		}
-		return h, nil
+		rl := ratelimit.NewRedisStore(r.Client(), prefix+"rl")
+		return &hot{kv: r, limiter: ratelimit.New(rl, nil), closers: []func() error{r.Close}}, nil
 	})
 	if err != nil {
 		return nil, err
@@ -75,7 +67,11 @@ func (a *App) hotState(ctx context.Context) (*hot, error) {
 		pingCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
 		if err := h.kv.Ping(pingCtx); err != nil {
-			a.logger.Warn("Redis not reachable at start; sign-in answers 503 until it is", zap.String("redis", redactDSN(url)), zap.Error(err))
+			where := "" // the URL with its passwords redacted
+			if s, ok := h.kv.(fmt.Stringer); ok {
+				where = s.String()
+			}
+			a.logger.Warn("Redis not reachable at start; sign-in answers 503 until it is", zap.String("redis", where), zap.Error(err))
 		}
 	}
 	return h, nil

@@ -12,6 +12,7 @@ missing=()
 command -v oathtool >/dev/null || missing+=(oathtool)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v redis-cli >/dev/null || missing+=(redis-tools) # redis-cli --cluster create (private test clusters)
 command -v pdftotext >/dev/null || missing+=(poppler-utils)
 # nginx (auth_request) in front of Gatehouse's forward-auth route; run as a private process.
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)

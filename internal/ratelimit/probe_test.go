@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/ratelimit"
+	"github.com/gatehouse-dev/gatehouse/internal/store/kv"
 	"github.com/gatehouse-dev/gatehouse/internal/store/kv/kvtest"
 )
 
@@ -15,10 +16,7 @@ import (
 // gatehouse_redis_degraded gauge hangs on OnDegraded).
 func TestWatchFollowsRedisWithoutTraffic(t *testing.T) {
 	rd := kvtest.StartPrivateRedis(t)
-	rs, err := ratelimit.NewRedisStore(rd.URL(), "probe-test:")
-	if err != nil {
-		t.Fatal(err)
-	}
+	rs := ratelimit.NewRedisStore(kvtest.OpenRedis(t, rd.URL(), kv.RedisOptions{}).Client(), "probe-test:")
 	l := ratelimit.New(rs, nil)
 	var mu sync.Mutex
 	var events []bool

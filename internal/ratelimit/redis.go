@@ -10,27 +10,34 @@ import (
 	redisstore "github.com/ulule/limiter/v3/drivers/store/redis"
 )
 
-// lazyRedis is a limiter store on Redis that connects on first use and again after a
-// failure, so a Redis that is down when Gatehouse starts (or restarts later) is picked
-// up as soon as it answers; until then every call fails and Limiter falls back to memory.
+// RedisClient is what the Redis limiter store needs of a go-redis client: one
+// server, a Sentinel-managed primary or a cluster (redis.UniversalClient has it all).
+// Every limiter script touches one key, so it runs unchanged on a cluster.
+type RedisClient interface {
+	redisstore.Client
+	Ping(ctx context.Context) *redis.StatusCmd
+}
+
+// redisTimeout bounds one limiter call, so that a dead or failing-over Redis turns
+// into the memory fallback within about a second instead of holding the request.
+const redisTimeout = time.Second
+
+// lazyRedis is a limiter store on Redis that loads its scripts on first use and again
+// after a failure, so a Redis that is down when Gatehouse starts (or restarts later)
+// is picked up as soon as it answers; until then every call fails and Limiter falls
+// back to memory.
 type lazyRedis struct {
 	limiter.Store
-	client *redis.Client
+	client RedisClient
 	prefix string
 	mu     sync.Mutex
 	inner  limiter.Store
 }
 
-// NewRedisStore returns a limiter store on the Redis at url (redis:// or rediss://),
-// its keys starting with prefix.
-func NewRedisStore(url, prefix string) (limiter.Store, error) {
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		return nil, err
-	}
-	// Fail fast: a dead Redis must not hold requests for seconds before the fallback.
-	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = 500*time.Millisecond, 300*time.Millisecond, 300*time.Millisecond
-	return &lazyRedis{client: redis.NewClient(opt), prefix: prefix}, nil
+// NewRedisStore returns a limiter store on client, its keys starting with prefix. The
+// client stays the caller's: the store never closes it.
+func NewRedisStore(client RedisClient, prefix string) limiter.Store {
+	return &lazyRedis{client: client, prefix: prefix}
 }
 
 func (l *lazyRedis) store(ctx context.Context) (limiter.Store, error) {
@@ -48,15 +55,14 @@ func (l *lazyRedis) store(ctx context.Context) (limiter.Store, error) {
 }
 
 func (l *lazyRedis) Get(ctx context.Context, key string, rate limiter.Rate) (limiter.Context, error) {
+	ctx, cancel := context.WithTimeout(ctx, redisTimeout)
+	defer cancel()
 	s, err := l.store(ctx)
 	if err != nil {
 		return limiter.Context{}, err
 	}
 	return s.Get(ctx, key, rate)
 }
-
-// Close releases the connection pool.
-func (l *lazyRedis) Close() error { return l.client.Close() }
 
 // Ping asks Redis whether it answers (the limiter's background probe).
 func (l *lazyRedis) Ping(ctx context.Context) error { return l.client.Ping(ctx).Err() }

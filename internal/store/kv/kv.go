@@ -33,7 +33,8 @@ type Store interface {
 	SetInt(ctx context.Context, key string, v int64, ttl time.Duration) error
 	// TTL returns the time left on key (0 when missing or without expiry).
 	TTL(ctx context.Context, key string) (time.Duration, error)
-	// Del removes keys (missing keys are fine).
+	// Del removes keys (missing keys are fine). On one server it is atomic; on a Redis
+	// Cluster, where the keys may live on different nodes, it deletes them one by one.
 	Del(ctx context.Context, keys ...string) error
 	// Put stores data at key with ttl.
 	Put(ctx context.Context, key string, data []byte, ttl time.Duration) error

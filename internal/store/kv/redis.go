@@ -62,30 +62,34 @@ type RedisOptions struct {
 // by itself when Redis comes back after an outage (go-redis redials), so it never
 // needs to be reopened.
 type Redis struct {
-	client    *redis.Client
+	client    redis.UniversalClient // one server, a Sentinel-managed primary or a cluster
+	cluster   bool                  // keys of one command may live on different nodes
 	prefix    string
 	opTimeout time.Duration
-	password  string // only to scrub it from error text
-	display   string // the URL with the password replaced, for logs and errors
+	secrets   []string // passwords, only to scrub them from error text
+	display   string   // the URL with the passwords replaced, for logs and errors
 }
 
 // Compile-time check that Redis is a Store.
 var _ Store = (*Redis)(nil)
 
 // OpenRedis connects to the Redis at rawURL — redis://[user:password@]host:port/db,
-// or rediss:// for TLS — and, unless opts.Lazy, pings it. A configuration error is
-// returned as is; a Redis that does not answer gives an error wrapping
-// ErrUnavailable. Error text never contains the password.
+// redis+sentinel://[user:password@]h1:26379,h2:26379/primary-name[?db=N] (Sentinel),
+// redis+cluster://[user:password@]h1:7000,h2:7001 (Cluster), or the same with
+// rediss for TLS (see parseTopology) — and, unless opts.Lazy, pings it. A
+// configuration error is returned as is; a Redis that does not answer gives an error
+// wrapping ErrUnavailable. Error text never contains a password.
 func OpenRedis(ctx context.Context, rawURL string, opts RedisOptions) (*Redis, error) {
 	cfg, err := redisConfig(rawURL, opts)
 	if err != nil {
 		return nil, err
 	}
 	r := &Redis{
-		client:    redis.NewClient(cfg.client),
+		client:    cfg.newClient(),
+		cluster:   cfg.topology.mode == modeCluster,
 		prefix:    cfg.prefix,
 		opTimeout: cfg.opTimeout,
-		password:  cfg.password,
+		secrets:   cfg.topology.secrets,
 		display:   cfg.display,
 	}
 	if opts.Lazy {
@@ -103,19 +107,37 @@ func OpenRedis(ctx context.Context, rawURL string, opts RedisOptions) (*Redis, e
 // String returns the server URL with its password redacted, for logs.
 func (r *Redis) String() string { return r.display }
 
+// Client is the go-redis client, for other users of the same Redis (the rate
+// limiter) to share its connections, fail-fast settings and fail-over handling. It
+// stays the store's: Close closes it.
+func (r *Redis) Client() redis.UniversalClient { return r.client }
+
 // resolvedRedis is a validated configuration with every default applied.
 type resolvedRedis struct {
-	client    *redis.Options
+	client    *redis.Options // every data node's settings (the only node's, for one server)
+	topology  *topology
 	prefix    string
 	opTimeout time.Duration
-	password  string // to scrub from error text
 	display   string // the redacted URL
+}
+
+// newClient makes the go-redis client: a plain one for one server, the universal
+// client's failover or cluster client otherwise.
+func (c *resolvedRedis) newClient() redis.UniversalClient {
+	if c.topology.mode == modeSingle {
+		return redis.NewClient(c.client)
+	}
+	return redis.NewUniversalClient(c.topology.universal(c.client))
 }
 
 // redisConfig validates the URL and options, reporting every problem at once, and
 // applies the defaults.
 func redisConfig(rawURL string, opts RedisOptions) (*resolvedRedis, error) {
-	u, err := url.Parse(rawURL)
+	topo, err := parseTopology(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(topo.nodeURL)
 	if err != nil {
 		// url.Error quotes the whole URL, password included: keep only its reason.
 		var ue *url.Error
@@ -124,13 +146,12 @@ func redisConfig(rawURL string, opts RedisOptions) (*resolvedRedis, error) {
 		}
 		return nil, fmt.Errorf("kv redis: parsing URL: %w", err)
 	}
-	display := u.Redacted()
-	password, _ := u.User.Password()
-	scrub := func(err error) error { return scrubbed(err, password) }
+	display := topo.display
+	scrub := func(err error) error { return scrubbedAll(err, topo.secrets) }
 
 	var errs []error
 	if u.Scheme != "redis" && u.Scheme != "rediss" {
-		errs = append(errs, fmt.Errorf("scheme must be redis:// or rediss://, not %q", u.Scheme))
+		errs = append(errs, fmt.Errorf("scheme must be redis://, rediss://, redis+sentinel://, rediss+sentinel://, redis+cluster:// or rediss+cluster://, not %q", u.Scheme))
 	}
 	for _, name := range slices.Sorted(maps.Keys(u.Query())) {
 		if why, ok := refusedQuery[name]; ok {
@@ -138,7 +159,7 @@ func redisConfig(rawURL string, opts RedisOptions) (*resolvedRedis, error) {
 		}
 	}
 	if opts.TLSConfig != nil && u.Scheme == "redis" {
-		errs = append(errs, errors.New("a TLS config was given for a redis:// URL; use rediss:// to encrypt"))
+		errs = append(errs, fmt.Errorf("a TLS config was given for a %s:// URL; use rediss to encrypt (rediss://, rediss+sentinel://, rediss+cluster://)", topo.scheme))
 	}
 	for _, d := range []struct {
 		name string
@@ -158,7 +179,7 @@ func redisConfig(rawURL string, opts RedisOptions) (*resolvedRedis, error) {
 	}
 	var o *redis.Options
 	if len(errs) == 0 {
-		if o, err = redis.ParseURL(rawURL); err != nil {
+		if o, err = redis.ParseURL(topo.nodeURL); err != nil {
 			errs = append(errs, scrub(err))
 		}
 	}
@@ -177,16 +198,21 @@ func redisConfig(rawURL string, opts RedisOptions) (*resolvedRedis, error) {
 	}
 	if opts.TLSConfig != nil {
 		o.TLSConfig = opts.TLSConfig.Clone()
-		if o.TLSConfig.ServerName == "" {
+		if o.TLSConfig.ServerName == "" && topo.mode == modeSingle {
 			o.TLSConfig.ServerName = u.Hostname()
 		}
+	} else if o.TLSConfig != nil && topo.mode != modeSingle {
+		// Nodes are reached at the addresses Sentinel or the cluster announces: each
+		// is checked against the name dialled (crypto/tls takes an empty ServerName
+		// from the address), not against the first address of the URL.
+		o.TLSConfig.ServerName = ""
 	}
 	failFast(o, opts.OpTimeout)
 	prefix := opts.KeyPrefix
 	if prefix == "" {
 		prefix = DefaultKeyPrefix
 	}
-	return &resolvedRedis{client: o, prefix: prefix, opTimeout: opts.OpTimeout, password: password, display: display}, nil
+	return &resolvedRedis{client: o, topology: topo, prefix: prefix, opTimeout: opts.OpTimeout, display: display}, nil
 }
 
 // failFast sets the go-redis knobs that decide how long a dead Redis takes to

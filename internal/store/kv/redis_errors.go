@@ -23,7 +23,7 @@ func (e *opError) Unwrap() []error { return []error{ErrUnavailable, e.cause} }
 
 // fail wraps err from operation op.
 func (r *Redis) fail(op string, err error) error {
-	err = scrubbed(err, r.password)
+	err = scrubbedAll(err, r.secrets)
 	return &opError{op: op, msg: err.Error(), cause: err}
 }
 
@@ -35,4 +35,12 @@ func scrubbed(err error, password string) error {
 		return err
 	}
 	return errors.New(strings.ReplaceAll(err.Error(), password, "xxxxx"))
+}
+
+// scrubbedAll is scrubbed for several secrets.
+func scrubbedAll(err error, secrets []string) error {
+	for _, s := range secrets {
+		err = scrubbed(err, s)
+	}
+	return err
 }

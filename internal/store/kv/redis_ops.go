@@ -114,7 +114,31 @@ func (r *Redis) Del(ctx context.Context, keys ...string) error {
 	for i, k := range keys {
 		full[i] = r.key(k)
 	}
-	if err := r.client.Del(ctx, full...).Err(); err != nil {
+	if !r.cluster || len(full) == 1 {
+		if err := r.client.Del(ctx, full...).Err(); err != nil {
+			return r.fail("del", err)
+		}
+		return nil
+	}
+	// In a cluster the keys may hash to different slots, and one DEL across slots is
+	// refused (CROSSSLOT): delete them one by one, pipelined (go-redis sends each to
+	// its node). This is not atomic, so a caller must not rely on seeing all or none
+	// of them gone; the lockout's keys, for one, only ever err on the strict side
+	// when some are still there.
+	cmds, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, k := range full {
+			p.Del(ctx, k)
+		}
+		return nil
+	})
+	if err == nil {
+		for _, c := range cmds {
+			if err = c.Err(); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
 		return r.fail("del", err)
 	}
 	return nil

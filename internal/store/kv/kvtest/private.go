@@ -12,7 +12,9 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -31,6 +33,40 @@ type PrivateRedisConfig struct {
 	// TLS serves rediss:// only, with a certificate from a throw-away CA; ClientTLS
 	// returns a client config that trusts it.
 	TLS bool
+	// Args are more redis-server arguments, e.g. --replicaof or --cluster-enabled.
+	Args []string
+	// Sentinel, when not empty, runs a Sentinel instead of a data server, with
+	// these lines in its (writable) configuration file, e.g. "sentinel monitor …".
+	Sentinel []string
+	// pki, with TLS, is a CA and certificate shared with other servers (a Sentinel
+	// set-up or a cluster, whose members talk TLS to each other); nil: a new one.
+	pki *testPKI
+}
+
+// testPKI is a throw-away CA's files and a client config trusting it.
+type testPKI struct {
+	files     tlsFiles
+	clientTLS *tls.Config
+}
+
+// ClientTLS is a client config trusting the CA (nil without a PKI).
+func (p *testPKI) ClientTLS() *tls.Config {
+	if p == nil {
+		return nil
+	}
+	return p.clientTLS.Clone()
+}
+
+// caFile is the CA certificate's path.
+func (p *testPKI) caFile() string { return p.files.caCert }
+
+// newTestPKI writes a throw-away CA and server certificate into dir.
+func newTestPKI(dir string) (*testPKI, error) {
+	files, clientTLS, err := writeTestPKI(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &testPKI{files: files, clientTLS: clientTLS}, nil
 }
 
 // PrivateRedis is a redis-server child process that belongs to one test, on its own
@@ -70,11 +106,14 @@ func StartPrivateRedisWith(t testing.TB, cfg PrivateRedisConfig) *PrivateRedis {
 	testenv.Short(t, "a private redis-server")
 	p := &PrivateRedis{t: t, cfg: cfg, bin: redisServerBinary(t), dir: t.TempDir()}
 	if cfg.TLS {
-		files, clientTLS, err := writeTestPKI(p.dir)
-		if err != nil {
-			t.Fatalf("making test certificates: %v", err)
+		pki := cfg.pki
+		if pki == nil {
+			var err error
+			if pki, err = newTestPKI(p.dir); err != nil {
+				t.Fatalf("making test certificates: %v", err)
+			}
 		}
-		p.tlsFiles, p.clientTLS = files, clientTLS
+		p.tlsFiles, p.clientTLS = pki.files, pki.clientTLS
 	}
 	t.Cleanup(p.Stop)
 	// A free port can be taken between asking for it and redis-server binding it;
@@ -168,7 +207,11 @@ func (p *PrivateRedis) start() error {
 	if p.proc != nil {
 		return nil
 	}
-	cmd := exec.Command(p.bin, p.args()...)
+	args, err := p.args()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(p.bin, args...)
 	log := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = sysProcAttr()
@@ -202,7 +245,7 @@ func (p *PrivateRedis) start() error {
 
 // args is the redis-server command line: loopback only, no persistence, in the
 // foreground so that it stays our child.
-func (p *PrivateRedis) args() []string {
+func (p *PrivateRedis) args() ([]string, error) {
 	a := []string{
 		"--bind", "127.0.0.1",
 		"--save", "",
@@ -210,6 +253,16 @@ func (p *PrivateRedis) args() []string {
 		"--daemonize", "no",
 		"--dir", p.dir,
 		"--loglevel", "warning",
+	}
+	if len(p.cfg.Sentinel) > 0 {
+		// Sentinel rewrites its configuration file, so it needs one of its own.
+		conf := filepath.Join(p.dir, "sentinel.conf")
+		if _, err := os.Stat(conf); errors.Is(err, os.ErrNotExist) {
+			if err := os.WriteFile(conf, []byte(strings.Join(p.cfg.Sentinel, "\n")+"\n"), 0o600); err != nil {
+				return nil, err
+			}
+		}
+		a = []string{conf, "--sentinel", "--bind", "127.0.0.1", "--daemonize", "no", "--dir", p.dir, "--loglevel", "warning"}
 	}
 	port := strconv.Itoa(p.port)
 	if p.cfg.TLS {
@@ -229,7 +282,7 @@ func (p *PrivateRedis) args() []string {
 	case p.cfg.Password != "":
 		a = append(a, "--requirepass", p.cfg.Password)
 	}
-	return a
+	return append(a, p.cfg.Args...), nil
 }
 
 // answers reports whether the server replies to a PING (an error reply such as

@@ -14,7 +14,16 @@ type PrivateRedisConfig struct {
 	Password string
 	Username string
 	TLS      bool
+	Args     []string
+	Sentinel []string
+	pki      *testPKI
 }
+
+type testPKI struct{}
+
+func newTestPKI(string) (*testPKI, error) { return &testPKI{}, nil }
+func (*testPKI) ClientTLS() *tls.Config   { return nil }
+func (*testPKI) caFile() string           { return "" }
 
 // PrivateRedis needs redis-server and POSIX signals; on this platform the tests
 // that use it are skipped (and fail in CI, which runs on Linux).
