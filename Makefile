@@ -25,7 +25,8 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo 'gofmt: files above need formatting'; exit 1)
 	$(GO) vet ./...
 
-## bench: hot-path Go benchmarks, then plain reverse_proxy vs Gatehouse in one run
+## bench: hot-path Go benchmarks, then plain reverse_proxy, the same carrying the headers, Gatehouse
+## (default and every header) and an in-process peer in one run; Gatehouse's own CPU from a profile
 bench: bench-go bench-proxy
 
 bench-go:
@@ -33,6 +34,7 @@ bench-go:
 
 bench-proxy: build
 	$(GO) run ./bench/proxybench -binary $(BIN)
+	$(GO) run ./bench/proxybench -binary $(BIN) -variants B -rounds 3 -profile B
 	$(GO) run ./bench/proxybench -binary $(BIN) -flood
 
 vulncheck:

@@ -193,6 +193,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //	    tenant_by_host
 //	    portal         <path prefix>
 //	    home_url       <path or URL of the app>
+//	    identity_headers default|all|<header>|+<header>|-<header>...
 //	    remote_headers
 //	    token_audience <aud>
 //	    assertion      on|off
@@ -216,6 +217,7 @@ func parseHandlerDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 	}
 	hd := new(Handler)
 	seen := map[string]bool{}
+	assertion := "" // "on", "off": applied after the block, whatever the order
 	for d.NextBlock(0) {
 		name := d.Val()
 		if seen[name] && name != "rule" && name != "limit" && name != "strip_header" && name != "keep_header" {
@@ -236,6 +238,11 @@ func parseHandlerDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 			if err == nil && !validHomeURL(hd.HomeURL) {
 				err = d.Errf("gatehouse: home_url %q: a same-site path such as / or an absolute http(s) URL", hd.HomeURL)
 			}
+		case "identity_headers":
+			hd.IdentityHeaders = d.RemainingArgs()
+			if _, perr := identity.ParseSelection(hd.IdentityHeaders); perr != nil {
+				err = d.Errf("gatehouse: identity_headers %s: %v", strings.Join(hd.IdentityHeaders, " "), perr)
+			}
 		case "remote_headers":
 			err = noArgs(d)
 			hd.RemoteHeaders = true
@@ -245,10 +252,8 @@ func parseHandlerDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 			var v string
 			if v, err = oneArg(d); err == nil {
 				switch v {
-				case "on":
-					hd.NoAssertion = false
-				case "off":
-					hd.NoAssertion = true
+				case "on", "off":
+					assertion = v
 				default:
 					err = d.Errf("gatehouse: assertion %q: on or off", v)
 				}
@@ -312,6 +317,15 @@ func parseHandlerDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 	}
 	if hd.Tenant != "" && hd.TenantByHost {
 		return nil, d.Err("gatehouse: tenant and tenant_by_host are mutually exclusive")
+	}
+	switch assertion {
+	case "on": // added to the headers named, or to the default
+		if len(hd.IdentityHeaders) == 0 {
+			hd.IdentityHeaders = []string{"default"}
+		}
+		hd.IdentityHeaders = append(hd.IdentityHeaders, "+assertion")
+	case "off":
+		hd.NoAssertion = true
 	}
 	return hd, nil
 }

@@ -88,8 +88,14 @@ type Handler struct {
 	// requests must name. Default: the site's origin (e.g. https://app.example.com).
 	TokenAudience string `json:"token_audience,omitempty"`
 
+	// IdentityHeaders chooses the identity headers sent upstream (identity.ParseSelection
+	// words: user_id email name tenant_id tenant roles teams session_id auth_methods
+	// permission assertion, "default", "all", and +word/-word relative to the default).
+	// Default: user_id email tenant roles permission (README "Identity headers").
+	IdentityHeaders []string `json:"identity_headers,omitempty"`
+
 	// NoAssertion stops the X-Gatehouse-Assertion header (a signed JWT with the
-	// identity) on this site's signed-in requests. Default false: it is sent.
+	// identity) even when IdentityHeaders names it. Default false.
 	NoAssertion bool `json:"no_assertion,omitempty"`
 
 	// ForwardAuthorization lets a bearer Authorization header through to the upstream.
@@ -113,6 +119,7 @@ type Handler struct {
 	log         *zap.Logger
 	policy      *policy.Policy
 	strip       *identity.Stripper
+	send        identity.Selection // compiled IdentityHeaders
 	limits      []gateway.RouteLimit
 
 	wired *wiring
@@ -225,6 +232,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.strip, err = identity.NewStripper(h.StripHeaders, h.KeepHeaders); err != nil {
 		errs = append(errs, fmt.Errorf("strip_header/keep_header: %w", err))
 	}
+	if h.send, err = h.selection(); err != nil {
+		errs = append(errs, err)
+	}
 	h.securityTxt = &securityTxts{}
 	if h.SecurityHeaders != nil {
 		if h.secHdr, err = h.SecurityHeaders.compile(); err != nil {
@@ -243,6 +253,21 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.app.serveTenant(h.Tenant, h.Portal)
 	}
 	return nil
+}
+
+// selection compiles IdentityHeaders and NoAssertion.
+func (h *Handler) selection() (identity.Selection, error) {
+	sel := identity.DefaultSelection
+	if len(h.IdentityHeaders) > 0 {
+		var err error
+		if sel, err = identity.ParseSelection(h.IdentityHeaders); err != nil {
+			return 0, fmt.Errorf("identity_headers: %w", err)
+		}
+	}
+	if h.NoAssertion {
+		sel &^= identity.SendAssertion
+	}
+	return sel, nil
 }
 
 // applyDefaults fills in what the configuration left out.
@@ -418,8 +443,9 @@ func (h *Handler) build(svc *services) (*site, error) {
 		Prefix: h.Portal, Tenants: resolver, Policy: h.policy, Sessions: svc.sessions, RemoteHeaders: h.RemoteHeaders,
 		Metrics: h.app.metrics, Logger: h.log,
 		Bearer: svc.verifier, TokenAudience: h.TokenAudience, ForwardAuthorization: h.ForwardAuthorization,
+		Send: h.send,
 	}
-	if !h.NoAssertion {
+	if h.send.Has(identity.SendAssertion) {
 		gw.Assertions = svc.assertions
 	}
 	au := &auditing{policy: h.policy, commit: svc.audit, denials: svc.denials, log: h.log}

@@ -162,6 +162,7 @@ func (a *App) start() error {
 		Clock: clk, Logger: a.logger.Named("audit-checkpoints")}).Run(jobs) // signed audit checkpoints
 	go a.auditExpirer(st, auditKeys, audits, holder, clk).Run(jobs) // audit_retention (returns at once when 0)
 	go (&session.Purger{Store: st.Maintenance(), Holder: holder, Clock: clk, Logger: a.logger.Named("purge")}).Run(jobs)
+	go a.svc.sessions.SweepCache(jobs, 15*time.Second)                                                 // this instance's memory: no lease
 	go (&admin.MemberPurger{Store: st, Service: a.svc.admin, Leases: st.Maintenance(), Holder: holder, // deleted members, after 30 days
 		Logger: a.logger.Named("member-purge")}).Run(jobs)
 	if err := a.startBackups(jobs, st, holder, clk); err != nil { // the backup block (backup.go)

@@ -33,6 +33,9 @@ func startGatewayLocalhost(t *testing.T, storeDSN, upstream, site string, app ..
 	dir := t.TempDir()
 	port := freePort(t)
 	base := fmt.Sprintf("http://localhost:%d", port)
+	if !strings.Contains(site, "identity_headers") {
+		site = "\n\t\tidentity_headers all" + site // as startGatewayWith
+	}
 	cfg := fmt.Sprintf(`{
 	admin off
 	auto_https off

@@ -50,8 +50,12 @@ func TestCaddyfileExample(t *testing.T) {
 	if st != http.StatusOK || !strings.Contains(body, "Gatehouse says you are <strong>newcomer@example.com</strong>") {
 		t.Fatalf("demo page: %d\n%s", st, body)
 	}
+	// The headers the example chooses reach the demo (the name is not in the default).
+	if !strings.Contains(body, "<td>X-Gatehouse-User-Name</td><td><code>New Comer</code>") {
+		t.Errorf("demo page lacks the name the example's identity_headers add:\n%s", body)
+	}
 	// The demo app leads to the portal's pages (the owner sees the workspace's too).
-	for _, link := range []string{`href="/auth/settings/security"`, `href="/auth/admin/security"`, `href="/auth/admin/roles"`, `href="/auth/logout"`} {
+	for _, link := range []string{`href="/auth/settings/security"`, `href="/auth/settings/sessions"`, `href="/auth/admin/security"`, `href="/auth/admin/members"`, `href="/auth/admin/roles"`, `href="/auth/logout"`} {
 		if !strings.Contains(body, link) {
 			t.Errorf("demo page has no %s", link)
 		}

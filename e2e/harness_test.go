@@ -141,6 +141,10 @@ type gatewayConfig struct {
 	global              string // more global options (e.g. servers { trusted_proxies … })
 	port                int    // default: a free port
 	bcryptCost          int    // default 4 (fast tests); a realistic cost for load tests
+	// defaultHeaders leaves the site's identity headers at the default; otherwise a
+	// site that does not choose them sends all (`identity_headers all`), which most
+	// tests assert on.
+	defaultHeaders bool
 }
 
 func startGatewayWith(t *testing.T, c gatewayConfig) *gateway {
@@ -155,6 +159,9 @@ func startGatewayWith(t *testing.T, c gatewayConfig) *gateway {
 	port := c.port
 	if port == 0 {
 		port = freePort(t)
+	}
+	if !c.defaultHeaders && !strings.Contains(c.site, "identity_headers") {
+		c.site = "\n\t\tidentity_headers all" + c.site
 	}
 	cfg := fmt.Sprintf(`{
 	admin %s

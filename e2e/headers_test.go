@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -108,4 +109,40 @@ http://127.0.0.1:%d {
 	only("HTTP framed", r.Header, "Referrer-Policy", "")
 	only("HTTP framed", r.Header, "X-Content-Type-Options", "nosniff")
 	only("HTTP framed", r.Header, "Content-Security-Policy", "default-src 'none'") // no operator CSP: the app's stays
+}
+
+// TestDefaultIdentityHeaders: a site that does not choose sends the default set (who,
+// which workspace, the roles) and nothing else — no name, session, methods or
+// assertion — while a client's copy of any identity header, sent or not, is removed.
+func TestDefaultIdentityHeaders(t *testing.T) {
+	up := newRecorder(t)
+	g := startGatewayWith(t, gatewayConfig{dsn: "sqlite://" + filepath.Join(t.TempDir(), "gh.db"), upstream: up.URL,
+		site: "\n\t\trule /public/* public", defaultHeaders: true})
+	addUser(t, g, "dora@example.com", "member", "quartz lantern meadow 7")
+	c := browser(t)
+	signInAs(t, c, g.url, "dora@example.com", "quartz lantern meadow 7")
+	req, _ := http.NewRequest("GET", g.url+"/app", nil)
+	for _, h := range []string{"X-Gatehouse-User-Name", "X-Gatehouse-Assertion", "X-Gatehouse-Session-Id", "X-Gatehouse-User-Email", "Remote-User"} {
+		req.Header.Set(h, "forged")
+	}
+	if st, body, _ := do(t, c, req); st != http.StatusOK {
+		t.Fatalf("GET /app: %d %s", st, body)
+	}
+	h := up.last(t)
+	var got []string
+	for k, v := range h {
+		if strings.HasPrefix(k, "X-Gatehouse-") || strings.HasPrefix(k, "Remote-") {
+			got = append(got, k)
+			if v[0] == "forged" {
+				t.Errorf("%s: the client's value reached the app", k)
+			}
+		}
+	}
+	want := []string{"X-Gatehouse-Roles", "X-Gatehouse-Tenant", "X-Gatehouse-User-Email", "X-Gatehouse-User-Id"}
+	if slices.Sort(got); !slices.Equal(got, want) {
+		t.Fatalf("the app got %q, want the default %q", got, want)
+	}
+	if h.Get("X-Gatehouse-User-Email") != "dora@example.com" || h.Get("X-Gatehouse-Roles") != "member" || h.Get("X-Gatehouse-Tenant") != "default" {
+		t.Errorf("default headers: %v", h)
+	}
 }

@@ -54,6 +54,7 @@ http://127.0.0.1:%[3]d, http://localhost:%[3]d {
 		gatehouse {
 			tenant_by_host
 			portal /beta/auth
+			identity_headers all
 		}
 		reverse_proxy %[4]s
 	}
@@ -61,6 +62,7 @@ http://127.0.0.1:%[3]d, http://localhost:%[3]d {
 		gatehouse {
 			portal /aud/auth
 			token_audience %[5]s
+			identity_headers all
 		}
 		reverse_proxy %[4]s
 	}
@@ -68,12 +70,14 @@ http://127.0.0.1:%[3]d, http://localhost:%[3]d {
 		gatehouse {
 			portal /fwd/auth
 			forward_authorization
+			identity_headers all
 		}
 		reverse_proxy %[4]s
 	}
 	handle /noassert/* {
 		gatehouse {
 			portal /noassert/auth
+			identity_headers all
 			assertion off
 		}
 		reverse_proxy %[4]s
@@ -82,6 +86,7 @@ http://127.0.0.1:%[3]d, http://localhost:%[3]d {
 		gatehouse {
 			rule /public/* public
 			remote_headers
+			identity_headers all
 		}
 		reverse_proxy %[4]s
 	}

@@ -2,17 +2,21 @@
 // the built binary over loopback HTTP/1.1, the servers pinned to CPU 0 with
 // GOMAXPROCS=1, this process (load generator and upstream) to CPU 1 (taskset).
 //
-//	go run ./bench/proxybench -binary bin/gatehouse          # A B C D P T M
+//	go run ./bench/proxybench -binary bin/gatehouse          # A B C E K T (-variants for P M)
 //	go run ./bench/proxybench -binary bin/gatehouse -flood   # B alone, B under a sign-in flood
 //
 // Every variant sends the same browser-like request of a signed-in user:
 //
 //	A  plain Caddy reverse_proxy, with the session cookie
-//	B  Gatehouse + reverse_proxy (the assertion on, the default), the cookie
+//	B  Gatehouse + reverse_proxy with its default identity headers (user id,
+//	   e-mail, workspace, roles), the cookie
 //	C  plain reverse_proxy, the client sending, instead of the cookie, the
-//	   identity headers the upstream got from B, the assertion among them:
-//	   the floor of carrying them
-//	D  Gatehouse with `assertion off`, the cookie
+//	   identity headers the upstream got from B: the floor of carrying them
+//	E  Gatehouse with every header on (`identity_headers all`, the assertion
+//	   among them, and `remote_headers`), the cookie
+//	K  an in-process peer: Caddy's basic_auth (its hash cache on, as the
+//	   Caddyfile sets it) and request_header setting three identity headers
+//	   from its placeholders, Authorization: Basic
 //	P  Gatehouse whose rule for the path requires a permission (bench:read,
 //	   scope own: RBAC), the cookie; the upstream also gets
 //	   X-Gatehouse-Permission and X-Gatehouse-Scope
@@ -50,9 +54,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -79,9 +81,10 @@ const floodConns = 8 // closed-loop sign-in clients
 // descriptions of the variants, by label.
 var descriptions = map[string]string{
 	"A": "caddy reverse_proxy",
-	"B": "gatehouse + reverse_proxy, assertion on",
+	"B": "gatehouse + reverse_proxy, default identity headers",
 	"C": "caddy reverse_proxy", // and the headers it carries
-	"D": "gatehouse + reverse_proxy, assertion off",
+	"E": "gatehouse + reverse_proxy, every header on (identity_headers all, remote_headers)",
+	"K": "caddy basic_auth (hash cache) + request_header x3 + reverse_proxy: an in-process peer",
 	"P": "gatehouse + reverse_proxy, a route that requires a permission (RBAC)",
 	"T": "B's server, a bearer token instead of the cookie (verified once, then cached)",
 	"M": "B's server, a never-seen bearer token on every request",
@@ -100,12 +103,14 @@ type variant struct {
 // ratios are the paired comparisons reported, the first the one -min-ratio
 // checks; those with a variant not run are left out.
 var ratios = []ratio{
-	{Num: "B", Den: "A", Target: 0.95, Note: "Gatehouse, its headers and the assertion"},
+	{Num: "B", Den: "A", Target: 0.95, Note: "Gatehouse with its default headers"},
 	{Num: "B", Den: "C", Target: 0.98, Note: "Gatehouse's own cost, apart from carrying the headers"},
+	{Num: "B", Den: "K", Target: 1.00, Note: "against an in-process peer (basic_auth + three headers)"},
 	{Num: "T", Den: "A", Target: 0.90, Note: "a cached bearer token"},
-	{Num: "C", Den: "A", Note: "carrying the identity headers and the assertion"},
-	{Num: "D", Den: "A", Note: "Gatehouse without the assertion"},
-	{Num: "B", Den: "D", Note: "the assertion"},
+	{Num: "C", Den: "A", Note: "carrying the default identity headers"},
+	{Num: "E", Den: "A", Note: "Gatehouse with every header on, the assertion among them"},
+	{Num: "E", Den: "B", Note: "every header on against the default"},
+	{Num: "K", Den: "A", Note: "the in-process peer"},
 	{Num: "T", Den: "C", Note: "a cached bearer token, apart from carrying the headers"},
 	{Num: "P", Den: "B", Note: "a permission route against a signed_in one"},
 	{Num: "P", Den: "A", Note: "Gatehouse with an RBAC route"},
@@ -144,7 +149,7 @@ func balancedOrders(labels string) []string {
 func main() {
 	c := config{}
 	flag.StringVar(&c.binary, "binary", "", "gatehouse binary, e.g. bin/gatehouse (required)")
-	flag.StringVar(&c.variants, "variants", "ABCDPTM", "variants to run (not with -flood): A B C D P T M, see the package doc")
+	flag.StringVar(&c.variants, "variants", "ABCEKT", "variants to run (not with -flood): A B C E K P T M, see the package doc")
 	flag.IntVar(&c.rounds, "rounds", 6, "groups; each runs every variant once (a multiple of the variants' count balances the orders)")
 	flag.DurationVar(&c.duration, "duration", 3*time.Second, "measured window of each round")
 	flag.DurationVar(&c.warmup, "warmup", time.Second, "warm-up of each round before its window")
@@ -187,7 +192,7 @@ func main() {
 func checkVariants(c *config) error {
 	for i, l := range c.variants {
 		if descriptions[string(l)] == "" || strings.ContainsRune(c.variants[:i], l) || (l == 'F' && !c.flood) {
-			return fmt.Errorf("-variants %q: distinct labels of A B C D P T M", c.variants)
+			return fmt.Errorf("-variants %q: distinct labels of A B C E K P T M", c.variants)
 		}
 	}
 	switch {
@@ -221,9 +226,9 @@ func bench(c *config, pinned bool) (float64, error) {
 		return 0, err
 	}
 	runs := func(labels string) bool { return strings.ContainsAny(c.variants, labels) }
-	// The servers: B's (Gatehouse, the assertion on) also serves T, M and F and
-	// signs in; A and C are plain reverse_proxy; D is Gatehouse with the
-	// assertion off, on the same store.
+	// The servers: B's (Gatehouse, default headers) also serves T, M and F and
+	// signs in; A and C are plain reverse_proxy; E (every header) and P (RBAC)
+	// are Gatehouse on the same store; K is Caddy's basic_auth.
 	gate, err := newServer(c, "B", up.addr, site{gatehouse: true, flood: c.flood, minting: runs("M")})
 	if err != nil {
 		return 0, err
@@ -235,9 +240,9 @@ func bench(c *config, pinned bool) (float64, error) {
 		}
 	}()
 	byServer := map[string]*server{"B": gate, "T": gate, "M": gate, "F": gate}
-	for _, l := range "ACDP" {
+	for _, l := range "ACEKP" {
 		if runs(string(l)) {
-			s, err := newServer(c, string(l), up.addr, site{gatehouse: l == 'D' || l == 'P', noAssertion: l == 'D', rbac: l == 'P'})
+			s, err := newServer(c, string(l), up.addr, site{gatehouse: l == 'E' || l == 'P', every: l == 'E', rbac: l == 'P', basicAuth: l == 'K'})
 			if err != nil {
 				return 0, err
 			}
@@ -270,14 +275,13 @@ func bench(c *config, pinned bool) (float64, error) {
 		return 0, err
 	}
 	ident := up.identity("B")
-	if !slices.ContainsFunc(ident, func(h string) bool { return strings.HasPrefix(h, userIDHeader+":") }) ||
-		!slices.ContainsFunc(ident, func(h string) bool { return strings.HasPrefix(h, assertionHeader+":") }) {
-		return 0, fmt.Errorf("the upstream got no identity headers or no assertion from B: %q", ident)
+	if !slices.ContainsFunc(ident, func(h string) bool { return strings.HasPrefix(h, userIDHeader+":") }) {
+		return 0, fmt.Errorf("the upstream got no identity headers from B: %q", ident)
 	}
 
 	byLabel := map[string]*variant{}
 	var vs []*variant
-	for _, l := range "BACDPTMF" { // listed in this order
+	for _, l := range "BACEKPTMF" { // listed in this order
 		if runs(string(l)) {
 			v := &variant{label: string(l), desc: descriptions[string(l)], srv: byServer[string(l)], headers: browser, flood: l == 'F'}
 			byLabel[v.label] = v
@@ -286,9 +290,12 @@ func bench(c *config, pinned bool) (float64, error) {
 	}
 	if v := byLabel["C"]; v != nil {
 		v.headers = append(slices.Clip(browserHeaders), ident...)
-		v.desc += fmt.Sprintf(", the client sending B's %d identity headers (%d bytes, the assertion among them)",
+		v.desc += fmt.Sprintf(", the client sending B's %d identity headers (%d bytes)",
 			len(ident), len(strings.Join(ident, "\r\n")))
 		logf("C sends %s", strings.Join(ident, " | "))
+	}
+	if v := byLabel["K"]; v != nil {
+		v.headers = append(slices.Clip(browserHeaders), basicAuthHeader)
 	}
 	// T's token and M's, minted anew when they near expiry (15 minutes).
 	var minted time.Time
@@ -355,6 +362,7 @@ func bench(c *config, pinned bool) (float64, error) {
 	}
 	results := summarize(rounds, wanted)
 	printReport(os.Stdout, c, vs, rounds, results)
+	reportOwnCPU(os.Stdout, c, rounds)
 	problems := verify(rounds, up)
 	if c.flood {
 		problems = append(problems, checkFlood(&flood)...)
@@ -433,34 +441,11 @@ func runRound(c *config, v *variant, group int, flood *counts) round {
 	return r
 }
 
-// profile saves the server's CPU profile of the window from from as
-// proxybench-KEY.pprof in the working directory.
-func profile(s *server, key string, from time.Time, window time.Duration) {
-	time.Sleep(time.Until(from))
-	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", s.admin, max(1, int(window/time.Second))))
-	if err != nil {
-		logf("profile of %s: %v", key, err)
-		return
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	name := "proxybench-" + key + ".pprof"
-	if err == nil && resp.StatusCode == http.StatusOK {
-		err = os.WriteFile(name, b, 0o644)
-	} else if err == nil {
-		err = fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, b)
-	}
-	if err != nil {
-		logf("profile of %s: %v", key, err)
-		return
-	}
-	logf("profile of %s: %s", key, name)
-}
-
 // carries tells which headers the upstream must see on every request of a
-// variant: the identity on all but A's, the assertion on all but A's and D's.
+// variant: Gatehouse's identity on all but A's and K's (K sets its own), the
+// assertion on E's only.
 func carries(label string) (identity, assertion bool) {
-	return label != "A", label != "A" && label != "D"
+	return label != "A" && label != "K", label == "E"
 }
 
 // verify cross-checks every round with the upstream: it got at least the

@@ -159,11 +159,20 @@ func TestCaddyfile(t *testing.T) {
 			t.Errorf("throughput Caddyfile has %q:\n%s", s, gate)
 		}
 	}
-	off := caddyfile("127.0.0.1:4001", "127.0.0.1:5001", "/tmp/pb/g.db", site{gatehouse: true, noAssertion: true, minting: true, admin: "127.0.0.1:4002"})
-	for _, s := range []string{"\t\tassertion off\n\t}\n\treverse_proxy", "\t\trate_limit api 1000000/1m\n", "\tadmin 127.0.0.1:4002\n"} {
-		if !strings.Contains(off, s) {
-			t.Errorf("Caddyfile lacks %q:\n%s", s, off)
+	every := caddyfile("127.0.0.1:4001", "127.0.0.1:5001", "/tmp/pb/g.db", site{gatehouse: true, every: true, minting: true, admin: "127.0.0.1:4002"})
+	for _, s := range []string{"\t\tidentity_headers all\n\t\tremote_headers\n\t}\n\treverse_proxy", "\t\trate_limit api 1000000/1m\n", "\tadmin 127.0.0.1:4002\n"} {
+		if !strings.Contains(every, s) {
+			t.Errorf("Caddyfile lacks %q:\n%s", s, every)
 		}
+	}
+	peer := caddyfile("127.0.0.1:4001", "127.0.0.1:5001", "/tmp/pb/g.db", site{basicAuth: true})
+	for _, s := range []string{"\tbasic_auth {\n\t\tbench $2a$10$", "\trequest_header X-Token-User-Id {http.auth.user.id}\n", "\treverse_proxy 127.0.0.1:5001"} {
+		if !strings.Contains(peer, s) {
+			t.Errorf("peer Caddyfile lacks %q:\n%s", s, peer)
+		}
+	}
+	if strings.Contains(peer, "gatehouse") {
+		t.Errorf("the peer runs Gatehouse:\n%s", peer)
 	}
 	flood := caddyfile("127.0.0.1:4001", "127.0.0.1:5001", "/tmp/pb/g.db", site{gatehouse: true, flood: true})
 	for _, s := range []string{"\tservers {\n\t\ttrusted_proxies static 127.0.0.1/8\n\t}\n", "\t\tbcrypt_cost 12\n"} {
@@ -258,17 +267,17 @@ func TestParseProcStatCPU(t *testing.T) {
 
 // TestVerify: the upstream must have got every 200 (and no more than every
 // request), identity headers on all of B's, C's, D's, T's, M's and F's
-// requests and on none of A's, the assertion on all but A's and D's, and at
+// requests and on none of A's and K's, the assertion on E's only, and at
 // most 0.1 % may fail; M's tokens must not run out.
 func TestVerify(t *testing.T) {
 	up := &upstream{counts: map[string]tally{
-		"A01": {1000, 0, 0}, "B01": {1000, 1000, 1000}, "C01": {1002, 1002, 1002}, // C: 2 errors reached the upstream
-		"D01": {1000, 1000, 0}, "M01": {900, 900, 900},
-		"A02": {1000, 3, 0}, "B02": {999, 999, 999}, "C02": {1000, 990, 1000}, "D02": {1000, 1000, 1000},
+		"A01": {1000, 0, 0}, "B01": {1000, 1000, 0}, "C01": {1002, 1002, 0}, // C: 2 errors reached the upstream
+		"E01": {1000, 1000, 1000}, "K01": {1000, 0, 0}, "M01": {900, 900, 0},
+		"A02": {1000, 3, 0}, "B02": {999, 999, 0}, "C02": {1000, 990, 0}, "E02": {1000, 1000, 0},
 	}}
 	rounds := []round{
 		{Key: "A01", Variant: "A", OK: 1000}, {Key: "B01", Variant: "B", OK: 1000}, {Key: "C01", Variant: "C", OK: 1000, Errors: 2},
-		{Key: "D01", Variant: "D", OK: 1000}, {Key: "M01", Variant: "M", OK: 900},
+		{Key: "E01", Variant: "E", OK: 1000}, {Key: "K01", Variant: "K", OK: 1000}, {Key: "M01", Variant: "M", OK: 900},
 	}
 	if p := verify(rounds, up); len(p) != 0 {
 		t.Errorf("good rounds: %v", p)
@@ -277,7 +286,7 @@ func TestVerify(t *testing.T) {
 		{Key: "A02", Variant: "A", OK: 1000},           // identity headers on A
 		{Key: "B02", Variant: "B", OK: 1000},           // the upstream missed one 200
 		{Key: "C02", Variant: "C", OK: 1000},           // some of C's lacked them
-		{Key: "D02", Variant: "D", OK: 1000},           // D's carried the assertion
+		{Key: "E02", Variant: "E", OK: 1000},           // E's lacked the assertion
 		{Key: "M01", Variant: "M", OK: 900, Dry: true}, // M's tokens ran out
 	}
 	if p := verify(rounds, up); len(p) != 5 {
@@ -299,5 +308,16 @@ func TestFreshPool(t *testing.T) {
 	}
 	if p.take() != nil || !p.dry() {
 		t.Fatal("a request after the last")
+	}
+}
+
+// TestParseShare reads the share go tool pprof prints for the focused stacks.
+func TestParseShare(t *testing.T) {
+	out := []byte("File: gatehouse\nType: cpu\nActive filters:\n   focus=x\nShowing nodes accounting for 0.04s, 1.42% of 2.81s total\n      flat  flat%\n")
+	if s, err := parseShare(out); err != nil || s < 0.0141 || s > 0.0143 {
+		t.Fatalf("share %v %v", s, err)
+	}
+	if _, err := parseShare([]byte("garbage")); err == nil {
+		t.Fatal("no error for output without a share")
 	}
 }

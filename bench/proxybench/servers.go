@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,13 +20,29 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 const (
 	benchEmail, benchPass = "bench@example.com", "Tr0mbone-Orchard-Lantern-77"
 	userIDHeader          = "X-Gatehouse-User-Id"
 	assertionHeader       = "X-Gatehouse-Assertion"
+	benchUser             = "bench"
 )
+
+// basicHash is benchPass's bcrypt hash for K's basic_auth (made once; the peer's
+// hash cache answers every later request).
+var basicHash = func() string {
+	h, err := bcrypt.GenerateFromPassword([]byte(benchPass), 10)
+	if err != nil {
+		panic(err)
+	}
+	return string(h)
+}()
+
+// basicAuthHeader is what K's client sends.
+var basicAuthHeader = "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(benchUser+":"+benchPass))
 
 // pinSelf re-executes this program under taskset on CPU 1 (shared with the
 // upstream; the servers get CPU 0) and reports true once that is done.
@@ -44,12 +61,13 @@ func pinSelf() (bool, error) {
 
 // site is what a server runs besides reverse_proxy.
 type site struct {
-	gatehouse   bool   // Gatehouse in front of reverse_proxy
-	noAssertion bool   // the site option `assertion off`
-	flood       bool   // X-Forwarded-For trusted from loopback, bcrypt cost 12
-	minting     bool   // the token endpoint unthrottled: M's tokens are minted through it
-	rbac        bool   // the measured path requires a permission (a scoped RBAC rule)
-	admin       string // Caddy's admin endpoint, for CPU profiles ("": admin off)
+	gatehouse bool   // Gatehouse in front of reverse_proxy
+	every     bool   // every identity header on: identity_headers all, remote_headers
+	basicAuth bool   // Caddy's basic_auth and request_header instead of Gatehouse
+	flood     bool   // X-Forwarded-For trusted from loopback, bcrypt cost 12
+	minting   bool   // the token endpoint unthrottled: M's tokens are minted through it
+	rbac      bool   // the measured path requires a permission (a scoped RBAC rule)
+	admin     string // Caddy's admin endpoint, for CPU profiles ("": admin off)
 }
 
 // caddyfile renders a server's configuration: plain reverse_proxy, or
@@ -65,6 +83,8 @@ func caddyfile(addr, upstream, db string, s site) string {
 	global += "\tauto_https off\n\tpersist_config off\n"
 	if s.gatehouse {
 		global += "\tgatehouse {\n\t\tstore sqlite://" + db + "\n"
+		// Servers on one store each keep their own audit spool.
+		global += "\t\taudit_spool " + strings.TrimSuffix(db, ".db") + "-" + strings.NewReplacer(":", "-", ".", "-").Replace(addr) + ".spool\n"
 		if s.flood {
 			global += "\t\tbcrypt_cost 12\n"
 		}
@@ -73,13 +93,21 @@ func caddyfile(addr, upstream, db string, s site) string {
 		}
 		global += "\t}\n"
 		block = "\tgatehouse {\n\t\ttenant default\n\t\tdefault_policy signed_in\n"
-		if s.noAssertion {
-			block += "\t\tassertion off\n"
+		if s.every {
+			block += "\t\tidentity_headers all\n\t\tremote_headers\n"
 		}
 		if s.rbac {
 			block += "\t\trule /r/{key} bench:read GET scope=own\n"
 		}
 		block += "\t}\n"
+	}
+	if s.basicAuth {
+		// basic_auth turns its hash cache on; the headers come from its
+		// placeholders, as a peer sets them from the verified identity.
+		block = "\tbasic_auth {\n\t\t" + benchUser + " " + basicHash + "\n\t}\n" +
+			"\trequest_header X-Token-User-Id {http.auth.user.id}\n" +
+			"\trequest_header X-Token-User-Email {http.auth.user.id}@example.com\n" +
+			"\trequest_header X-Token-User-Roles member,{http.auth.user.id}\n"
 	}
 	if s.flood {
 		global += "\tservers {\n\t\ttrusted_proxies static 127.0.0.1/8\n\t}\n"

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/clock"
+	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/secret"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
@@ -44,6 +46,7 @@ func (f *fixture) bearerGateway(t testing.TB, tk *tokens, byHost bool) *Gateway 
 	g := f.gateway(t, byHost)
 	g.Bearer = &token.Verifier{Keys: tk.keys, Clock: clock.Real{}}
 	g.Assertions = &token.Assertions{Keys: tk.keys, Clock: clock.Real{}}
+	g.Send = identity.SendAll
 	return g
 }
 
@@ -192,6 +195,7 @@ func TestNoAssertionNoRequest(t *testing.T) {
 	f := newFixture(t)
 	g := f.gateway(t, false)
 	g.Assertions = &token.Assertions{Keys: &token.KeyRing{}, Clock: clock.Real{}}
+	g.Send = identity.DefaultSelection | identity.SendAssertion
 	r := request("GET", "/app", "a.example.com", f.login(t, "a"))
 	d := g.Decide(r, false, "")
 	if d.Outcome != Allow {
@@ -199,5 +203,47 @@ func TestNoAssertionNoRequest(t *testing.T) {
 	}
 	if err := g.Apply(r, d); err == nil {
 		t.Fatal("a signed-in request without its assertion was let through")
+	}
+}
+
+// TestIdentityHeaderSelection: a site sends the headers it selects and no others; a
+// client's copy of a header the site does not send is still removed (a header that is
+// not sent must not be forgeable either), and the assertion goes only when selected.
+func TestIdentityHeaderSelection(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	tk := f.tokens(t)
+	cookie := f.login(t, "a")
+	forged := []string{"X-Gatehouse-User-Name", "Forged", "X-Gatehouse-Assertion", "forged", "X-Gatehouse-Session-Id", "forged"}
+	for _, c := range []struct {
+		name string
+		send identity.Selection
+		want []string
+	}{
+		{"default", 0, []string{"X-Gatehouse-User-Id", "X-Gatehouse-User-Email", "X-Gatehouse-Tenant", "X-Gatehouse-Roles"}},
+		{"all (the fixture's user has no name: an empty header is left out)", identity.SendAll, []string{"X-Gatehouse-User-Id", "X-Gatehouse-User-Email", "X-Gatehouse-Tenant-Id",
+			"X-Gatehouse-Tenant", "X-Gatehouse-Roles", "X-Gatehouse-Session-Id", "X-Gatehouse-Auth-Methods", "X-Gatehouse-Assertion"}},
+		{"user id and assertion", identity.SendUserID | identity.SendAssertion, []string{"X-Gatehouse-User-Id", "X-Gatehouse-Assertion"}},
+	} {
+		g := f.bearerGateway(t, tk, false)
+		g.Send = c.send
+		r := request("GET", "/app", "a.example.com", cookie, forged...)
+		if d := decide(g, r, false, ""); d.Outcome != Allow {
+			t.Fatalf("%s: %v", c.name, d.Outcome)
+		}
+		var got []string
+		for k, v := range r.Header {
+			if identity.IsIdentityHeader(k) {
+				got = append(got, k)
+				if v[0] == "forged" || v[0] == "Forged" {
+					t.Errorf("%s: %s kept the client's value", c.name, k)
+				}
+			}
+		}
+		slices.Sort(got)
+		want := slices.Sorted(slices.Values(c.want))
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: upstream got %q, want %q", c.name, got, want)
+		}
 	}
 }

@@ -63,6 +63,10 @@ type Gateway struct {
 	RouteLimits *RouteLimits
 	// Bearer checks access tokens sent as Authorization: Bearer (nil: refused).
 	Bearer Bearer
+	// Send is the set of identity headers this site sends (zero: the default,
+	// identity.DefaultSelection). The assertion goes when Send has it and Assertions
+	// is set.
+	Send identity.Selection
 	// Assertions mints the X-Gatehouse-Assertion of signed-in requests (nil: none).
 	Assertions Assertions
 	// TokenAudience is the audience this site's access tokens must name ("": the
@@ -254,15 +258,25 @@ func (g *Gateway) identityHeaders(h http.Header, d Decision, host string) error 
 	if d.Entry == nil {
 		return nil
 	}
-	d.Entry.Headers.Apply(h)
-	if d.Verdict.Permission != "" {
+	send := g.Send
+	if send == 0 {
+		send = identity.DefaultSelection
+	}
+	d.Entry.Headers.ApplySelected(h, send)
+	if d.Verdict.Permission != "" && send&identity.SendPermission != 0 {
 		h[identity.HeaderPermission] = []string{d.Verdict.Permission}
 		h[identity.HeaderScope] = scopeValues[d.Verdict.Scope]
+		if d.Verdict.Scope == policy.ScopeTeam && send&identity.SendTeams == 0 {
+			// A team-scoped grant: the app filters by the user's teams.
+			if teams := d.Entry.Headers.Get(identity.HeaderTeams); teams != "" {
+				h[identity.HeaderTeams] = []string{teams}
+			}
+		}
 	}
 	if g.RemoteHeaders {
-		d.Entry.Remote.Apply(h)
+		d.Entry.Headers.ApplyRemote(h)
 	}
-	if g.Assertions != nil {
+	if g.Assertions != nil && send&identity.SendAssertion != 0 {
 		a, err := g.Assertions.For(&d.Entry.Facts, token.Site{HTTPS: d.HTTPS, Host: host})
 		if err != nil {
 			return err

@@ -60,6 +60,15 @@ func TestPermissionRoutes(t *testing.T) {
 			if got := r.Header.Get("X-Gatehouse-Permission"); got == "forged:forged" || got == "" {
 				t.Errorf("%s: X-Gatehouse-Permission %q", name, got)
 			}
+			// Teams are not in the default headers, but a team-scoped grant carries
+			// them: the app filters by them.
+			wantTeams := ""
+			if scope == "team" {
+				wantTeams = "team-a"
+			}
+			if got := r.Header.Get("X-Gatehouse-Teams"); got != wantTeams {
+				t.Errorf("%s: X-Gatehouse-Teams %q, want %q", name, got, wantTeams)
+			}
 		}
 	}
 	check("member lists every deal", "GET", "/api/deals", Forbidden, "")

@@ -81,66 +81,89 @@ func (f *Facts) Equal(o *Facts) bool {
 }
 
 // HeaderSet is a precomputed set of identity headers, built once per session (not per
-// request) and applied with Apply. Treat it as immutable.
+// request) and applied with ApplySelected (and ApplyRemote). Treat it as immutable.
+// It is one array, no slices: a cached session holds one, and 100,000 cached sessions
+// must fit in 200 MB (SPEC §13).
 type HeaderSet struct {
-	names  []string
-	values [][]string
+	// values by header: the X-Gatehouse-* ones in Selection order, then the Remote-*;
+	// "" for a header not sent (an absent header cannot be forged either: the
+	// client's copies are stripped first), which keeps requests small.
+	values [numHeaders]string
 }
 
-// add appends a header; empty values are left out (an absent header cannot be forged
-// either: the client's copies are stripped first), which keeps requests small.
-func (hs *HeaderSet) add(name, value string) {
-	if value == "" {
-		return
-	}
-	hs.names = append(hs.names, name)
-	// cap == len: an Add downstream reallocates instead of writing into our array.
-	hs.values = append(hs.values, []string{value}[:1:1])
+// The headers of a HeaderSet, by index: the first numSelectable in Selection bit
+// order, then the Remote-* convention.
+const (
+	numSelectable = 9 // SendUserID … SendAuthMethods
+	numHeaders    = numSelectable + 4
+)
+
+var headerNames = [numHeaders]string{
+	HeaderUserID, HeaderUserEmail, HeaderUserName, HeaderTenantID, HeaderTenant, HeaderRoles, HeaderTeams,
+	HeaderSessionID, HeaderAuthMethods,
+	HeaderRemoteUser, HeaderRemoteEmail, HeaderRemoteName, HeaderRemoteGroups,
 }
 
-// NewHeaderSet computes the X-Gatehouse-* headers for f.
+// MakeHeaderSet computes the headers for f: the X-Gatehouse-* ones and the
+// Remote-User/-Email/-Name/-Groups convention (Remote-User is the e-mail: Gatehouse
+// has no separate user names).
+func MakeHeaderSet(f Facts) HeaderSet {
+	roles := strings.Join(f.Roles, ",")
+	return HeaderSet{values: [numHeaders]string{
+		f.UserID, f.Email, f.Name, f.TenantID, f.TenantSlug, roles, strings.Join(f.Teams, ","),
+		f.SessionID, strings.Join(f.AuthMethods, ","),
+		f.Email, f.Email, f.Name, roles,
+	}}
+}
+
+// NewHeaderSet is MakeHeaderSet on the heap.
 func NewHeaderSet(f Facts) *HeaderSet {
-	hs := &HeaderSet{}
-	add := hs.add
-	add(HeaderUserID, f.UserID)
-	add(HeaderUserEmail, f.Email)
-	add(HeaderUserName, f.Name)
-	add(HeaderTenantID, f.TenantID)
-	add(HeaderTenant, f.TenantSlug)
-	add(HeaderRoles, strings.Join(f.Roles, ","))
-	add(HeaderTeams, strings.Join(f.Teams, ","))
-	add(HeaderSessionID, f.SessionID)
-	add(HeaderAuthMethods, strings.Join(f.AuthMethods, ","))
-	return hs
+	hs := MakeHeaderSet(f)
+	return &hs
 }
 
-// NewRemoteHeaderSet computes the Remote-User/-Email/-Name/-Groups convention for f
-// (Remote-User is the e-mail: Gatehouse has no separate user names).
-func NewRemoteHeaderSet(f Facts) *HeaderSet {
-	hs := &HeaderSet{}
-	hs.add(HeaderRemoteUser, f.Email)
-	hs.add(HeaderRemoteEmail, f.Email)
-	hs.add(HeaderRemoteName, f.Name)
-	hs.add(HeaderRemoteGroups, strings.Join(f.Roles, ","))
-	return hs
-}
+// Apply sets every X-Gatehouse-* header of the set on h (after Stripper.Strip or
+// StripIdentityHeaders).
+func (hs *HeaderSet) Apply(h http.Header) { hs.ApplySelected(h, SendAll) }
 
-// Apply sets the headers on h (after Stripper.Strip or StripIdentityHeaders). The values are copied into
+// ApplySelected sets the X-Gatehouse-* headers of sel on h. The values are copied into
 // one fresh array per request: a later handler that edits a header value in place
 // (Caddy's request_header with a replacement) must not change the cached set.
-func (hs *HeaderSet) Apply(h http.Header) {
-	vals := make([]string, len(hs.names))
-	for i, n := range hs.names {
-		vals[i] = hs.values[i][0]
-		h[n] = vals[i : i+1 : i+1]
+func (hs *HeaderSet) ApplySelected(h http.Header, sel Selection) {
+	hs.apply(h, 0, numSelectable, sel)
+}
+
+// ApplyRemote sets the Remote-* headers on h.
+func (hs *HeaderSet) ApplyRemote(h http.Header) {
+	hs.apply(h, numSelectable, numHeaders, SendAll)
+}
+
+func (hs *HeaderSet) apply(h http.Header, from, to int, sel Selection) {
+	n := 0
+	for i := from; i < to; i++ {
+		if hs.values[i] != "" && (i >= numSelectable || sel&(1<<i) != 0) {
+			n++
+		}
+	}
+	vals := make([]string, n)
+	j := 0
+	for i := from; i < to; i++ {
+		if hs.values[i] == "" || (i < numSelectable && sel&(1<<i) == 0) {
+			continue
+		}
+		vals[j] = hs.values[i]
+		// cap == len: an Add downstream reallocates instead of writing into the
+		// next header's value.
+		h[headerNames[i]] = vals[j : j+1 : j+1]
+		j++
 	}
 }
 
 // Get returns the value of one header in the set ("" if absent).
 func (hs *HeaderSet) Get(name string) string {
-	for i, n := range hs.names {
+	for i, n := range headerNames {
 		if n == name {
-			return hs.values[i][0]
+			return hs.values[i]
 		}
 	}
 	return ""

@@ -79,8 +79,7 @@ func TestHeaderSetApplyReplacesAndIsolates(t *testing.T) {
 	if got := h2.Values(HeaderUserID); len(got) != 1 || got[0] != "u1" {
 		t.Fatalf("cached header set was modified through a request: %q", got)
 	}
-	r := NewRemoteHeaderSet(f)
-	r.Apply(h2)
+	hs.ApplyRemote(h2)
 	if h2.Get(HeaderRemoteUser) != "a@example.com" || h2.Get(HeaderRemoteGroups) != "admin,member" {
 		t.Errorf("remote headers: %v", h2)
 	}

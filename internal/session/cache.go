@@ -144,3 +144,37 @@ func (c *cache) len() int {
 	defer c.mu.RUnlock()
 	return len(c.byKey)
 }
+
+// sweepBatch is how many expired entries one write lock removes: a sweep never holds
+// up the request path for long.
+const sweepBatch = 512
+
+// sweep forgets every entry whose cache time ended before now (it would be read from
+// the store again anyway): without it, sessions used once would stay in memory until
+// the cache is full. It looks under the read lock, which requests share, and deletes
+// in short write-locked batches. It returns how many entries went.
+func (c *cache) sweep(now time.Time) int {
+	var old [][sha256.Size]byte
+	c.mu.RLock()
+	for k, e := range c.byKey {
+		if !now.Before(e.expires) {
+			old = append(old, k)
+		}
+	}
+	c.mu.RUnlock()
+	n := 0
+	for len(old) > 0 {
+		batch := old[:min(sweepBatch, len(old))]
+		old = old[len(batch):]
+		c.mu.Lock()
+		for _, k := range batch {
+			if e, ok := c.byKey[k]; ok && !now.Before(e.expires) { // not reloaded meanwhile
+				delete(c.byID, e.Session.ID)
+				delete(c.byKey, k)
+				n++
+			}
+		}
+		c.mu.Unlock()
+	}
+	return n
+}

@@ -105,13 +105,29 @@ func (m *Manager) create(ctx context.Context, tenant store.TenantHandle, u store
 	return token, s, nil
 }
 
+// SweepCache forgets cached sessions whose cache time is over, every interval (at
+// least a second), until ctx ends; it returns how many went in all. A session used
+// once then stays in memory for about the interval, not until the cache is full.
+func (m *Manager) SweepCache(ctx context.Context, interval time.Duration) int {
+	t := time.NewTicker(max(interval, time.Second))
+	defer t.Stop()
+	n := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return n
+		case <-t.C:
+			n += m.cache.sweep(m.clk.Now())
+		}
+	}
+}
+
 // Entry is a validated session with everything the request path needs, computed once.
 type Entry struct {
 	Session store.Session
 	User    store.User
-	Facts   identity.Facts      // what the headers and the signed assertion say
-	Headers *identity.HeaderSet // X-Gatehouse-*
-	Remote  *identity.HeaderSet // Remote-* (for sites that enable them)
+	Facts   identity.Facts     // what the headers and the signed assertion say
+	Headers identity.HeaderSet // X-Gatehouse-* and Remote-*
 	// Subject is what route permissions are checked against: the user's grants
 	// under the tenant's role definitions as they were when the entry was loaded
 	// (so a role change reaches every instance within the cache TTL), their teams,
@@ -232,6 +248,9 @@ func (m *Manager) admit(ctx context.Context, tenant store.TenantHandle, slug str
 	if err != nil {
 		return nil, err
 	}
+	// The cache keeps what requests need: not the password hash (it is read from the
+	// store whenever a password is checked).
+	u.PasswordHash = ""
 	facts := identity.Facts{
 		UserID: u.ID, Email: u.Email, Name: u.DisplayName,
 		TenantID: s.TenantID, TenantSlug: slug,
@@ -242,8 +261,7 @@ func (m *Manager) admit(ctx context.Context, tenant store.TenantHandle, slug str
 		Session: s,
 		User:    u,
 		Facts:   facts,
-		Headers: identity.NewHeaderSet(facts),
-		Remote:  identity.NewRemoteHeaderSet(facts),
+		Headers: identity.MakeHeaderSet(facts),
 		Subject: policy.Subject{
 			UserID: u.ID, Teams: u.Teams, Grants: roles.Grants(u.Roles),
 			MFA: slices.ContainsFunc(s.AuthMethods, func(m string) bool { return m != methodPassword }),
