@@ -98,6 +98,10 @@ func TestJourneysInChromium(t *testing.T) {
 	if !eval[bool](c, `!!document.querySelector('header a[href="/"]') && !!document.querySelector('header form[action="/auth/logout"] button')`) {
 		t.Fatal("no way back to the app or no sign-out in the header")
 	}
+	// A user's own page stays narrow (the admin pages below are wide).
+	if eval[bool](c, `document.querySelector("main").classList.contains("wide")`) {
+		t.Fatal("the security page is wide")
+	}
 	// Recovery codes back up a second factor: without one they are not offered.
 	if eval[bool](c, `!!document.querySelector('form[action="/auth/settings/recovery/regenerate"]')`) {
 		t.Fatal("recovery codes offered without a second factor")

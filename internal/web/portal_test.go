@@ -1,7 +1,9 @@
 package web
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -240,5 +242,43 @@ func TestLogoutFailsClosed(t *testing.T) {
 	req, _ = http.NewRequest("GET", f.srv.URL+"/auth/api/v1/me", nil)
 	if resp, err = c.Do(req); err != nil || (resp.StatusCode != http.StatusServiceUnavailable && resp.StatusCode != http.StatusOK) {
 		t.Fatalf("me with the store down: %v %d", err, resp.StatusCode)
+	}
+}
+
+// TestSignInFloodAnswer: when the hashing budget is spent (a login flood), a sign-in
+// is refused with 503 and Retry-After — JSON for the API, a styled page for the form —
+// and nobody is signed in.
+func TestSignInFloodAnswer(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 4)
+	// A budget that refills a microsecond of hashing per second.
+	f.passwords.Gate = authn.NewGate(authn.GateConfig{Share: 0.001, Burst: time.Millisecond, Procs: 1, Estimate: time.Hour})
+	f.addUser(t, "flood@example.com", "a perfectly fine passphrase")
+	c := noRedirect(t)
+	// A full bucket covers one hash, however dear: the flood's first wrong password spends it.
+	if st, _ := apiLogin(t, noRedirect(t), f.srv.URL, "someone@example.com", "a wrong passphrase"); st != http.StatusUnauthorized {
+		t.Fatalf("first attempt: %d", st)
+	}
+	body, _ := json.Marshal(map[string]string{"email": "flood@example.com", "password": "a perfectly fine passphrase"})
+	req, _ := http.NewRequest("POST", f.srv.URL+"/auth/api/v1/login", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || out["error"] != "unavailable" {
+		t.Fatalf("API sign-in over budget: %d Retry-After %q %v", resp.StatusCode, resp.Header.Get("Retry-After"), out)
+	}
+	st, h, page := send(t, c, "POST", f.srv.URL+"/auth/login", url.Values{"email": {"flood@example.com"},
+		"password": {"a perfectly fine passphrase"}, "csrf": {csrfOf(t, c, f.srv.URL+"/auth/login")}}, nil)
+	if st != http.StatusServiceUnavailable || h.Get("Retry-After") == "" || !strings.Contains(string(page), "Too many sign-ins are being checked") ||
+		!strings.Contains(string(page), `<link rel="stylesheet"`) {
+		t.Fatalf("form sign-in over budget: %d Retry-After %q\n%s", st, h.Get("Retry-After"), page)
+	}
+	if n := len(f.audits(t, "auth.login.success")); n != 0 {
+		t.Fatalf("%d sign-ins succeeded over budget", n)
 	}
 }
