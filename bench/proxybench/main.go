@@ -372,6 +372,9 @@ func bench(c *config, pinned bool) (float64, error) {
 	if len(problems) > 0 {
 		return 0, errors.New("PROBLEMS:\n  " + strings.Join(problems, "\n  "))
 	}
+	if len(results) == 0 { // one variant (e.g. a profile run): nothing to compare
+		return 0, nil
+	}
 	return results[0].Median, nil
 }
 
