@@ -44,9 +44,6 @@ var selectionNames = [numSelection]string{
 	"user_id", "email", "name", "tenant_id", "tenant", "roles", "teams", "session_id", "auth_methods", "permission", "assertion",
 }
 
-// SelectionWords lists the words ParseSelection accepts for single headers.
-func SelectionWords() []string { return selectionNames[:] }
-
 // ParseSelection reads `identity_headers` words: header words (user_id, email, name,
 // tenant_id, tenant, roles, teams, session_id, auth_methods, permission, assertion),
 // "default" and "all" add to the set; +word adds and -word removes. When the first word
