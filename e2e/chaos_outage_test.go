@@ -181,8 +181,12 @@ func TestChaosPostgresOutageUnderLoad(t *testing.T) {
 	made := signIns.before(time.Time{})
 	sessionsWork(t, c, g.url, email, made, "a session acknowledged around the outage, after a restart")
 	g.stop()
-	if n, want := countActor(exportTrail(t, g, "login.success"), email), len(made)+1; n != want {
-		t.Errorf("login.success records: %d, want %d (every acknowledged sign-in)", n, want)
+	// Every acknowledged sign-in is recorded. A record may also exist for a sign-in
+	// answered 503: the database can commit it and drop the connection before saying so
+	// (an ambiguous commit; the session it made was never handed out). Such a record is
+	// one of the few attempts at the outage's edge, never more than those answered 503.
+	if n, want := countActor(exportTrail(t, g, "login.success"), email), len(made)+1; n < want || n > want+3 || n-want > tr.count("sign-in 503") {
+		t.Errorf("login.success records: %d, want %d (every acknowledged sign-in) or at most 3 more at the outage's edge", n, want)
 	}
 	stored := targets(proxied(t, g))
 	for _, p := range writes.before(time.Time{}) {
