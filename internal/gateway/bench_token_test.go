@@ -8,6 +8,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/internal/audit"
 	"github.com/gatehouse-dev/gatehouse/internal/clock"
+	"github.com/gatehouse-dev/gatehouse/internal/identity"
 	"github.com/gatehouse-dev/gatehouse/internal/secret"
 	"github.com/gatehouse-dev/gatehouse/internal/store"
 	"github.com/gatehouse-dev/gatehouse/internal/token"
@@ -61,6 +62,7 @@ func BenchmarkDecideSignedInTokens(b *testing.B) {
 			gw.Bearer = verifier
 			if c.assertion {
 				gw.Assertions = assertions
+				gw.Send = identity.DefaultSelection | identity.SendAssertion
 			}
 			var r *http.Request
 			if c.bearer {
