@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -179,21 +178,14 @@ func TestReloadKeepsLockoutsAndMetrics(t *testing.T) {
 	}
 }
 
-var metricLine = regexp.MustCompile(`(?m)^(gatehouse_[a-z_]+(?:\{[^}]*\})?) (\S+)$`)
-
 // scrape reads Gatehouse's series from Caddy's /metrics.
 func scrape(t *testing.T, admin string) map[string]float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + admin + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	out := map[string]float64{}
-	for _, m := range metricLine.FindAllStringSubmatch(string(body), -1) {
-		v, _ := strconv.ParseFloat(m[2], 64)
-		out[m[1]] = v
+	out := metrics(t, admin)
+	for k := range out {
+		if !strings.HasPrefix(k, "gatehouse_") {
+			delete(out, k)
+		}
 	}
 	return out
 }
