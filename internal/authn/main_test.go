@@ -1,20 +1,15 @@
 package authn_test
 
 import (
-	"context"
 	"os"
 	"testing"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/gatehouse-dev/gatehouse/internal/store/kv/kvtest"
 )
 
-// TestMain silences go-redis's own logger, which prints a line for every refused
-// dial: the fail-over test makes many on purpose.
+// TestMain silences go-redis's own logger: the outage and fail-over tests make many
+// refused dials on purpose.
 func TestMain(m *testing.M) {
-	redis.SetLogger(quiet{})
+	kvtest.QuietRedisLog()
 	os.Exit(m.Run())
 }
-
-type quiet struct{}
-
-func (quiet) Printf(context.Context, string, ...any) {}

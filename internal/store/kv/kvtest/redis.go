@@ -109,3 +109,12 @@ func redacted(raw string) string {
 	}
 	return "(unparsable Redis URL)"
 }
+
+// QuietRedisLog silences go-redis's own logger for a test binary (call it from
+// TestMain): it prints a line for every refused dial, and the outage and fail-over
+// tests make hundreds on purpose. The gateway decides for itself where go-redis logs go.
+func QuietRedisLog() { redis.SetLogger(quietLog{}) }
+
+type quietLog struct{}
+
+func (quietLog) Printf(context.Context, string, ...any) {}
